@@ -1,0 +1,34 @@
+import { parsePhoneNumberFromString, type CountryCode, isSupportedCountry } from "libphonenumber-js";
+import { invalidArgument } from "./errors.js";
+
+/** Is `country` an ISO 3166 alpha-2 code libphonenumber knows? */
+export function isKnownCountry(country: string): boolean {
+  return /^[A-Z]{2}$/.test(country) && isSupportedCountry(country);
+}
+
+/**
+ * Normalises a typed phone number to E.164 with the business's default
+ * country (contract §4): `+353 12 345 6789`, `00353123456789` and
+ * `0123456789` (IE) are one number. Every *possible* number is accepted
+ * (length rules only), since the reference's own examples are not assigned
+ * numbers; anything that cannot be a phone number is INVALID_ARGUMENT.
+ */
+export function normalizePhone(input: string, defaultCountry: string, field = "phone"): string {
+  const text = input.trim();
+  if (text.length === 0) throw invalidArgument(`${field} is required`);
+  if (text.length > 40 || !/^[+0-9()\-.\s/]+$/.test(text)) {
+    throw invalidArgument(`${field} is not a valid phone number`);
+  }
+  const parsed = parsePhoneNumberFromString(text, defaultCountry as CountryCode);
+  if (!parsed || !parsed.isPossible()) throw invalidArgument(`${field} is not a valid phone number`);
+  return parsed.number;
+}
+
+/**
+ * Tells a customer id from a phone number in a POS path (`:identifier`).
+ * Ids are cuid2 strings (a lower-case letter, then letters and digits);
+ * phone numbers never contain letters.
+ */
+export function isCustomerId(identifier: string): boolean {
+  return /^[a-z][a-z0-9]{7,39}$/.test(identifier);
+}

@@ -1,0 +1,40 @@
+import { EntitySchema } from "@mikro-orm/core";
+
+/** A loyalty customer; (businessId, phone) is unique. */
+export interface Customer {
+  id: string;
+  businessId: string;
+  name: string;
+  phone: string;
+  status: string;
+  notes: string;
+  /** Always the sum of the customer's ledger; a check constraint keeps it ≥ 0. */
+  totalPoints: number;
+  createdAt: Date;
+  updatedAt: Date;
+  lastVisitAt: Date | null;
+}
+
+export const CustomerSchema = new EntitySchema<Customer>({
+  name: "Customer",
+  tableName: "customer",
+  uniques: [{ name: "customer_business_phone_unique", properties: ["businessId", "phone"] }],
+  indexes: [
+    { name: "customer_business_created_idx", properties: ["businessId", "createdAt"] },
+    { name: "customer_business_points_idx", properties: ["businessId", "totalPoints"] },
+    { name: "customer_business_visit_idx", properties: ["businessId", "lastVisitAt"] },
+  ],
+  checks: [{ name: "customer_total_points_non_negative", expression: "total_points >= 0" }],
+  properties: {
+    id: { type: "string", primary: true, length: 32 },
+    businessId: { type: "string", length: 32 },
+    name: { type: "string", length: 200, default: "" },
+    phone: { type: "string", length: 20 },
+    status: { type: "string", length: 10, default: "ACTIVE" },
+    notes: { type: "text", default: "" },
+    totalPoints: { type: "integer", default: 0 },
+    createdAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
+    updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
+    lastVisitAt: { type: "Date", columnType: "timestamptz", nullable: true },
+  },
+});

@@ -1,0 +1,31 @@
+import { EntitySchema } from "@mikro-orm/core";
+
+/** The loyalty program of a business (one per business). */
+export interface Program {
+  businessId: string;
+  mode: string;
+  /** SPEND rate in hundredths of a point per currency unit. */
+  spendRateHundredths: number;
+  pointsPerUnit: number;
+  pointsPerVisit: number;
+  rewardThreshold: number;
+  rewardTitle: string;
+  defaultCountry: string;
+  updatedAt: Date;
+}
+
+export const ProgramSchema = new EntitySchema<Program>({
+  name: "Program",
+  tableName: "program",
+  properties: {
+    businessId: { type: "string", primary: true, length: 32 },
+    mode: { type: "string", length: 10 },
+    spendRateHundredths: { type: "integer" },
+    pointsPerUnit: { type: "integer" },
+    pointsPerVisit: { type: "integer" },
+    rewardThreshold: { type: "integer" },
+    rewardTitle: { type: "string", length: 100 },
+    defaultCountry: { type: "string", length: 2 },
+    updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
+  },
+});

@@ -1,0 +1,12 @@
+import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20261125172641 } from "./Migration20261125172641.js";
+import { Migration20261125172700 } from "./Migration20261125172700.js";
+
+/**
+ * Every migration, in order; new ones are appended here. Listing classes
+ * (rather than a folder to scan) lets tsx, vitest and compiled code run them.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: "Migration20261125172641", class: Migration20261125172641 },
+  { name: "Migration20261125172700", class: Migration20261125172700 },
+];

@@ -1,0 +1,50 @@
+import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import { Migrator } from "@mikro-orm/migrations";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { allEntities } from "./entities/index.js";
+import { migrationsList } from "./migrations/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The MikroORM options of Loyalty+. Migrations are listed as classes (not
+ * loaded from a folder) so that tsx, tsc output and vitest all run them.
+ */
+export function createOrmOptions(clientUrl: string, poolMax = 20): Options {
+  return {
+    clientUrl,
+    entities: allEntities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 3_000, statement_timeout: 15_000 } },
+    migrations: {
+      path: join(here, "migrations"),
+      pathTs: join(here, "migrations"),
+      tableName: "mikro_orm_migrations",
+      transactional: true,
+      snapshot: true,
+      snapshotName: ".snapshot-loyalty",
+      migrationsList,
+    },
+    debug: false,
+  };
+}
+
+/** Connects the ORM; the caller closes it. */
+export async function createOrm(clientUrl: string, poolMax?: number): Promise<MikroORM> {
+  return MikroORM.init(createOrmOptions(clientUrl, poolMax));
+}
+
+/** Applies pending migrations (idempotent; several instances may race safely). */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const conn = orm.em.getConnection();
+  // One instance migrates at a time: the others wait on this advisory lock.
+  return orm.em.transactional(async (em) => {
+    await em.execute("select pg_advisory_xact_lock(7310001)");
+    const done = await orm.getMigrator().up();
+    void conn;
+    return done.map((m) => m.name);
+  });
+}
