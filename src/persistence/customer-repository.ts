@@ -1,0 +1,279 @@
+import { createId } from "@paralleldrive/cuid2";
+import type { Db } from "./db.js";
+
+/** A customer row as the SQL below returns it. */
+export interface CustomerRow {
+  id: string;
+  name: string;
+  phone: string;
+  status: "ACTIVE" | "BLOCKED";
+  notes: string;
+  total_points: number;
+  created_at: Date;
+  updated_at: Date;
+  last_visit_at: Date | null;
+}
+
+/** A ledger row as the SQL below returns it. */
+export interface LedgerRow {
+  id: string;
+  delta: number;
+  reason: string;
+  type: string;
+  store_id: string | null;
+  api_key_id: string | null;
+  owner_id: string | null;
+  redemption_id: string | null;
+  balance_after: number;
+  created_at: Date;
+}
+
+/** Who made a change of points, for the ledger. */
+export interface Actor {
+  apiKeyId?: string;
+  ownerId?: string;
+}
+
+/** How a POS call names its customer. */
+export type CustomerRef = { id: string } | { phone: string };
+
+const CUSTOMER_COLUMNS = `id, name, phone, status, notes, total_points, created_at, updated_at, last_visit_at`;
+
+export const SORT_COLUMNS = {
+  createdAt: "created_at",
+  name: "lower(name)",
+  totalPoints: "total_points",
+  lastVisitAt: "last_visit_at",
+} as const;
+
+export type SortBy = keyof typeof SORT_COLUMNS;
+
+/** Escapes LIKE wildcards so a search is taken literally. */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Customers, their ledger and redemptions. Every statement filters by the
+ * business id. Every change of points is one statement (or one transaction)
+ * that writes the balance and the ledger row together; debits are
+ * conditional updates, so concurrent redeems can never overdraw.
+ */
+export function createCustomerRepository(db: Db) {
+  function refWhere(ref: CustomerRef): [string, string] {
+    return "id" in ref ? ["id = ?", ref.id] : ["phone = ?", ref.phone];
+  }
+
+  return {
+    async find(businessId: string, ref: CustomerRef): Promise<CustomerRow | undefined> {
+      const [where, value] = refWhere(ref);
+      const rows = await db.query<CustomerRow>(
+        `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and ${where}`,
+        [businessId, value],
+      );
+      return rows[0];
+    },
+
+    /**
+     * Credits a check-in. By phone, an unknown customer is enrolled in the
+     * same statement (upsert); a BLOCKED one is left untouched. Returns
+     * undefined when no ACTIVE customer was credited.
+     */
+    async checkin(
+      businessId: string,
+      ref: CustomerRef,
+      points: number,
+      storeId: string | null,
+      actor: Actor,
+    ): Promise<{ customerId: string; totalPoints: number } | undefined> {
+      const ledgerId = createId();
+      const ledgerInsert = `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, balance_after)
+          select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, up.total_points from up
+          returning customer_id, balance_after`;
+      const ledgerParams = [ledgerId, businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null];
+      let rows: { customer_id: string; balance_after: number }[];
+      if ("phone" in ref) {
+        rows = await db.query(
+          `with up as (
+             insert into customer (id, business_id, phone, status, total_points, last_visit_at)
+             values (?, ?, ?, 'ACTIVE', ?, now())
+             on conflict (business_id, phone) do update
+               set total_points = customer.total_points + excluded.total_points,
+                   last_visit_at = now(), updated_at = now()
+               where customer.status = 'ACTIVE'
+             returning id, total_points
+           ), led as (${ledgerInsert})
+           select customer_id, balance_after from led`,
+          [createId(), businessId, ref.phone, points, ...ledgerParams],
+        );
+      } else {
+        rows = await db.query(
+          `with up as (
+             update customer set total_points = total_points + ?, last_visit_at = now(), updated_at = now()
+             where business_id = ? and id = ? and status = 'ACTIVE'
+             returning id, total_points
+           ), led as (${ledgerInsert})
+           select customer_id, balance_after from led`,
+          [points, businessId, ref.id, ...ledgerParams],
+        );
+      }
+      const row = rows[0];
+      return row && { customerId: row.customer_id, totalPoints: row.balance_after };
+    },
+
+    /**
+     * Spends points: a conditional debit (ACTIVE and enough points) with the
+     * redemption and ledger rows, in one statement. Undefined when nothing
+     * was debited.
+     */
+    async redeem(
+      businessId: string,
+      ref: CustomerRef,
+      points: number,
+      rewardTitle: string,
+      storeId: string | null,
+      actor: Actor,
+    ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number } | undefined> {
+      const [where, value] = refWhere(ref);
+      const redemptionId = createId();
+      const rows = await db.query<{ id: string; total_points: number }>(
+        `with c as (
+           update customer set total_points = total_points - ?, updated_at = now()
+           where business_id = ? and ${where} and status = 'ACTIVE' and total_points >= ?
+           returning id, total_points
+         ), r as (
+           insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id)
+           select ?, ?, c.id, ?, ?, ?, ? from c returning id
+         ), l as (
+           insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after)
+           select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, c.total_points from c returning id
+         )
+         select c.id, c.total_points from c`,
+        [
+          points, businessId, value, points,
+          redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null,
+          createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId,
+        ],
+      );
+      const row = rows[0];
+      return row && { customerId: row.id, redemptionId, remainingPoints: row.total_points };
+    },
+
+    /**
+     * An owner's adjustment (allowed on BLOCKED customers). A deduction past
+     * zero is refused by the condition. Undefined when nothing changed.
+     */
+    async adjust(
+      businessId: string,
+      customerId: string,
+      delta: number,
+      reason: string,
+      type: "ADJUSTMENT" | "INITIAL",
+      actor: Actor,
+    ): Promise<{ totalPoints: number } | undefined> {
+      const rows = await db.query<{ total_points: number }>(
+        `with c as (
+           update customer set total_points = total_points + ?, updated_at = now()
+           where business_id = ? and id = ? and total_points + ? >= 0
+           returning id, total_points
+         ), l as (
+           insert into ledger_entry (id, business_id, customer_id, delta, reason, type, api_key_id, owner_id, balance_after)
+           select ?, ?, c.id, ?, ?, ?, ?, ?, c.total_points from c returning id
+         )
+         select c.total_points from c`,
+        [delta, businessId, customerId, delta, createId(), businessId, delta, reason, type, actor.apiKeyId ?? null, actor.ownerId ?? null],
+      );
+      return rows[0] && { totalPoints: rows[0].total_points };
+    },
+
+    async create(
+      businessId: string,
+      fields: { name: string; phone: string; notes: string },
+    ): Promise<CustomerRow> {
+      const rows = await db.query<CustomerRow>(
+        `insert into customer (id, business_id, name, phone, notes, status, total_points)
+         values (?, ?, ?, ?, ?, 'ACTIVE', 0) returning ${CUSTOMER_COLUMNS}`,
+        [createId(), businessId, fields.name, fields.phone, fields.notes],
+      );
+      return rows[0]!;
+    },
+
+    async update(
+      businessId: string,
+      id: string,
+      fields: { name?: string; phone?: string; status?: string; notes?: string },
+    ): Promise<CustomerRow | undefined> {
+      const sets: string[] = [];
+      const params: unknown[] = [];
+      const columns = { name: "name", phone: "phone", status: "status", notes: "notes" } as const;
+      for (const key of Object.keys(columns) as (keyof typeof columns)[]) {
+        if (fields[key] !== undefined) {
+          sets.push(`${columns[key]} = ?`);
+          params.push(fields[key]);
+        }
+      }
+      sets.push("updated_at = now()");
+      const rows = await db.query<CustomerRow>(
+        `update customer set ${sets.join(", ")} where business_id = ? and id = ? returning ${CUSTOMER_COLUMNS}`,
+        [...params, businessId, id],
+      );
+      return rows[0];
+    },
+
+    /** Deletes a customer; the ledger and redemptions go by cascade. */
+    async delete(businessId: string, id: string): Promise<{ totalPoints: number; ledgerEntries: number } | undefined> {
+      const rows = await db.query<{ total_points: number; entries: string }>(
+        `with d as (delete from customer where business_id = ? and id = ? returning id, total_points)
+         select d.total_points, (select count(*) from ledger_entry l where l.business_id = ? and l.customer_id = d.id) as entries from d`,
+        [businessId, id, businessId],
+      );
+      return rows[0] && { totalPoints: rows[0].total_points, ledgerEntries: Number(rows[0].entries) };
+    },
+
+    async history(businessId: string, customerId: string, limit: number): Promise<LedgerRow[]> {
+      return db.query<LedgerRow>(
+        `select id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after, created_at
+         from ledger_entry where business_id = ? and customer_id = ?
+         order by created_at desc, id desc limit ?`,
+        [businessId, customerId, limit],
+      );
+    },
+
+    async list(
+      businessId: string,
+      q: { page: number; limit: number; search: string; status?: string; sortBy: SortBy; sortOrder: "asc" | "desc" },
+    ): Promise<{ rows: CustomerRow[]; total: number }> {
+      const where = ["business_id = ?"];
+      const params: unknown[] = [businessId];
+      if (q.status) {
+        where.push("status = ?");
+        params.push(q.status);
+      }
+      const term = q.search.trim().toLowerCase();
+      if (term) {
+        const digits = term.replace(/[\s()+\-.]/g, "");
+        if (/^\d+$/.test(digits)) {
+          where.push("(lower(name) like ? or phone like ?)");
+          params.push(`%${likeLiteral(term)}%`, `%${digits}%`);
+        } else {
+          where.push("lower(name) like ?");
+          params.push(`%${likeLiteral(term)}%`);
+        }
+      }
+      const dir = q.sortOrder === "asc" ? "asc" : "desc";
+      const nulls = q.sortBy === "lastVisitAt" ? " nulls last" : "";
+      const whereSql = where.join(" and ");
+      const [rows, count] = await Promise.all([
+        db.query<CustomerRow>(
+          `select ${CUSTOMER_COLUMNS} from customer where ${whereSql}
+           order by ${SORT_COLUMNS[q.sortBy]} ${dir}${nulls}, id ${dir} limit ? offset ?`,
+          [...params, q.limit, (q.page - 1) * q.limit],
+        ),
+        db.query<{ total: string }>(`select count(*) as total from customer where ${whereSql}`, params),
+      ]);
+      return { rows, total: Number(count[0]?.total ?? 0) };
+    },
+  };
+}
+
+export type CustomerRepository = ReturnType<typeof createCustomerRepository>;

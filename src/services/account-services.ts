@@ -1,0 +1,195 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  BusinessSettings,
+  CreateApiKeyResponseSchema,
+  CreateStoreResponseSchema,
+  GetDashboardResponseSchema,
+  DailyPointsSchema,
+  GetProgramResponseSchema,
+  ListApiKeysResponseSchema,
+  ListStoresResponseSchema,
+  LoginResponseSchema,
+  OwnerAuth,
+  RegisterResponseSchema,
+  RevokeApiKeyResponseSchema,
+  UpdateProgramResponseSchema,
+} from "../../gen/loyalty/v1/account_pb.js";
+import { ProgramMode } from "../../gen/loyalty/v1/types_pb.js";
+import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
+import { isKnownCountry } from "../domain/phone.js";
+import { DEFAULT_PROGRAM, spendRateToHundredths } from "../domain/points.js";
+import * as v from "../domain/validation.js";
+import {
+  dummyPasswordHash,
+  generateApiKey,
+  hashApiKey,
+  hashPassword,
+  verifyPassword,
+} from "../infrastructure/secrets.js";
+import type { Program } from "../persistence/entities/program.js";
+import { ownerPrincipal } from "../transport/context.js";
+import type { ServiceDeps } from "./deps.js";
+import { createLoginThrottle } from "./login-throttle.js";
+import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
+
+function country(value: string): string {
+  const c = value.trim().toUpperCase();
+  if (!isKnownCountry(c)) throw invalidArgument("defaultCountry must be an ISO 3166 alpha-2 country code");
+  return c;
+}
+
+/** OwnerAuth: register a business and log owners in. */
+export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof OwnerAuth> {
+  const { accounts, tokens } = deps;
+  const throttle = createLoginThrottle(deps.kv);
+  const unauthorized = () => new DomainError("unauthenticated", "invalid email or password");
+
+  return {
+    async register(req) {
+      const businessName = v.text(req.businessName, "businessName", { max: 200, required: true });
+      const email = v.email(req.email);
+      const password = v.password(req.password);
+      const defaultCountry = req.defaultCountry === undefined || req.defaultCountry === "" ? "IE" : country(req.defaultCountry);
+      const passwordHash = await hashPassword(password);
+      const { businessId, ownerId } = await accounts.register({
+        businessName,
+        email,
+        passwordHash,
+        program: { ...DEFAULT_PROGRAM, defaultCountry },
+      });
+      const { token, expiresIn } = await tokens.sign({ ownerId, businessId });
+      return create(RegisterResponseSchema, { success: true, token, expiresIn, businessId, ownerId });
+    },
+
+    async login(req) {
+      if (req.email.trim() === "" || req.password === "") throw unauthorized();
+      const email = req.email.trim().toLowerCase();
+      if (email.length > 320 || req.password.length > 256) throw unauthorized();
+      await throttle.check(email);
+      const owner = await accounts.findOwnerByEmail(email);
+      const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
+      if (!owner || !ok) {
+        await throttle.failed(email);
+        throw unauthorized();
+      }
+      await throttle.succeeded(email);
+      const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId });
+      return create(LoginResponseSchema, { success: true, token, expiresIn });
+    },
+  };
+}
+
+/** BusinessSettings: program, API keys, stores and dashboard (JWT auth). */
+export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<typeof BusinessSettings> {
+  const { accounts, kv, log } = deps;
+
+  async function checkStore(businessId: string, storeId: string | undefined): Promise<string | null> {
+    if (storeId === undefined || storeId.trim() === "") return null;
+    const id = v.id(storeId, "storeId");
+    if (!(await accounts.storeExists(businessId, id))) throw invalidArgument("storeId is not a store of this business");
+    return id;
+  }
+
+  return {
+    async getProgram(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      return create(GetProgramResponseSchema, { program: programToProto(await accounts.getProgram(p.businessId)) });
+    },
+
+    async updateProgram(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const changes: Partial<Omit<Program, "businessId" | "updatedAt">> = {};
+      if (req.mode !== undefined) {
+        if (req.mode === ProgramMode.PROGRAM_MODE_UNSPECIFIED) throw invalidArgument("mode must be SPEND, UNIT or VISIT");
+        changes.mode = ProgramMode[req.mode];
+      }
+      if (req.pointsPerCurrencyUnit !== undefined) changes.spendRateHundredths = spendRateToHundredths(req.pointsPerCurrencyUnit);
+      if (req.pointsPerUnit !== undefined) changes.pointsPerUnit = v.wholeNumber(req.pointsPerUnit, "pointsPerUnit", 1, 10_000);
+      if (req.pointsPerVisit !== undefined) changes.pointsPerVisit = v.wholeNumber(req.pointsPerVisit, "pointsPerVisit", 1, 10_000);
+      if (req.rewardThreshold !== undefined) {
+        changes.rewardThreshold = v.wholeNumber(req.rewardThreshold, "rewardThreshold", 1, 1_000_000);
+      }
+      if (req.rewardTitle !== undefined) changes.rewardTitle = v.text(req.rewardTitle, "rewardTitle", { max: 100, required: true });
+      if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
+      const program = await accounts.updateProgram(p.businessId, changes);
+      await accounts.audit({
+        businessId: p.businessId,
+        actorType: "owner",
+        actorId: p.ownerId,
+        action: "program.updated",
+        subjectId: p.businessId,
+        data: { fields: Object.keys(changes) },
+      });
+      return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
+    },
+
+    async createApiKey(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const name = v.text(req.name, "name", { max: 100 });
+      const storeId = await checkStore(p.businessId, req.storeId);
+      const apiKey = generateApiKey();
+      const row = await accounts.createApiKey({
+        businessId: p.businessId,
+        name,
+        prefix: apiKey.slice(0, 8),
+        keyHash: hashApiKey(apiKey),
+        storeId,
+      });
+      await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.created", subjectId: row.id });
+      return create(CreateApiKeyResponseSchema, {
+        success: true,
+        apiKey,
+        id: row.id,
+        prefix: row.prefix,
+        createdAt: timestampFromDate(new Date(row.createdAt)),
+      });
+    },
+
+    async listApiKeys(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const keys = await accounts.listApiKeys(p.businessId);
+      return create(ListApiKeysResponseSchema, { apiKeys: keys.map(apiKeyToProto) });
+    },
+
+    async revokeApiKey(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const keyHash = await accounts.revokeApiKey(p.businessId, id);
+      if (!keyHash) throw notFound("API key not found");
+      // Evict from the shared cache so every instance refuses it at once.
+      await kv.del(`apikey:${keyHash}`).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache"));
+      await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.revoked", subjectId: id });
+      return create(RevokeApiKeyResponseSchema, { success: true });
+    },
+
+    async createStore(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const name = v.text(req.name, "name", { max: 200, required: true });
+      const store = await accounts.createStore(p.businessId, name);
+      return create(CreateStoreResponseSchema, { success: true, store: storeToProto(store) });
+    },
+
+    async listStores(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      return create(ListStoresResponseSchema, { stores: (await accounts.listStores(p.businessId)).map(storeToProto) });
+    },
+
+    async getDashboard(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const days = req.days === 0 ? 30 : v.wholeNumber(req.days, "days", 1, 365);
+      const program = await accounts.getProgram(p.businessId);
+      const d = await accounts.dashboard(p.businessId, days, program.rewardThreshold);
+      return create(GetDashboardResponseSchema, {
+        totalCustomers: d.totalCustomers,
+        activeCustomers: d.activeCustomers,
+        blockedCustomers: d.blockedCustomers,
+        rewardsAvailable: d.rewardsAvailable,
+        pointsIssued: d.daily.reduce((s, x) => s + x.issued, 0),
+        pointsRedeemed: d.daily.reduce((s, x) => s + x.redeemed, 0),
+        daily: d.daily.map((x) => create(DailyPointsSchema, x)),
+      });
+    },
+  };
+}

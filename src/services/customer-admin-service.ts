@@ -1,0 +1,182 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  AdjustPointsResponseSchema,
+  CreateCustomerResponseSchema,
+  CustomerAdmin,
+  DeleteCustomerResponseSchema,
+  GetCustomerResponseSchema,
+  ListCustomersResponseSchema,
+  UpdateCustomerResponseSchema,
+} from "../../gen/loyalty/v1/admin_pb.js";
+import { CustomerStatus, PaginationSchema } from "../../gen/loyalty/v1/types_pb.js";
+import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
+import { normalizePhone } from "../domain/phone.js";
+import * as v from "../domain/validation.js";
+import { SORT_COLUMNS, type SortBy } from "../persistence/customer-repository.js";
+import { ownerPrincipal } from "../transport/context.js";
+import { withCustomerLock } from "./customer-lock.js";
+import type { ServiceDeps } from "./deps.js";
+import { customerToProto, ledgerToProto } from "./mappers.js";
+
+const HISTORY_LIMIT = 500;
+const MAX_POINTS_CHANGE = 10_000_000;
+
+/**
+ * CustomerAdmin: the owner's management of customers (JWT auth). Every
+ * change of points writes the balance and its ledger row together; every
+ * change leaves a PII-free audit event in the same transaction.
+ */
+export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeof CustomerAdmin> {
+  const { customers, accounts, db, kv } = deps;
+
+  function statusFrom(status: CustomerStatus, field: string): "ACTIVE" | "BLOCKED" {
+    if (status === CustomerStatus.ACTIVE) return "ACTIVE";
+    if (status === CustomerStatus.BLOCKED) return "BLOCKED";
+    throw invalidArgument(`${field} must be ACTIVE or BLOCKED`);
+  }
+
+  return {
+    async createCustomer(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const program = await accounts.getProgram(p.businessId);
+      const name = v.text(req.name, "name", { max: 200 });
+      const notes = v.text(req.notes, "notes", { max: 2000 });
+      const phone = normalizePhone(req.phone, program.defaultCountry);
+      const initialPoints = v.wholeNumber(req.initialPoints, "initialPoints", 0, MAX_POINTS_CHANGE);
+      const customer = await db.tx(async () => {
+        let row = await customers.create(p.businessId, { name, phone, notes });
+        if (initialPoints > 0) {
+          const after = await customers.adjust(p.businessId, row.id, initialPoints, "Initial points", "INITIAL", {
+            ownerId: p.ownerId,
+          });
+          row = { ...row, total_points: after!.totalPoints };
+        }
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "customer.created",
+          subjectId: row.id,
+          data: { initialPoints },
+        });
+        return row;
+      });
+      return create(CreateCustomerResponseSchema, {
+        success: true,
+        customer: customerToProto(customer, program.rewardThreshold),
+      });
+    },
+
+    async listCustomers(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const page = req.page === 0 ? 1 : v.wholeNumber(req.page, "page", 1, 100_000);
+      const limit = req.limit === 0 ? 20 : v.wholeNumber(req.limit, "limit", 1, 100);
+      const search = v.text(req.search, "search", { max: 100 });
+      const sortBy = (req.sortBy || "createdAt") as SortBy;
+      if (!(sortBy in SORT_COLUMNS)) {
+        throw invalidArgument("sortBy must be one of createdAt, name, totalPoints, lastVisitAt");
+      }
+      const order = (req.sortOrder || "desc").toLowerCase();
+      if (order !== "asc" && order !== "desc") throw invalidArgument("sortOrder must be asc or desc");
+      const status =
+        req.statusFilter === CustomerStatus.CUSTOMER_STATUS_UNSPECIFIED ? undefined : statusFrom(req.statusFilter, "statusFilter");
+      const program = await accounts.getProgram(p.businessId);
+      const { rows, total } = await customers.list(p.businessId, { page, limit, search, status, sortBy, sortOrder: order });
+      return create(ListCustomersResponseSchema, {
+        customers: rows.map((r) => customerToProto(r, program.rewardThreshold)),
+        pagination: create(PaginationSchema, { page, limit, total }),
+      });
+    },
+
+    async getCustomer(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const [customer, program] = await Promise.all([
+        customers.find(p.businessId, { id }),
+        accounts.getProgram(p.businessId),
+      ]);
+      if (!customer) throw notFound("customer not found");
+      const history = await customers.history(p.businessId, id, HISTORY_LIMIT);
+      return create(GetCustomerResponseSchema, {
+        customer: customerToProto(customer, program.rewardThreshold),
+        pointsHistory: history.map(ledgerToProto),
+        totalPoints: customer.total_points,
+      });
+    },
+
+    async updateCustomer(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const program = await accounts.getProgram(p.businessId);
+      const changes: { name?: string; phone?: string; status?: string; notes?: string } = {};
+      if (req.name !== undefined) changes.name = v.text(req.name, "name", { max: 200 });
+      if (req.notes !== undefined) changes.notes = v.text(req.notes, "notes", { max: 2000 });
+      if (req.phone !== undefined) changes.phone = normalizePhone(req.phone, program.defaultCountry);
+      if (req.status !== undefined) changes.status = statusFrom(req.status, "status");
+      const row = await db.tx(async () => {
+        const updated = await customers.update(p.businessId, id, changes);
+        if (!updated) throw notFound("customer not found");
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: changes.status ? `customer.${changes.status === "BLOCKED" ? "blocked" : "unblocked"}` : "customer.updated",
+          subjectId: id,
+          data: { fields: Object.keys(changes) },
+        });
+        return updated;
+      });
+      return create(UpdateCustomerResponseSchema, {
+        success: true,
+        customer: customerToProto(row, program.rewardThreshold),
+      });
+    },
+
+    async adjustPoints(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      if (req.points === 0) throw invalidArgument("points must not be 0");
+      v.wholeNumber(req.points, "points", -MAX_POINTS_CHANGE, MAX_POINTS_CHANGE);
+      const reason = v.text(req.reason, "reason", { max: 500, required: true });
+      const result = await withCustomerLock(kv, `${p.businessId}:${id}`, () =>
+        db.tx(async () => {
+          const after = await customers.adjust(p.businessId, id, req.points, reason, "ADJUSTMENT", { ownerId: p.ownerId });
+          if (!after) {
+            const exists = await customers.find(p.businessId, { id });
+            if (!exists) throw notFound("customer not found");
+            throw new DomainError("failed_precondition", "insufficient points");
+          }
+          await accounts.audit({
+            businessId: p.businessId,
+            actorType: "owner",
+            actorId: p.ownerId,
+            action: "customer.points_adjusted",
+            subjectId: id,
+            data: { delta: req.points, balanceAfter: after.totalPoints },
+          });
+          return after;
+        }),
+      );
+      return create(AdjustPointsResponseSchema, { success: true, newBalance: result.totalPoints, adjustment: req.points });
+    },
+
+    async deleteCustomer(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      await db.tx(async () => {
+        const deleted = await customers.delete(p.businessId, id);
+        if (!deleted) throw notFound("customer not found");
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "customer.deleted",
+          subjectId: id,
+          data: { pointsAtDeletion: deleted.totalPoints, ledgerEntriesDeleted: deleted.ledgerEntries },
+        });
+      });
+      return create(DeleteCustomerResponseSchema, { success: true, message: "Customer deleted permanently" });
+    },
+  };
+}

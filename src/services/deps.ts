@@ -1,0 +1,18 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Config } from "../config/config.js";
+import type { KvStore } from "../infrastructure/kv-store.js";
+import type { TokenService } from "../infrastructure/secrets.js";
+import type { AccountRepository } from "../persistence/account-repository.js";
+import type { CustomerRepository } from "../persistence/customer-repository.js";
+import type { Db } from "../persistence/db.js";
+
+/** What the RPC implementations are built from. */
+export interface ServiceDeps {
+  config: Config;
+  db: Db;
+  kv: KvStore;
+  tokens: TokenService;
+  customers: CustomerRepository;
+  accounts: AccountRepository;
+  log: FastifyBaseLogger;
+}

@@ -1,0 +1,127 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  CheckinResponseSchema,
+  GetBalanceResponseSchema,
+  LoyaltyPos,
+  LoyaltyPosGetCustomerResponseSchema,
+  RedeemResponseSchema,
+} from "../../gen/loyalty/v1/pos_pb.js";
+import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
+import { isCustomerId, normalizePhone } from "../domain/phone.js";
+import { isRewardAvailable, pointsForCheckin, rewardsForRedemption } from "../domain/points.js";
+import * as v from "../domain/validation.js";
+import type { CustomerRef } from "../persistence/customer-repository.js";
+import { posPrincipal } from "../transport/context.js";
+import { withCustomerLock } from "./customer-lock.js";
+import type { ServiceDeps } from "./deps.js";
+import { programToRules, statusToProto } from "./mappers.js";
+
+/**
+ * LoyaltyPos: check-in, look-ups and redemption for tills (API key auth).
+ */
+export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof LoyaltyPos> {
+  const { customers, accounts, kv } = deps;
+
+  /** customerId wins over phone; empty strings count as absent. */
+  function refFromBody(customerId: string | undefined, phone: string | undefined, country: string): CustomerRef {
+    if (customerId !== undefined && customerId.trim() !== "") return { id: v.id(customerId, "customerId") };
+    if (phone !== undefined && phone.trim() !== "") return { phone: normalizePhone(phone, country) };
+    throw invalidArgument("phone or customerId is required");
+  }
+
+  function refFromIdentifier(identifier: string, country: string): CustomerRef {
+    const value = identifier.trim();
+    if (value === "") throw invalidArgument("identifier is required");
+    if (isCustomerId(value)) return { id: value };
+    return { phone: normalizePhone(value, country, "identifier") };
+  }
+
+  async function storeFor(businessId: string, requested: string | undefined, keyStore: string | null) {
+    if (requested === undefined || requested.trim() === "") return keyStore;
+    const storeId = v.id(requested, "storeId");
+    if (!(await accounts.storeExists(businessId, storeId))) {
+      throw invalidArgument("storeId is not a store of this business");
+    }
+    return storeId;
+  }
+
+  /** Explains why a conditional write touched no row. */
+  async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
+    const customer = await customers.find(businessId, ref);
+    if (!customer) throw notFound("customer not found");
+    if (customer.status === "BLOCKED") throw new DomainError("permission_denied", "customer is blocked");
+    if (neededPoints !== undefined && customer.total_points < neededPoints) {
+      throw new DomainError("failed_precondition", "insufficient points");
+    }
+    throw new DomainError("aborted", "the customer changed concurrently, retry");
+  }
+
+  async function lookup(ctx: HandlerContext, identifier: string) {
+    const p = posPrincipal(ctx);
+    const program = await accounts.getProgram(p.businessId);
+    const customer = await customers.find(p.businessId, refFromIdentifier(identifier, program.defaultCountry));
+    if (!customer) throw notFound("customer not found");
+    return { customer, program };
+  }
+
+  return {
+    async checkin(req, ctx) {
+      const p = posPrincipal(ctx);
+      const program = await accounts.getProgram(p.businessId);
+      const rules = programToRules(program);
+      const points = pointsForCheckin(rules, { amount: req.amount, units: req.units });
+      const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
+      const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+      const result = await customers.checkin(p.businessId, ref, points, storeId, { apiKeyId: p.apiKeyId });
+      if (!result) return whyNot(p.businessId, ref);
+      return create(CheckinResponseSchema, {
+        success: true,
+        customerId: result.customerId,
+        pointsAwarded: points,
+        totalPoints: result.totalPoints,
+        rewardThreshold: rules.rewardThreshold,
+        rewardAvailable: isRewardAvailable(result.totalPoints, rules.rewardThreshold),
+      });
+    },
+
+    async getCustomer(req, ctx) {
+      const { customer, program } = await lookup(ctx, req.identifier);
+      return create(LoyaltyPosGetCustomerResponseSchema, {
+        customerId: customer.id,
+        name: customer.name,
+        phone: customer.phone,
+        status: statusToProto(customer.status),
+        totalPoints: customer.total_points,
+        rewardAvailable: isRewardAvailable(customer.total_points, program.rewardThreshold),
+      });
+    },
+
+    async getBalance(req, ctx) {
+      const { customer } = await lookup(ctx, req.identifier);
+      return create(GetBalanceResponseSchema, { customerId: customer.id, totalPoints: customer.total_points });
+    },
+
+    async redeem(req, ctx) {
+      const p = posPrincipal(ctx);
+      const program = await accounts.getProgram(p.businessId);
+      const rules = programToRules(program);
+      const points = req.points ?? rules.rewardThreshold;
+      rewardsForRedemption(rules, points);
+      const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
+      const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+      const lockKey = `${p.businessId}:${"id" in ref ? ref.id : ref.phone}`;
+      const result = await withCustomerLock(kv, lockKey, () =>
+        customers.redeem(p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId }),
+      );
+      if (!result) return whyNot(p.businessId, ref, points);
+      return create(RedeemResponseSchema, {
+        success: true,
+        redemptionId: result.redemptionId,
+        pointsRedeemed: points,
+        rewardTitle: rules.rewardTitle,
+        remainingPoints: result.remainingPoints,
+      });
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ApiKeySchema,
+  CustomerSchema,
+  CustomerStatus,
+  LedgerEntrySchema,
+  LedgerEntryType,
+  ProgramMode,
+  ProgramSchema,
+  StoreSchema,
+  type Customer,
+  type LedgerEntry,
+} from "../../gen/loyalty/v1/types_pb.js";
+import { isRewardAvailable, type ProgramRules } from "../domain/points.js";
+import type { CustomerRow, LedgerRow } from "../persistence/customer-repository.js";
+import type { ApiKey as ApiKeyRow } from "../persistence/entities/api-key.js";
+import type { Program as ProgramRow } from "../persistence/entities/program.js";
+import type { Store as StoreRow } from "../persistence/entities/store.js";
+
+/** Maps stored values to the wire's enums and messages (and back). */
+export const statusToProto = (s: string): CustomerStatus => (s === "BLOCKED" ? CustomerStatus.BLOCKED : CustomerStatus.ACTIVE);
+
+export const modeToProto = (m: string): ProgramMode =>
+  m === "UNIT" ? ProgramMode.UNIT : m === "VISIT" ? ProgramMode.VISIT : ProgramMode.SPEND;
+
+const LEDGER_TYPES: Record<string, LedgerEntryType> = {
+  CHECKIN: LedgerEntryType.CHECKIN,
+  REDEMPTION: LedgerEntryType.REDEMPTION,
+  ADJUSTMENT: LedgerEntryType.ADJUSTMENT,
+  INITIAL: LedgerEntryType.INITIAL,
+};
+
+export function customerToProto(row: CustomerRow, rewardThreshold: number): Customer {
+  return create(CustomerSchema, {
+    id: row.id,
+    name: row.name,
+    phone: row.phone,
+    status: statusToProto(row.status),
+    totalPoints: row.total_points,
+    rewardAvailable: isRewardAvailable(row.total_points, rewardThreshold),
+    notes: row.notes,
+    createdAt: timestampFromDate(row.created_at),
+    updatedAt: timestampFromDate(row.updated_at),
+    lastVisitAt: row.last_visit_at ? timestampFromDate(row.last_visit_at) : undefined,
+  });
+}
+
+export function ledgerToProto(row: LedgerRow): LedgerEntry {
+  return create(LedgerEntrySchema, {
+    id: row.id,
+    delta: row.delta,
+    reason: row.reason,
+    type: LEDGER_TYPES[row.type] ?? LedgerEntryType.LEDGER_ENTRY_TYPE_UNSPECIFIED,
+    storeId: row.store_id ?? "",
+    createdAt: timestampFromDate(row.created_at),
+    balanceAfter: row.balance_after,
+    apiKeyId: row.api_key_id ?? "",
+    ownerId: row.owner_id ?? "",
+    redemptionId: row.redemption_id ?? "",
+  });
+}
+
+export function programToRules(p: ProgramRow): ProgramRules {
+  return {
+    mode: p.mode as ProgramRules["mode"],
+    spendRateHundredths: p.spendRateHundredths,
+    pointsPerUnit: p.pointsPerUnit,
+    pointsPerVisit: p.pointsPerVisit,
+    rewardThreshold: p.rewardThreshold,
+    rewardTitle: p.rewardTitle,
+  };
+}
+
+export function programToProto(p: ProgramRow) {
+  return create(ProgramSchema, {
+    mode: modeToProto(p.mode),
+    pointsPerCurrencyUnit: p.spendRateHundredths / 100,
+    pointsPerUnit: p.pointsPerUnit,
+    pointsPerVisit: p.pointsPerVisit,
+    rewardThreshold: p.rewardThreshold,
+    rewardTitle: p.rewardTitle,
+    defaultCountry: p.defaultCountry,
+  });
+}
+
+export function storeToProto(s: StoreRow) {
+  return create(StoreSchema, { id: s.id, name: s.name, createdAt: timestampFromDate(new Date(s.createdAt)) });
+}
+
+export function apiKeyToProto(k: ApiKeyRow) {
+  return create(ApiKeySchema, {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    storeId: k.storeId ?? "",
+    createdAt: timestampFromDate(new Date(k.createdAt)),
+    lastUsedAt: k.lastUsedAt ? timestampFromDate(new Date(k.lastUsedAt)) : undefined,
+    revokedAt: k.revokedAt ? timestampFromDate(new Date(k.revokedAt)) : undefined,
+  });
+}

@@ -1,0 +1,68 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+/**
+ * One TCP port for HTTP/1.1 and cleartext HTTP/2 (prior knowledge, as gRPC
+ * clients speak it). Node serves either, not both, so each new connection's
+ * first bytes are compared with the HTTP/2 connection preface and the socket
+ * is handed to an inner HTTP/2 or HTTP/1 server. Given to Fastify as its
+ * `serverFactory`.
+ */
+export function createOnePortServer(handler: Handler): net.Server {
+  const h1 = http.createServer(handler as http.RequestListener);
+  const h2 = http2.createServer({}, handler as never);
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  h1.keepAliveTimeout = 65_000;
+
+  const outer = net.createServer({ pauseOnConnect: true }, (socket) => {
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && seen.length < PREFACE.length) return; // need more bytes to decide
+      socket.off("data", onData);
+      socket.off("error", onEarlyError);
+      socket.pause();
+      socket.unshift(seen);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    };
+    const onEarlyError = () => socket.destroy();
+    socket.on("error", onEarlyError);
+    socket.on("data", onData);
+    socket.resume();
+  });
+
+  // The inner HTTP/1 server tracks idle keep-alive sockets only after its
+  // own `listening` event; without it, close() waits for their timeout.
+  outer.on("listening", () => h1.emit("listening"));
+
+  const closeOuter = outer.close.bind(outer);
+  Object.assign(outer, {
+    close(cb?: (err?: Error) => void) {
+      closeOuter(cb);
+      h1.close();
+      h1.closeIdleConnections();
+      for (const s of sessions) s.close();
+      return outer;
+    },
+    closeIdleConnections() {
+      h1.closeIdleConnections();
+    },
+    closeAllConnections() {
+      h1.closeAllConnections();
+      for (const s of sessions) s.destroy();
+    },
+  });
+  return outer;
+}

@@ -1,0 +1,141 @@
+import { fromJson, toJson, type DescField, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { ConnectError, Code, createContextValues, type Transport } from "@connectrpc/connect";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { kClientIp, kProtocol } from "./context.js";
+import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
+import { restBindings, type RestBinding } from "./http-rules.js";
+
+/** Request headers a REST call hands on to the RPC (auth, retries, tracing). */
+const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent"];
+/** RPC response headers a REST caller sees. */
+const EXPOSED_HEADERS = ["idempotent-replayed", "retry-after"];
+
+/** The REST error body of contract §6. */
+export function errorBody(code: Code, message: string) {
+  return JSON.stringify({ success: false, error: { code: codeName(code), message } });
+}
+
+/** Sends an error in the contract's shape with the status of its code. */
+export function sendError(reply: FastifyReply, err: ConnectError): FastifyReply {
+  const override = Number(err.metadata.get(HTTP_STATUS_HEADER));
+  const status = override >= 400 && override < 600 ? override : HTTP_STATUS_OF_CODE[err.code];
+  for (const h of EXPOSED_HEADERS) {
+    const value = err.metadata.get(h);
+    if (value !== null) reply.header(h, value);
+  }
+  return reply.code(status).header("content-type", "application/json").send(errorBody(err.code, err.rawMessage));
+}
+
+/** Rewrites protobuf-es's JSON decoding errors so they name the JSON field. */
+function decodeError(err: unknown, input: DescMessage): ConnectError {
+  const raw = err instanceof Error ? err.message : String(err);
+  const unknownKey = /key "([^"]*)" is unknown/.exec(raw);
+  if (unknownKey) return new ConnectError(`unknown field "${unknownKey[1]!.slice(0, 64)}"`, Code.InvalidArgument);
+  const field = /field ([\w.]+) from JSON/.exec(raw);
+  if (field) {
+    const name = field[1]!.split(".").pop()!;
+    const desc = input.fields.find((f) => f.name === name);
+    return new ConnectError(`invalid value for field "${desc?.jsonName ?? name}"`, Code.InvalidArgument);
+  }
+  return new ConnectError(`invalid request: ${raw.replace(/loyalty\.v1\./g, "").slice(0, 200)}`, Code.InvalidArgument);
+}
+
+function findField(input: DescMessage, key: string): DescField | undefined {
+  return input.fields.find((f) => f.jsonName === key || f.name === key);
+}
+
+/** Turns query-string text into the JSON value proto3 JSON expects. */
+function queryValue(field: DescField, raw: string): unknown {
+  if (field.fieldKind === "scalar" && field.scalar === 8 /* BOOL */) {
+    if (raw === "true") return true;
+    if (raw === "false") return false;
+    return raw; // fromJson rejects it, naming the field
+  }
+  return raw;
+}
+
+/**
+ * The generic REST layer: one Fastify route per `google.api.http` binding,
+ * found at start-up. It knows no individual route and holds no business
+ * logic: path variables, query parameters and the body become the request
+ * message (`fromJson`), the call goes through the same Connect router and
+ * interceptors as gRPC and Connect calls, and the response is `toJson` with
+ * implicit values emitted. Returns the bindings it registered.
+ */
+export function registerRestGateway(
+  app: FastifyInstance,
+  opts: { services: DescService[]; transport: Transport },
+): RestBinding[] {
+  const bindings = opts.services.flatMap((s) => restBindings(s));
+  for (const binding of bindings) {
+    app.route({
+      method: binding.verb,
+      url: binding.path,
+      handler: (request, reply) => handle(binding, request, reply, opts.transport),
+    });
+  }
+  return bindings;
+}
+
+async function handle(binding: RestBinding, request: FastifyRequest, reply: FastifyReply, transport: Transport) {
+  const input = binding.method.input;
+  let message;
+  try {
+    const json: Record<string, unknown> = {};
+    if (binding.body !== "") {
+      const body = request.body;
+      if (body !== undefined && body !== null && body !== "") {
+        if (typeof body !== "object" || Array.isArray(body)) {
+          throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+        }
+        if (binding.body === "*") Object.assign(json, body);
+        else json[findField(input, binding.body)?.jsonName ?? binding.body] = body;
+      }
+    } else {
+      const query = (request.query ?? {}) as Record<string, string | string[]>;
+      for (const [key, value] of Object.entries(query)) {
+        const field = findField(input, key);
+        if (!field || binding.pathFields.includes(field.name)) {
+          throw new ConnectError(`unknown query parameter "${key.slice(0, 64)}"`, Code.InvalidArgument);
+        }
+        if (Array.isArray(value)) {
+          if (field.fieldKind !== "list") {
+            throw new ConnectError(`query parameter "${field.jsonName}" must be given once`, Code.InvalidArgument);
+          }
+          json[field.jsonName] = value;
+        } else {
+          json[field.jsonName] = field.fieldKind === "list" ? [value] : queryValue(field, value);
+        }
+      }
+    }
+    const params = request.params as Record<string, string>;
+    for (const name of binding.pathFields) {
+      json[findField(input, name)?.jsonName ?? name] = params[name] ?? "";
+    }
+    try {
+      message = fromJson(input, json as never);
+    } catch (err) {
+      throw decodeError(err, input);
+    }
+  } catch (err) {
+    return sendError(reply, err as ConnectError);
+  }
+
+  const headers = new Headers();
+  for (const h of FORWARDED_HEADERS) {
+    const value = request.headers[h];
+    if (typeof value === "string") headers.set(h, value);
+  }
+  const contextValues = createContextValues().set(kProtocol, "rest").set(kClientIp, request.ip);
+  try {
+    const res = await transport.unary(binding.method as never, undefined, undefined, headers, message as never, contextValues);
+    for (const h of EXPOSED_HEADERS) {
+      const value = res.header.get(h);
+      if (value !== null) reply.header(h, value);
+    }
+    const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true });
+    return reply.code(200).header("content-type", "application/json").send(JSON.stringify(body));
+  } catch (err) {
+    return sendError(reply, ConnectError.from(err));
+  }
+}
