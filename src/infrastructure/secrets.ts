@@ -1,5 +1,5 @@
 import { createHash, randomInt } from "node:crypto";
-import { hash, verify, Algorithm } from "@node-rs/argon2";
+import { hash, verify } from "@node-rs/argon2";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 
 const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -20,7 +20,7 @@ export function hashApiKey(key: string): string {
 }
 
 /** OWASP's argon2id minimum: m = 19 MiB, t = 2, p = 1. */
-const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+const ARGON2_OPTIONS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 /** Hashes a password with argon2id (PHC string). */
 export function hashPassword(password: string): Promise<string> {

@@ -33,6 +33,9 @@ export function createAccountRepository(db: Db) {
       const ownerId = createId();
       await em().transactional(async (tx) => {
         tx.create(BusinessSchema, { id: businessId, name: input.businessName, createdAt: new Date() });
+        // Flushed first: the unit of work cannot order rows linked only by
+        // foreign keys it does not model as relations.
+        await tx.flush();
         tx.create(OwnerSchema, {
           id: ownerId,
           businessId,
@@ -41,7 +44,6 @@ export function createAccountRepository(db: Db) {
           createdAt: new Date(),
         });
         tx.create(ProgramSchema, { businessId, ...input.program, updatedAt: new Date() });
-        // The business row must exist before the rows that reference it.
         await tx.flush();
       });
       return { businessId, ownerId };

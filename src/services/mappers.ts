@@ -18,6 +18,18 @@ import type { ApiKey as ApiKeyRow } from "../persistence/entities/api-key.js";
 import type { Program as ProgramRow } from "../persistence/entities/program.js";
 import type { Store as StoreRow } from "../persistence/entities/store.js";
 
+/**
+ * Reads a timestamp as the driver returns it: MikroORM leaves PostgreSQL
+ * timestamptz values as text ("2026-11-25 17:33:55.143+00") in raw queries.
+ */
+export function toDate(value: Date | string): Date {
+  if (value instanceof Date) return value;
+  const iso = value.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00");
+  return new Date(iso);
+}
+
+const ts = (value: Date | string) => timestampFromDate(toDate(value));
+
 /** Maps stored values to the wire's enums and messages (and back). */
 export const statusToProto = (s: string): CustomerStatus => (s === "BLOCKED" ? CustomerStatus.BLOCKED : CustomerStatus.ACTIVE);
 
@@ -40,9 +52,9 @@ export function customerToProto(row: CustomerRow, rewardThreshold: number): Cust
     totalPoints: row.total_points,
     rewardAvailable: isRewardAvailable(row.total_points, rewardThreshold),
     notes: row.notes,
-    createdAt: timestampFromDate(row.created_at),
-    updatedAt: timestampFromDate(row.updated_at),
-    lastVisitAt: row.last_visit_at ? timestampFromDate(row.last_visit_at) : undefined,
+    createdAt: ts(row.created_at),
+    updatedAt: ts(row.updated_at),
+    lastVisitAt: row.last_visit_at ? ts(row.last_visit_at) : undefined,
   });
 }
 
@@ -53,7 +65,7 @@ export function ledgerToProto(row: LedgerRow): LedgerEntry {
     reason: row.reason,
     type: LEDGER_TYPES[row.type] ?? LedgerEntryType.LEDGER_ENTRY_TYPE_UNSPECIFIED,
     storeId: row.store_id ?? "",
-    createdAt: timestampFromDate(row.created_at),
+    createdAt: ts(row.created_at),
     balanceAfter: row.balance_after,
     apiKeyId: row.api_key_id ?? "",
     ownerId: row.owner_id ?? "",
@@ -85,7 +97,7 @@ export function programToProto(p: ProgramRow) {
 }
 
 export function storeToProto(s: StoreRow) {
-  return create(StoreSchema, { id: s.id, name: s.name, createdAt: timestampFromDate(new Date(s.createdAt)) });
+  return create(StoreSchema, { id: s.id, name: s.name, createdAt: ts(s.createdAt) });
 }
 
 export function apiKeyToProto(k: ApiKeyRow) {
@@ -94,8 +106,8 @@ export function apiKeyToProto(k: ApiKeyRow) {
     name: k.name,
     prefix: k.prefix,
     storeId: k.storeId ?? "",
-    createdAt: timestampFromDate(new Date(k.createdAt)),
-    lastUsedAt: k.lastUsedAt ? timestampFromDate(new Date(k.lastUsedAt)) : undefined,
-    revokedAt: k.revokedAt ? timestampFromDate(new Date(k.revokedAt)) : undefined,
+    createdAt: ts(k.createdAt),
+    lastUsedAt: k.lastUsedAt ? ts(k.lastUsedAt) : undefined,
+    revokedAt: k.revokedAt ? ts(k.revokedAt) : undefined,
   });
 }

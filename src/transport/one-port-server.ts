@@ -34,8 +34,14 @@ export function createOnePortServer(handler: Handler): net.Server {
       socket.off("error", onEarlyError);
       socket.pause();
       socket.unshift(seen);
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session takes over the socket's handle and first drains
+        // what is buffered in JS; resuming the stream here would lose bytes.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     };
     const onEarlyError = () => socket.destroy();
     socket.on("error", onEarlyError);

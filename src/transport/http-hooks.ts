@@ -1,0 +1,46 @@
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../config/config.js";
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "strict-transport-security": "max-age=31536000; includeSubDomains",
+};
+
+const ALLOWED_HEADERS =
+  "content-type, authorization, x-api-key, idempotency-key, x-request-id, connect-protocol-version, connect-timeout-ms, x-grpc-web, x-user-agent, grpc-timeout";
+const EXPOSED_HEADERS = "idempotent-replayed, retry-after, grpc-status, grpc-message, grpc-status-details-bin";
+
+/**
+ * HTTP-level cross-cutting behaviour: security headers on every response,
+ * and CORS for exactly the configured origins (the admin portal's). Same-
+ * origin calls need no CORS; other origins get no CORS headers, so browsers
+ * refuse them.
+ */
+export function registerHttpHooks(app: FastifyInstance, config: Config) {
+  const origins = new Set(config.corsOrigins);
+  app.addHook("onRequest", async (req, reply) => {
+    const origin = req.headers.origin;
+    if (origin && origins.has(origin)) {
+      reply.header("access-control-allow-origin", origin);
+      reply.header("vary", "origin");
+      reply.header("access-control-expose-headers", EXPOSED_HEADERS);
+      if (req.method === "OPTIONS") {
+        reply
+          .header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+          .header("access-control-allow-headers", ALLOWED_HEADERS)
+          .header("access-control-max-age", "600")
+          .code(204)
+          .send();
+        return reply;
+      }
+    }
+  });
+  app.addHook("onSend", async (req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (req.url.startsWith("/v1/")) reply.header("cache-control", "no-store");
+    return payload;
+  });
+}

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from "fastify";
+import { createId } from "@paralleldrive/cuid2";
+import pg from "pg";
+import type { AddressInfo } from "node:net";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { createApp } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config/config.js";
+import { createMemoryKvStore, createRedisKvStore, type KvStore } from "../../src/infrastructure/kv-store.js";
+import { createOrm, migrate } from "../../src/persistence/orm.js";
+
+/** The PostgreSQL server the tests use (CI starts it; trust auth). */
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+/** The Redis server the tests use. */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A database of its own for one test file, migrated. */
+export async function createTestDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `lp_test_${createId().slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** A running Loyalty+ instance on a real port, for one test file. */
+export interface TestApp {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  orm: MikroORM;
+  kv: KvStore;
+  config: Config;
+  databaseUrl: string;
+  /** Runs SQL against the instance's database (for assertions only). */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the real application (as `npm start` does) on a fresh database and
+ * real Redis, listening on 127.0.0.1, port 0. `env` overrides configuration
+ * variables; `redisUrl: null` uses the in-process store; `databaseUrl`
+ * shares an existing database (two instances on one database).
+ */
+export async function startTestApp(opts: {
+  env?: Record<string, string>;
+  redisUrl?: string | null;
+  databaseUrl?: string;
+} = {}): Promise<TestApp> {
+  const db = opts.databaseUrl ? undefined : await createTestDatabase();
+  const databaseUrl = opts.databaseUrl ?? db!.url;
+  const redisUrl = opts.redisUrl === undefined ? TEST_REDIS_URL : opts.redisUrl;
+  const config = loadConfig({
+    NODE_ENV: "test",
+    JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
+    DATABASE_URL: databaseUrl,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "silent",
+    ...opts.env,
+  });
+  const orm = await createOrm(databaseUrl);
+  await migrate(orm);
+  const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
+  const app = await createApp({ config, orm, kv, logger: false });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const port = (app.server.address() as AddressInfo).port;
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    app,
+    orm,
+    kv,
+    config,
+    databaseUrl,
+    async sql<T>(text: string, params: unknown[] = []) {
+      return (await pool.query(text, params)).rows as T[];
+    },
+    async close() {
+      await app.close();
+      await orm.close();
+      await kv.close();
+      await pool.end();
+      await db?.drop();
+    },
+  };
+}
