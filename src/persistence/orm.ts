@@ -29,6 +29,9 @@ export function createOrmOptions(clientUrl: string, poolMax = 20): Options {
       migrationsList,
     },
     debug: false,
+    // Migrations are reported by the caller through pino; MikroORM's own
+    // console logger would print coloured, unstructured lines.
+    logger: () => undefined,
   };
 }
 
@@ -39,12 +42,11 @@ export async function createOrm(clientUrl: string, poolMax?: number): Promise<Mi
 
 /** Applies pending migrations (idempotent; several instances may race safely). */
 export async function migrate(orm: MikroORM): Promise<string[]> {
-  const conn = orm.em.getConnection();
-  // One instance migrates at a time: the others wait on this advisory lock.
-  return orm.em.transactional(async (em) => {
+  // One instance migrates at a time: the others wait on this advisory lock
+  // and then find nothing pending.
+  return orm.em.fork().transactional(async (em) => {
     await em.execute("select pg_advisory_xact_lock(7310001)");
     const done = await orm.getMigrator().up();
-    void conn;
     return done.map((m) => m.name);
   });
 }

@@ -1,0 +1,11 @@
+# Loyalty+ service image (Node 20). Build: docker build -t loyalty-plus .
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# Dev dependencies are needed to build the admin portal (Vite) at start.
+RUN npm ci --include=dev --no-audit --no-fund
+COPY . .
+EXPOSE 8080
+USER node
+CMD ["npm", "start"]
