@@ -104,8 +104,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     corsOrigins: (env.CORS_ORIGINS || "").split(",").map((s) => s.trim()).filter(Boolean),
     reflection: boolVar(env, "GRPC_REFLECTION", !production),
-    posRateLimitPerMinute: intVar(env, "POS_RATE_LIMIT_PER_MINUTE", 6000, 1, 10_000_000),
-    ownerRateLimitPerMinute: intVar(env, "OWNER_RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
+    posRateLimitPerMinute: intVar(env, "POS_RATE_LIMIT_PER_MINUTE", 600_000, 1, 10_000_000),
+    ownerRateLimitPerMinute: intVar(env, "OWNER_RATE_LIMIT_PER_MINUTE", 60_000, 1, 10_000_000),
     bodyLimitBytes: intVar(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     apiKeyCacheTtlSeconds: intVar(env, "API_KEY_CACHE_TTL_SECONDS", 60, 1, 60),
   };

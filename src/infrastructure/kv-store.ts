@@ -16,6 +16,11 @@ export interface KvStore {
   del(key: string): Promise<void>;
   /** Increments a counter that expires `ttlMs` after its first increment. */
   incr(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }>;
+  /**
+   * `get(key)` and `incr(counterKey, ttlMs)` in one round trip: the hot path
+   * of API-key authentication (cache look-up plus rate-limit counter).
+   */
+  getAndIncr(key: string, counterKey: string, ttlMs: number): Promise<{ value: string | null; count: number }>;
   /** SET NX PX with a random token; null when somebody else holds it. */
   acquireLock(key: string, ttlMs: number): Promise<string | null>;
   /** Compare-and-delete: releases only a lock we still own. */
@@ -64,6 +69,18 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
     async incr(key, ttlMs) {
       const [count, ttl] = (await redis.eval(INCR_SCRIPT, 1, key, String(ttlMs))) as [number, number];
       return { count, ttlMs: ttl };
+    },
+    async getAndIncr(key, counterKey, ttlMs) {
+      const results = await redis
+        .pipeline()
+        .get(key)
+        .eval(INCR_SCRIPT, 1, counterKey, String(ttlMs))
+        .exec();
+      if (!results) throw new Error("redis pipeline aborted");
+      const [[getErr, value], [incrErr, incr]] = results as [[Error | null, string | null], [Error | null, [number, number]]];
+      if (getErr) throw getErr;
+      if (incrErr) throw incrErr;
+      return { value, count: incr[0] };
     },
     async acquireLock(key, ttlMs) {
       const token = randomBytes(16).toString("hex");
@@ -122,6 +139,11 @@ export function createMemoryKvStore(): KvStore {
       }
       entry.value = String(Number(entry.value) + 1);
       return { count: Number(entry.value), ttlMs: entry.expiresAt - Date.now() };
+    },
+    async getAndIncr(key, counterKey, ttlMs) {
+      const value = live(key)?.value ?? null;
+      const { count } = await this.incr(counterKey, ttlMs);
+      return { value, count };
     },
     async acquireLock(key, ttlMs) {
       if (live(key)) return null;

@@ -30,18 +30,32 @@ export function createAuthInterceptor(deps: {
   const ttlMs = config.apiKeyCacheTtlSeconds * 1000;
   const lastTouched = new Map<string, number>();
 
+  /**
+   * Resolves an API key: the Redis cache look-up and the key's rate-limit
+   * counter travel in one round trip; on a miss PostgreSQL answers and the
+   * cache is filled. With Redis down, PostgreSQL answers and no limit applies.
+   */
   async function apiKeyPrincipal(key: string): Promise<ApiKeyPrincipal | undefined> {
     const keyHash = hashApiKey(key);
     const cacheKey = `apikey:${keyHash}`;
+    const window = Math.floor(Date.now() / 60_000);
+    let cached: string | null = null;
+    let count = 0;
     try {
-      const cached = await kv.get(cacheKey);
-      if (cached) return JSON.parse(cached) as ApiKeyPrincipal;
+      ({ value: cached, count } = await kv.getAndIncr(cacheKey, `rl:key:${keyHash}:${window}`, 61_000));
     } catch {
       // Redis unavailable: PostgreSQL answers instead.
     }
-    const found = await accounts.findActiveApiKey(keyHash);
-    if (found) kv.set(cacheKey, JSON.stringify(found), ttlMs).catch(() => undefined);
+    const found = cached ? (JSON.parse(cached) as ApiKeyPrincipal) : await accounts.findActiveApiKey(keyHash);
+    if (!found) return undefined;
+    if (!cached) kv.set(cacheKey, JSON.stringify(found), ttlMs).catch(() => undefined);
+    if (count > config.posRateLimitPerMinute) throw rateLimited(window);
     return found;
+  }
+
+  function rateLimited(window: number): ConnectError {
+    const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - Date.now()) / 1000));
+    return new ConnectError("rate limit exceeded, retry later", Code.ResourceExhausted, { "retry-after": String(retryAfter) });
   }
 
   /** last_used_at is advisory: written at most once a minute per key. */
@@ -62,10 +76,7 @@ export function createAuthInterceptor(deps: {
     } catch {
       return; // Redis unavailable: no shared counter, no limit.
     }
-    if (count > limit) {
-      const retryAfter = Math.max(1, Math.ceil(((window + 1) * windowMs - Date.now()) / 1000));
-      throw new ConnectError("rate limit exceeded, retry later", Code.ResourceExhausted, { "retry-after": String(retryAfter) });
-    }
+    if (count > limit) throw rateLimited(window);
   }
 
   return (next) => async (req) => {
@@ -79,7 +90,6 @@ export function createAuthInterceptor(deps: {
       if (!found) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
       principal = { kind: "api_key", businessId: found.businessId, apiKeyId: found.id, storeId: found.storeId };
       touch(found.id);
-      await rateLimit(`key:${found.id}`, config.posRateLimitPerMinute);
     } else if (kind === "owner") {
       const header = req.header.get("authorization") ?? "";
       const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
