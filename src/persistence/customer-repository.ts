@@ -239,40 +239,60 @@ export function createCustomerRepository(db: Db) {
       );
     },
 
-    async list(
-      businessId: string,
-      q: { page: number; limit: number; search: string; status?: string; sortBy: SortBy; sortOrder: "asc" | "desc" },
-    ): Promise<{ rows: CustomerRow[]; total: number }> {
-      const where = ["business_id = ?"];
-      const params: unknown[] = [businessId];
-      if (q.status) {
-        where.push("status = ?");
-        params.push(q.status);
-      }
-      const term = q.search.trim().toLowerCase();
-      if (term) {
-        const digits = term.replace(/[\s()+\-.]/g, "");
-        if (/^\d+$/.test(digits)) {
-          where.push("(lower(name) like ? or phone like ?)");
-          params.push(`%${likeLiteral(term)}%`, `%${digits}%`);
-        } else {
-          where.push("lower(name) like ?");
-          params.push(`%${likeLiteral(term)}%`);
-        }
-      }
-      const dir = q.sortOrder === "asc" ? "asc" : "desc";
-      const nulls = q.sortBy === "lastVisitAt" ? " nulls last" : "";
-      const whereSql = where.join(" and ");
-      const [rows, count] = await Promise.all([
-        db.query<CustomerRow>(
-          `select ${CUSTOMER_COLUMNS} from customer where ${whereSql}
-           order by ${SORT_COLUMNS[q.sortBy]} ${dir}${nulls}, id ${dir} limit ? offset ?`,
-          [...params, q.limit, (q.page - 1) * q.limit],
-        ),
-        db.query<{ total: string }>(`select count(*) as total from customer where ${whereSql}`, params),
+    async list(businessId: string, q: ListQuery): Promise<{ rows: CustomerRow[]; total: number }> {
+      const { page, count } = listQuery(businessId, q);
+      const [rows, total] = await Promise.all([
+        db.query<CustomerRow>(page.sql, page.params),
+        db.query<{ total: string }>(count.sql, count.params),
       ]);
-      return { rows, total: Number(count[0]?.total ?? 0) };
+      return { rows, total: Number(total[0]?.total ?? 0) };
     },
+  };
+}
+
+/** What an owner's customer list asks for. */
+export interface ListQuery {
+  page: number;
+  limit: number;
+  search: string;
+  status?: string;
+  sortBy: SortBy;
+  sortOrder: "asc" | "desc";
+}
+
+/**
+ * The SQL of a customer list page and of its total. A name fragment or
+ * phone digits are matched with LIKE on trigram-indexed expressions
+ * (`lower(name)`, `phone`), so a search never scans every customer.
+ */
+export function listQuery(businessId: string, q: ListQuery) {
+  const where = ["business_id = ?"];
+  const params: unknown[] = [businessId];
+  if (q.status) {
+    where.push("status = ?");
+    params.push(q.status);
+  }
+  const term = q.search.trim().toLowerCase();
+  if (term) {
+    const digits = term.replace(/[\s()+\-.]/g, "");
+    if (/^\d+$/.test(digits)) {
+      where.push("(lower(name) like ? or phone like ?)");
+      params.push(`%${likeLiteral(term)}%`, `%${digits}%`);
+    } else {
+      where.push("lower(name) like ?");
+      params.push(`%${likeLiteral(term)}%`);
+    }
+  }
+  const dir = q.sortOrder === "asc" ? "asc" : "desc";
+  const nulls = q.sortBy === "lastVisitAt" ? " nulls last" : "";
+  const whereSql = where.join(" and ");
+  return {
+    page: {
+      sql: `select ${CUSTOMER_COLUMNS} from customer where ${whereSql}
+            order by ${SORT_COLUMNS[q.sortBy]} ${dir}${nulls}, id ${dir} limit ? offset ?`,
+      params: [...params, q.limit, (q.page - 1) * q.limit],
+    },
+    count: { sql: `select count(*) as total from customer where ${whereSql}`, params },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261125172641 } from "./Migration20261125172641.js";
 import { Migration20261125172700 } from "./Migration20261125172700.js";
+import { Migration20261125174500 } from "./Migration20261125174500.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -9,4 +10,5 @@ import { Migration20261125172700 } from "./Migration20261125172700.js";
 export const migrationsList: MigrationObject[] = [
   { name: "Migration20261125172641", class: Migration20261125172641 },
   { name: "Migration20261125172700", class: Migration20261125172700 },
+  { name: "Migration20261125174500", class: Migration20261125174500 },
 ];
