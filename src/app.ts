@@ -89,6 +89,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     routes,
     interceptors,
     readMaxBytes: config.bodyLimitBytes,
+    // Zero values and false are emitted (contract §1), as the REST layer does.
+    jsonOptions: { alwaysEmitImplicit: true },
     grpc: true,
     grpcWeb: true,
     connect: true,

@@ -47,6 +47,16 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
     retryStrategy: (times) => Math.min(times * 200, 2000),
     reconnectOnError: () => true,
   });
+  const readyWithin = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      redis.once("ready", done);
+    });
   let lastReported = 0;
   redis.on("error", (err) => {
     const now = Date.now();
@@ -92,6 +102,9 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
     },
     async ping() {
       try {
+        // Just after start the connection may still be opening: without the
+        // offline queue a PING would fail and /readyz report Redis down.
+        if (redis.status !== "ready") await readyWithin(500);
         return (await redis.ping()) === "PONG";
       } catch {
         return false;

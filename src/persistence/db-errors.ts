@@ -42,7 +42,9 @@ export function classifyDbError(err: unknown): DomainError | "unavailable" | nul
   const msg = e.message ?? "";
   if (
     e.name === "KnexTimeoutError" ||
-    /Connection terminated|Client has encountered a connection error|connect ECONNREFUSED|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection/i.test(msg)
+    // "Transaction query already complete": knex ends a transaction whose
+    // connection died, and the next statement of it (savepoint, query) says so.
+    /Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|connect ECONNREFUSED|read ECONNRESET|write EPIPE|timeout exceeded when trying to connect|Timeout acquiring a connection|terminating connection|Transaction query already complete/i.test(msg)
   ) {
     return "unavailable";
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -38,9 +39,42 @@ export function registerHttpHooks(app: FastifyInstance, config: Config) {
       }
     }
   });
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.raw.httpVersionMajor === 2 && (req.headers["content-type"] ?? "").startsWith("application/grpc")) {
+      minimalGrpcMessageEncoding(reply.raw as unknown as Http2ServerResponse);
+    }
+  });
   app.addHook("onSend", async (req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
     if (req.url.startsWith("/v1/")) reply.header("cache-control", "no-store");
     return payload;
   });
+}
+
+/**
+ * Connect percent-encodes gRPC status messages with encodeURIComponent, but
+ * grpc-js decodes them with decodeURI, which leaves %3A, %2C, %2F… in place
+ * (a grpc-js stub would read "missing API key%3A send it…"). The gRPC spec
+ * lets printable ASCII except "%" go unencoded, and every gRPC client decodes
+ * that form, so `grpc-message` is re-encoded that way on its way out.
+ */
+function minimalGrpcMessageEncoding(res: Http2ServerResponse) {
+  const addTrailers = res.addTrailers.bind(res);
+  res.addTrailers = (headers) => {
+    const message = headers["grpc-message"];
+    if (typeof message === "string") {
+      let text = message;
+      try {
+        text = decodeURIComponent(message);
+      } catch {
+        // not percent-encoded by us: re-encode as it is
+      }
+      let out = "";
+      for (const byte of Buffer.from(text, "utf8")) {
+        out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+      }
+      headers["grpc-message"] = out;
+    }
+    addTrailers(headers);
+  };
 }

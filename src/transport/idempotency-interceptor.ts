@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
 import type { Db } from "../persistence/db.js";
 import { kPrincipal } from "./context.js";
@@ -8,6 +8,8 @@ import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
 import { isMutating } from "./http-rules.js";
 
 const TTL_HOURS = 24;
+/** A stored response to send again instead of running the handler (see withIdempotentReplay). */
+const kReplay = createContextKey<unknown>(undefined, { description: "idempotent replay" });
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 /** Outcomes worth replaying: the caller's own mistakes and business refusals. */
 const REPLAYABLE = new Set([
@@ -47,7 +49,9 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
       .update(toBinary(req.method.input, req.message))
       .digest("hex");
 
-    return db.tx(async () => {
+    // A business error is stored and the transaction committed before it is
+    // thrown: thrown inside the transaction, it would roll its own record back.
+    const outcome = await db.tx(async (): Promise<{ res: Awaited<ReturnType<typeof next>> } | { refused: ConnectError }> => {
       const [lock] = await db.query<{ ok: boolean }>(
         "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok",
         [`idem:${scope}:${key}`],
@@ -69,14 +73,11 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
           );
         }
         if (stored.outcome === "ok") {
-          return {
-            stream: false as const,
-            service: req.service,
-            method: req.method,
-            header: new Headers({ "idempotent-replayed": "true" }),
-            trailer: new Headers(),
-            message: fromBinary(req.method.output, stored.response ?? new Uint8Array()),
-          };
+          // Answered by the handler wrapper, not here: a response built in an
+          // interceptor replaces the protocol's own headers and trailers
+          // (content-type, grpc-status), which breaks gRPC and gRPC-Web.
+          req.contextValues.set(kReplay, fromBinary(req.method.output, stored.response ?? new Uint8Array()));
+          return { res: await next(req) };
         }
         throw new ConnectError(stored.error_message ?? "", Number(stored.outcome) as Code, {
           "idempotent-replayed": "true",
@@ -91,14 +92,35 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
         );
       try {
         const res = await db.tx(() => next(req));
-        if (res.stream) return res;
+        if (res.stream) return { res };
         await save("ok", toBinary(req.method.output, res.message), null);
-        return res;
+        return { res };
       } catch (err) {
         const ce = toConnectError(err);
-        if (REPLAYABLE.has(ce.code)) await save(String(ce.code), null, ce.rawMessage);
-        throw ce;
+        if (!REPLAYABLE.has(ce.code)) throw ce;
+        await save(String(ce.code), null, ce.rawMessage);
+        return { refused: ce };
       }
     });
+    if ("refused" in outcome) throw outcome.refused;
+    return outcome.res;
   };
+}
+
+/**
+ * Wraps a service implementation of unary methods so that a call the
+ * idempotency interceptor recognised as a replay answers the stored response,
+ * with `Idempotent-Replayed: true`, without running the method again.
+ */
+export function withIdempotentReplay<I extends object>(impl: I): I {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(impl)) {
+    wrapped[name] = (req: unknown, ctx: HandlerContext) => {
+      const replay = ctx.values.get(kReplay);
+      if (replay === undefined) return (fn as (req: unknown, ctx: HandlerContext) => unknown)(req, ctx);
+      ctx.responseHeader.set("idempotent-replayed", "true");
+      return replay;
+    };
+  }
+  return wrapped as I;
 }

@@ -1,7 +1,7 @@
 import { fromJson, toJson, type DescField, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { ConnectError, Code, createContextValues, type Transport } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { kClientIp, kProtocol } from "./context.js";
+import { kClientIp, kProtocol, REST_CALL_HEADER, REST_CALL_TOKEN } from "./context.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
@@ -27,10 +27,18 @@ export function sendError(reply: FastifyReply, err: ConnectError): FastifyReply 
 }
 
 /** Rewrites protobuf-es's JSON decoding errors so they name the JSON field. */
-function decodeError(err: unknown, input: DescMessage): ConnectError {
+function decodeError(err: unknown, input: DescMessage, json: Record<string, unknown>): ConnectError {
   const raw = err instanceof Error ? err.message : String(err);
   const unknownKey = /key "([^"]*)" is unknown/.exec(raw);
   if (unknownKey) return new ConnectError(`unknown field "${unknownKey[1]!.slice(0, 64)}"`, Code.InvalidArgument);
+  // protobuf-es names the enum type, not the field, for an unknown enum value.
+  const enumName = /cannot decode enum ([\w.]+) from JSON/.exec(raw)?.[1];
+  const enumField = input.fields.find((f) => {
+    if (f.fieldKind !== "enum" || f.enum.typeName !== enumName) return false;
+    const value = json[f.jsonName] ?? json[f.name];
+    return value !== undefined && value !== null && !(typeof value === "string" && f.enum.values.some((v) => v.name === value)) && !Number.isInteger(value);
+  });
+  if (enumField) return new ConnectError(`invalid value for field "${enumField.jsonName}"`, Code.InvalidArgument);
   const field = /field ([\w.]+) from JSON/.exec(raw);
   if (field) {
     const name = field[1]!.split(".").pop()!;
@@ -115,7 +123,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     try {
       message = fromJson(input, json as never);
     } catch (err) {
-      throw decodeError(err, input);
+      throw decodeError(err, input, json);
     }
   } catch (err) {
     return sendError(reply, err as ConnectError);
@@ -126,6 +134,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     const value = request.headers[h];
     if (typeof value === "string") headers.set(h, value);
   }
+  headers.set(REST_CALL_HEADER, REST_CALL_TOKEN);
   const contextValues = createContextValues().set(kProtocol, "rest").set(kClientIp, request.ip);
   try {
     const res = await transport.unary(binding.method as never, undefined, undefined, headers, message as never, contextValues);

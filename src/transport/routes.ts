@@ -8,6 +8,7 @@ import { createCustomerAdminService } from "../services/customer-admin-service.j
 import type { ServiceDeps } from "../services/deps.js";
 import { createLoyaltyPosService } from "../services/loyalty-pos-service.js";
 import { createHealthService } from "./health-service.js";
+import { withIdempotentReplay } from "./idempotency-interceptor.js";
 
 /** The Loyalty+ services that carry REST bindings. */
 export const apiServices = [LoyaltyPos, CustomerAdmin, OwnerAuth, BusinessSettings];
@@ -27,10 +28,10 @@ export function createRoutes(deps: ServiceDeps) {
     dbUp: () => deps.db.ping(),
   });
   return (router: ConnectRouter) => {
-    router.service(LoyaltyPos, pos);
-    router.service(CustomerAdmin, admin);
-    router.service(OwnerAuth, auth);
-    router.service(BusinessSettings, settings);
+    router.service(LoyaltyPos, withIdempotentReplay(pos));
+    router.service(CustomerAdmin, withIdempotentReplay(admin));
+    router.service(OwnerAuth, withIdempotentReplay(auth));
+    router.service(BusinessSettings, withIdempotentReplay(settings));
     router.service(Health, health);
   };
 }

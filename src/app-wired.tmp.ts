@@ -1,0 +1,154 @@
+import { RequestContext } from "@mikro-orm/core";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import Fastify, { type FastifyInstance } from "fastify";
+import { randomUUID } from "node:crypto";
+import type { Config } from "./config/config.js";
+import type { KvStore } from "./infrastructure/kv-store.js";
+import { createTokenService } from "./infrastructure/secrets.js";
+import { createAccountRepository } from "./persistence/account-repository.js";
+import { createCustomerRepository } from "./persistence/customer-repository.js";
+import { createDb } from "./persistence/db.js";
+import type { ServiceDeps } from "./services/deps.js";
+import { createAuthInterceptor } from "./transport/auth-interceptor.js";
+import { createErrorInterceptor } from "./transport/error-interceptor.js";
+import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
+import { createMetrics } from "./transport/metrics.js";
+import { createOnePortServer } from "./transport/one-port-server.js";
+import { registerRestGateway, sendError } from "./transport/rest-gateway.js";
+import { apiServices, createRoutes } from "./transport/routes.js";
+import { registerHttpHooks } from "./transport/http-hooks.js";
+import { registerOpenApi } from "./transport/openapi.js";
+import { registerDocs } from "./transport/docs-page.js";
+import { registerReflection } from "./transport/reflection-service.js";
+
+/** What `createApp` is built from: configuration and connected stores. */
+export interface AppOptions {
+  config: Config;
+  orm: MikroORM;
+  kv: KvStore;
+  /** pino options override (tests pass `false` to silence logs). */
+  logger?: boolean | object;
+}
+
+/**
+ * Builds the Fastify application: Connect, gRPC and gRPC-Web handlers, the
+ * REST gateway, health, readiness and metrics — all on the one-port server.
+ * The caller listens and closes.
+ */
+export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config, orm, kv } = opts;
+  const app = Fastify({
+    serverFactory: createOnePortServer as never,
+    logger:
+      opts.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "password", "*.password", "token"],
+            ...(typeof opts.logger === "object" ? opts.logger : {}),
+          },
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: "x-request-id",
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    routerOptions: { maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+
+  const db = createDb(orm);
+  const deps: ServiceDeps = {
+    config,
+    db,
+    kv,
+    tokens: createTokenService({
+      secret: config.jwtSecret,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      ttlSeconds: config.jwtTtlSeconds,
+    }),
+    customers: createCustomerRepository(db),
+    accounts: createAccountRepository(db),
+    log: app.log,
+  };
+
+  // A request-scoped EntityManager for every HTTP request, whatever the protocol.
+  app.addHook("onRequest", (_req, _reply, done) => {
+    RequestContext.create(orm.em, done);
+  });
+  registerHttpHooks(app, config);
+
+  const metrics = createMetrics();
+  const interceptors = [
+    metrics.interceptor,
+    createErrorInterceptor(app.log),
+    createAuthInterceptor({ config, kv, tokens: deps.tokens, accounts: deps.accounts, log: app.log }),
+    createIdempotencyInterceptor({ db, log: app.log }),
+  ];
+  const baseRoutes = createRoutes(deps);
+  const routes = (r: import("@connectrpc/connect").ConnectRouter) => { baseRoutes(r); if (config.reflection) registerReflection(r); };
+
+  await app.register(fastifyConnectPlugin, {
+    routes,
+    interceptors,
+    readMaxBytes: config.bodyLimitBytes,
+    // Zero values and false are emitted (contract §1), as the REST layer does.
+    jsonOptions: { alwaysEmitImplicit: true },
+    grpc: true,
+    grpcWeb: true,
+    connect: true,
+  });
+
+  // Registered outside the Connect plugin's scope: the plugin replaces the
+  // JSON body parser inside its own scope.
+  const transport = createRouterTransport(routes, { router: { interceptors, readMaxBytes: config.bodyLimitBytes } });
+  registerRestGateway(app, { services: apiServices, transport });
+  registerOpenApi(app, apiServices);
+  registerDocs(app);
+
+  app.get("/healthz", async (_req, reply) => reply.header("content-type", "application/json").send('{"status":"ok"}'));
+  app.get("/readyz", async (_req, reply) => {
+    const [database, redis] = await Promise.all([db.ping(), kv.ping()]);
+    const status = !database ? "unavailable" : redis ? "ready" : "degraded";
+    return reply
+      .code(database ? 200 : 503)
+      .header("content-type", "application/json")
+      .send(
+        JSON.stringify({
+          status,
+          database: database ? "up" : "down",
+          redis: kv.mode === "memory" ? "in-process" : redis ? "up" : "down",
+        }),
+      );
+  });
+  app.get("/metrics", async (_req, reply) =>
+    reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  app.setNotFoundHandler((_req, reply) => sendError(reply, new ConnectError("route not found", Code.NotFound)));
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status === 413) {
+      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { "x-loyalty-http-status": "413" }));
+    }
+    if (status === 415) {
+      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { "x-loyalty-http-status": "415" }));
+    }
+    if (status >= 400 && status < 500) {
+      const message = err.code?.startsWith("FST_ERR_CTP") ? "malformed JSON body" : "bad request";
+      return sendError(reply, new ConnectError(message, Code.InvalidArgument));
+    }
+    req.log.error({ err }, "unhandled error");
+    return sendError(reply, new ConnectError("internal error", Code.Internal));
+  });
+
+  // Expired idempotency records are purged in the background.
+  const purge = setInterval(() => {
+    db.query("delete from idempotency_record where expires_at < now()").catch(() => undefined);
+  }, 10 * 60_000);
+  purge.unref();
+  app.addHook("onClose", async () => clearInterval(purge));
+
+  return app;
+}

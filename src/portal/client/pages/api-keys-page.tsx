@@ -1,0 +1,240 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { useRef, useState, type FormEvent } from "react";
+import { BusinessSettings, type CreateApiKeyResponse } from "../../../../gen/loyalty/v1/account_pb.js";
+import type { ApiKey } from "../../../../gen/loyalty/v1/types_pb.js";
+import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { formatDateTime } from "../format.js";
+
+/**
+ * Billing → API Key: the keys tills and web shops send in `X-API-Key`.
+ * A new key is shown once (only its hash is stored); the list shows each
+ * key by its prefix, with its last use, and revokes it.
+ */
+export function ApiKeysPage() {
+  const [created, setCreated] = useState<CreateApiKeyResponse>();
+  return (
+    <>
+      <PageHeading eyebrow="Billing">API Key</PageHeading>
+      <p className="lead">
+        Your till, web shop or integration sends an API key in the <code>X-API-Key</code> header of every call to the POS API. Create one key
+        per till or integration, so that you can revoke one without stopping the others.
+      </p>
+      {created ? <NewKey created={created} onDone={() => setCreated(undefined)} /> : <CreateKey onCreated={setCreated} />}
+      <KeyList />
+    </>
+  );
+}
+
+function CreateKey({ onCreated }: { onCreated: (res: CreateApiKeyResponse) => void }) {
+  const [name, setName] = useState("");
+  const [storeId, setStoreId] = useState("");
+  const stores = useQuery(BusinessSettings.method.listStores, {});
+  const queryClient = useQueryClient();
+  const create = useMutation(BusinessSettings.method.createApiKey, {
+    onSuccess: (res) => {
+      setName("");
+      onCreated(res);
+      void queryClient.invalidateQueries();
+    },
+  });
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    create.mutate({ ...(name.trim() ? { name: name.trim() } : {}), ...(storeId ? { storeId } : {}) });
+  }
+
+  return (
+    <section className="panel" aria-labelledby="create-key-title">
+      <h2 id="create-key-title">Create an API key</h2>
+      <form onSubmit={submit} className="grid-form" data-testid="create-key-form">
+        <Field label="Key name (optional)" hint="To recognise it later, e.g. “Front till”.">
+          {(p) => <input {...p} name="name" maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />}
+        </Field>
+        <Field label="Store (optional)" hint="Check-ins made with the key are recorded at this store.">
+          {(p) => (
+            <select {...p} value={storeId} onChange={(e) => setStoreId(e.target.value)}>
+              <option value="">No store</option>
+              {stores.data?.stores.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <div className="form-footer">
+          <ErrorMessage error={create.error ?? stores.error} testId="create-key-error" />
+          <button type="submit" disabled={create.isPending}>
+            {create.isPending ? "Creating…" : "Create API key"}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+/** Copies text; falls back to selecting it where the Clipboard API is unavailable (plain HTTP). */
+async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // fall through to the selection fallback
+  }
+  if (!input) return false;
+  input.focus();
+  input.select();
+  try {
+    return document.execCommand("copy");
+  } catch {
+    return false;
+  }
+}
+
+function NewKey({ created, onDone }: { created: CreateApiKeyResponse; onDone: () => void }) {
+  const inputRef = useRef<HTMLInputElement>(null);
+  const [copy, setCopy] = useState<"idle" | "copied" | "failed">("idle");
+  const origin = window.location.origin;
+  const curl = `curl -X POST ${origin}/v1/pos/checkin \\
+  -H "Content-Type: application/json" \\
+  -H "X-API-Key: ${created.apiKey}" \\
+  -d '{"phone": "+353123456789", "amount": 25.50}'`;
+
+  return (
+    <section className="panel panel-highlight" aria-labelledby="new-key-title" data-testid="new-key-panel">
+      <h2 id="new-key-title">Your new API key</h2>
+      <p className="message message-warning" role="alert">
+        <strong>Copy this key now: it is shown only once.</strong> Loyalty+ keeps only a fingerprint of it and cannot show it again. Keep it
+        secret, like a password; if it leaks, revoke it below and create another.
+      </p>
+      <div className="field">
+        <label htmlFor="new-api-key">API key</label>
+        <div className="copy-row">
+          <input
+            id="new-api-key"
+            ref={inputRef}
+            className="mono"
+            readOnly
+            value={created.apiKey}
+            data-testid="new-api-key"
+            onFocus={(e) => e.currentTarget.select()}
+          />
+          <button
+            type="button"
+            onClick={async () => setCopy((await copyText(created.apiKey, inputRef.current)) ? "copied" : "failed")}
+          >
+            Copy
+          </button>
+        </div>
+      </div>
+      {copy === "copied" ? <Notice testId="copy-notice">Copied to the clipboard.</Notice> : null}
+      {copy === "failed" ? (
+        <p className="message message-error" role="alert">
+          The browser did not allow copying. The key is selected: press Ctrl+C (⌘C on a Mac) to copy it.
+        </p>
+      ) : null}
+      <details>
+        <summary>Try it with curl</summary>
+        <pre className="code" data-testid="curl-example">
+          <code>{curl}</code>
+        </pre>
+      </details>
+      <button type="button" className="secondary" onClick={onDone}>
+        I have copied the key
+      </button>
+    </section>
+  );
+}
+
+function KeyList() {
+  const keys = useQuery(BusinessSettings.method.listApiKeys, {});
+  const stores = useQuery(BusinessSettings.method.listStores, {});
+  const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
+  const [revoking, setRevoking] = useState<ApiKey>();
+  const [done, setDone] = useState<string>();
+  const queryClient = useQueryClient();
+  const revoke = useMutation(BusinessSettings.method.revokeApiKey, {
+    onSuccess: () => {
+      setDone(`Key ${revoking?.prefix ?? ""}… revoked. Calls made with it are refused from now on.`);
+      setRevoking(undefined);
+      void queryClient.invalidateQueries();
+    },
+  });
+
+  return (
+    <section className="panel" aria-labelledby="keys-title">
+      <h2 id="keys-title">Your API keys</h2>
+      <Notice testId="revoke-notice">{done}</Notice>
+      <QueryState query={keys} what="API keys" />
+      {keys.data && keys.data.apiKeys.length === 0 ? <p className="empty">No API keys yet.</p> : null}
+      {keys.data && keys.data.apiKeys.length > 0 ? (
+        <div className="table-wrap">
+          <table data-testid="api-keys-table">
+            <caption className="visually-hidden">API keys, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Name</th>
+                <th scope="col">Store</th>
+                <th scope="col">Created</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.data.apiKeys.map((k) => (
+                <tr key={k.id} data-testid="api-key-row" data-prefix={k.prefix}>
+                  <td className="mono">{k.prefix}…</td>
+                  <td>{k.name || "—"}</td>
+                  <td>{k.storeId ? (storeName.get(k.storeId) ?? "Unknown store") : "—"}</td>
+                  <td>{formatDateTime(k.createdAt)}</td>
+                  <td data-testid="api-key-last-used">{formatDateTime(k.lastUsedAt, "Never")}</td>
+                  <td data-testid="api-key-status">
+                    {k.revokedAt ? (
+                      <span className="badge badge-blocked">Revoked {formatDateTime(k.revokedAt)}</span>
+                    ) : (
+                      <span className="badge badge-active">Active</span>
+                    )}
+                  </td>
+                  <td>
+                    {k.revokedAt ? null : (
+                      <button
+                        type="button"
+                        className="danger small"
+                        aria-label={`Revoke key ${k.prefix}`}
+                        onClick={() => {
+                          setDone(undefined);
+                          revoke.reset();
+                          setRevoking(k);
+                        }}
+                      >
+                        Revoke
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <ConfirmDialog
+        open={revoking !== undefined}
+        title={`Revoke key ${revoking?.prefix ?? ""}…?`}
+        confirmLabel="Revoke key"
+        busy={revoke.isPending}
+        error={revoke.error}
+        onCancel={() => setRevoking(undefined)}
+        onConfirm={() => revoking && revoke.mutate({ id: revoking.id })}
+      >
+        <p>Every till or integration using this key stops working at once. This cannot be undone; create a new key to replace it.</p>
+      </ConfirmDialog>
+    </section>
+  );
+}

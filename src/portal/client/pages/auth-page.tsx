@@ -1,0 +1,160 @@
+import { useMutation } from "@connectrpc/connect-query";
+import { useState, type FormEvent } from "react";
+import { OwnerAuth } from "../../../../gen/loyalty/v1/account_pb.js";
+import { ErrorMessage, Field, Notice, PageHeading } from "../components/common.js";
+import { href } from "../router.js";
+import { sessionFromToken, type Session } from "../session.js";
+
+const BAD_TOKEN = new Error("the server sent a token the portal cannot read");
+
+/** Sign-up and log-in: the only pages a signed-out owner sees. */
+export function AuthPage({
+  mode,
+  notice,
+  onSignedIn,
+}: {
+  mode: "login" | "signup";
+  notice?: string;
+  onSignedIn: (session: Session) => void;
+}) {
+  return (
+    <main id="main" className="auth">
+      <div className="auth-card">
+        <p className="brand brand-large" aria-hidden="true">
+          Loyalty<span>+</span>
+        </p>
+        <nav aria-label="Account" className="tabs">
+          <a href={href("login")} aria-current={mode === "login" ? "page" : undefined}>
+            Log in
+          </a>
+          <a href={href("signup")} aria-current={mode === "signup" ? "page" : undefined}>
+            Sign up
+          </a>
+        </nav>
+        <Notice testId="auth-notice">{notice}</Notice>
+        {mode === "login" ? <LoginForm onSignedIn={onSignedIn} /> : <SignupForm onSignedIn={onSignedIn} />}
+      </div>
+    </main>
+  );
+}
+
+function LoginForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [localError, setLocalError] = useState<Error>();
+  const login = useMutation(OwnerAuth.method.login);
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setLocalError(undefined);
+    login.mutate(
+      { email: email.trim(), password },
+      {
+        onSuccess(res) {
+          const session = sessionFromToken(res.token, email.trim());
+          if (session) onSignedIn(session);
+          else setLocalError(BAD_TOKEN);
+        },
+      },
+    );
+  }
+
+  return (
+    <form onSubmit={submit} aria-labelledby="login-title" data-testid="login-form">
+      <PageHeading>
+        <span id="login-title">Log in to your Admin Portal</span>
+      </PageHeading>
+      <Field label="Email">
+        {(p) => <input {...p} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />}
+      </Field>
+      <Field label="Password">
+        {(p) => (
+          <input {...p} type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        )}
+      </Field>
+      <ErrorMessage error={login.error ?? localError} />
+      <button type="submit" disabled={login.isPending}>
+        {login.isPending ? "Logging in…" : "Log in"}
+      </button>
+      <p className="aside">
+        New to Loyalty+? <a href={href("signup")}>Create your business account</a>.
+      </p>
+    </form>
+  );
+}
+
+function SignupForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [businessName, setBusinessName] = useState("");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [country, setCountry] = useState("IE");
+  const [localError, setLocalError] = useState<Error>();
+  const register = useMutation(OwnerAuth.method.register);
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setLocalError(undefined);
+    register.mutate(
+      { businessName: businessName.trim(), email: email.trim(), password, defaultCountry: country.trim().toUpperCase() },
+      {
+        onSuccess(res) {
+          const session = sessionFromToken(res.token, email.trim(), businessName.trim());
+          if (session) onSignedIn(session);
+          else setLocalError(BAD_TOKEN);
+        },
+      },
+    );
+  }
+
+  return (
+    <form onSubmit={submit} aria-labelledby="signup-title" data-testid="signup-form">
+      <PageHeading>
+        <span id="signup-title">Create your business account</span>
+      </PageHeading>
+      <Field label="Business name">
+        {(p) => <input {...p} name="businessName" autoComplete="organization" required maxLength={200} value={businessName} onChange={(e) => setBusinessName(e.target.value)} />}
+      </Field>
+      <Field label="Email">
+        {(p) => <input {...p} type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}
+      </Field>
+      <Field label="Password" hint="At least 8 characters.">
+        {(p) => (
+          <input
+            {...p}
+            type="password"
+            name="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            maxLength={256}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        )}
+      </Field>
+      <Field label="Country" hint="Two-letter country code (IE, GB, FR…) used to read local phone numbers.">
+        {(p) => (
+          <input
+            {...p}
+            name="country"
+            autoComplete="country"
+            required
+            minLength={2}
+            maxLength={2}
+            pattern="[A-Za-z]{2}"
+            className="short"
+            value={country}
+            onChange={(e) => setCountry(e.target.value)}
+          />
+        )}
+      </Field>
+      <ErrorMessage error={register.error ?? localError} />
+      <button type="submit" disabled={register.isPending}>
+        {register.isPending ? "Creating your account…" : "Sign up"}
+      </button>
+      <p className="aside">
+        Already have an account? <a href={href("login")}>Log in</a>.
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,296 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { useEffect, useState, type FormEvent } from "react";
+import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
+import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
+import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
+import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { customerName, formatDateTime, formatDelta, formatNumber, ledgerTypeLabel, statusLabel } from "../format.js";
+import { href, navigate } from "../router.js";
+
+/** One customer: balance, history, adjustments, details, block and delete. */
+export function CustomerPage({ id }: { id: string }) {
+  const detail = useQuery(CustomerAdmin.method.getCustomer, { id });
+  const customer = detail.data?.customer;
+
+  return (
+    <>
+      <p className="breadcrumb">
+        <a href={href("customers")}>← All customers</a>
+      </p>
+      {customer ? (
+        <PageHeading>
+          <span data-testid="customer-title">{customerName(customer)}</span>{" "}
+          <span className={`badge badge-${statusLabel(customer.status).toLowerCase()}`} data-testid="customer-status">
+            {statusLabel(customer.status)}
+          </span>
+        </PageHeading>
+      ) : (
+        <PageHeading>Customer</PageHeading>
+      )}
+      <QueryState query={detail} what="the customer" />
+      {customer && detail.data ? (
+        <>
+          <section className="stats" aria-label="Balance">
+            <div className="stat" data-testid="customer-balance">
+              <p className="stat-label">Points balance</p>
+              <p className="stat-value" data-testid="customer-balance-value">
+                {formatNumber(detail.data.totalPoints)}
+              </p>
+              <p className="stat-note">{customer.rewardAvailable ? "A reward is available" : "No reward available yet"}</p>
+            </div>
+            <div className="stat">
+              <p className="stat-label">Phone</p>
+              <p className="stat-value stat-value-small mono">{customer.phone}</p>
+              <p className="stat-note">Last visit: {formatDateTime(customer.lastVisitAt, "never")}</p>
+            </div>
+          </section>
+          <div className="columns">
+            <AdjustPoints customer={customer} />
+            <EditCustomer customer={customer} />
+          </div>
+          <History entries={detail.data.pointsHistory} />
+          <div className="columns">
+            <BlockCustomer customer={customer} />
+            <DeleteCustomer customer={customer} />
+          </div>
+        </>
+      ) : null}
+    </>
+  );
+}
+
+function AdjustPoints({ customer }: { customer: Customer }) {
+  const [direction, setDirection] = useState<"add" | "deduct">("add");
+  const [points, setPoints] = useState("");
+  const [reason, setReason] = useState("");
+  const [done, setDone] = useState<string>();
+  const queryClient = useQueryClient();
+  const adjust = useMutation(CustomerAdmin.method.adjustPoints, {
+    onSuccess: (res) => {
+      setDone(`${res.adjustment > 0 ? "Added" : "Deducted"} ${formatNumber(Math.abs(res.adjustment))} points. New balance: ${formatNumber(res.newBalance)}.`);
+      setPoints("");
+      setReason("");
+      void queryClient.invalidateQueries();
+    },
+  });
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setDone(undefined);
+    const n = Math.trunc(Number(points));
+    adjust.mutate({ id: customer.id, points: direction === "add" ? n : -n, reason: reason.trim() });
+  }
+
+  return (
+    <section className="panel" aria-labelledby="adjust-title">
+      <h2 id="adjust-title">Add or deduct points</h2>
+      <form onSubmit={submit} data-testid="adjust-form">
+        <fieldset className="segmented">
+          <legend>Change</legend>
+          <label>
+            <input type="radio" name="direction" value="add" checked={direction === "add"} onChange={() => setDirection("add")} /> Add points
+          </label>
+          <label>
+            <input type="radio" name="direction" value="deduct" checked={direction === "deduct"} onChange={() => setDirection("deduct")} /> Deduct points
+          </label>
+        </fieldset>
+        <Field label="Points">
+          {(p) => (
+            <input {...p} type="number" name="points" required min={1} step={1} inputMode="numeric" value={points} onChange={(e) => setPoints(e.target.value)} />
+          )}
+        </Field>
+        <Field label="Reason" hint="Kept in the customer’s history, e.g. “Refund for cancelled order”.">
+          {(p) => <input {...p} name="reason" required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />}
+        </Field>
+        <ErrorMessage error={adjust.error} testId="adjust-error" />
+        <Notice testId="adjust-notice">{done}</Notice>
+        <button type="submit" disabled={adjust.isPending}>
+          {adjust.isPending ? "Saving…" : direction === "add" ? "Add points" : "Deduct points"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function EditCustomer({ customer }: { customer: Customer }) {
+  const [name, setName] = useState(customer.name);
+  const [phone, setPhone] = useState(customer.phone);
+  const [notes, setNotes] = useState(customer.notes);
+  const [done, setDone] = useState<string>();
+  const queryClient = useQueryClient();
+  // A fresh copy from the server (another tab, a check-in) resets the form.
+  useEffect(() => {
+    setName(customer.name);
+    setPhone(customer.phone);
+    setNotes(customer.notes);
+  }, [customer.name, customer.phone, customer.notes]);
+  const update = useMutation(CustomerAdmin.method.updateCustomer, {
+    onSuccess: () => {
+      setDone("Details saved.");
+      void queryClient.invalidateQueries();
+    },
+  });
+  const changes = {
+    ...(name.trim() !== customer.name ? { name: name.trim() } : {}),
+    ...(phone.trim() !== customer.phone ? { phone: phone.trim() } : {}),
+    ...(notes !== customer.notes ? { notes } : {}),
+  };
+  const dirty = Object.keys(changes).length > 0;
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    setDone(undefined);
+    update.mutate({ id: customer.id, ...changes });
+  }
+
+  return (
+    <section className="panel" aria-labelledby="edit-title">
+      <h2 id="edit-title">Details</h2>
+      <form onSubmit={submit} data-testid="edit-form">
+        <Field label="Name">{(p) => <input {...p} name="name" maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+        <Field label="Phone">{(p) => <input {...p} name="phone" type="tel" required value={phone} onChange={(e) => setPhone(e.target.value)} />}</Field>
+        <Field label="Notes">{(p) => <textarea {...p} name="notes" rows={3} maxLength={2000} value={notes} onChange={(e) => setNotes(e.target.value)} />}</Field>
+        <ErrorMessage error={update.error} testId="edit-error" />
+        <Notice testId="edit-notice">{done}</Notice>
+        <button type="submit" disabled={update.isPending || !dirty}>
+          {update.isPending ? "Saving…" : "Save details"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function History({ entries }: { entries: LedgerEntry[] }) {
+  const keys = useQuery(BusinessSettings.method.listApiKeys, {});
+  const stores = useQuery(BusinessSettings.method.listStores, {});
+  const keyPrefix = new Map(keys.data?.apiKeys.map((k) => [k.id, k.prefix]) ?? []);
+  const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
+
+  function source(e: LedgerEntry): string {
+    const parts: string[] = [];
+    if (e.apiKeyId) parts.push(`Till (key ${keyPrefix.get(e.apiKeyId) ?? "deleted"}…)`);
+    else if (e.ownerId) parts.push("Owner");
+    if (e.storeId) parts.push(storeName.get(e.storeId) ?? "Store");
+    return parts.join(", ") || "—";
+  }
+
+  return (
+    <section className="panel" aria-labelledby="history-title">
+      <h2 id="history-title">Points history</h2>
+      {entries.length === 0 ? (
+        <p className="empty">No points yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table data-testid="history-table">
+            <caption className="visually-hidden">Points history, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Type</th>
+                <th scope="col">Reason</th>
+                <th scope="col" className="num">
+                  Points
+                </th>
+                <th scope="col" className="num">
+                  Balance
+                </th>
+                <th scope="col">By</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((e) => (
+                <tr key={e.id} data-testid="history-row">
+                  <td>{formatDateTime(e.createdAt)}</td>
+                  <td>{ledgerTypeLabel(e.type)}</td>
+                  <td>{e.reason}</td>
+                  <td className={`num ${e.delta < 0 ? "negative" : "positive"}`}>{formatDelta(e.delta)}</td>
+                  <td className="num">{formatNumber(e.balanceAfter)}</td>
+                  <td>{source(e)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function BlockCustomer({ customer }: { customer: Customer }) {
+  const blocked = customer.status === CustomerStatus.BLOCKED;
+  const [done, setDone] = useState<string>();
+  const queryClient = useQueryClient();
+  const update = useMutation(CustomerAdmin.method.updateCustomer, {
+    onSuccess: (res) => {
+      setDone(res.customer?.status === CustomerStatus.BLOCKED ? "Customer blocked." : "Customer unblocked.");
+      void queryClient.invalidateQueries();
+    },
+  });
+  return (
+    <section className="panel" aria-labelledby="status-title">
+      <h2 id="status-title">Status</h2>
+      <p>
+        {blocked
+          ? "This customer is blocked: the till refuses their check-ins and redemptions. You can still adjust their points."
+          : "Blocking stops this customer from earning and redeeming points at the till until you unblock them."}
+      </p>
+      <ErrorMessage error={update.error} testId="status-error" />
+      <Notice testId="status-notice">{done}</Notice>
+      <button
+        type="button"
+        className={blocked ? "secondary" : "warning"}
+        disabled={update.isPending}
+        onClick={() => {
+          setDone(undefined);
+          update.mutate({ id: customer.id, status: blocked ? CustomerStatus.ACTIVE : CustomerStatus.BLOCKED });
+        }}
+      >
+        {blocked ? "Unblock customer" : "Block customer"}
+      </button>
+    </section>
+  );
+}
+
+function DeleteCustomer({ customer }: { customer: Customer }) {
+  const [confirming, setConfirming] = useState(false);
+  const queryClient = useQueryClient();
+  const remove = useMutation(CustomerAdmin.method.deleteCustomer, {
+    onSuccess: () => {
+      setConfirming(false);
+      queryClient.removeQueries();
+      navigate("#/customers?deleted=1");
+    },
+  });
+  return (
+    <section className="panel" aria-labelledby="delete-title">
+      <h2 id="delete-title">Delete customer</h2>
+      <p>Deletes the customer and their points history permanently. This cannot be undone.</p>
+      <ErrorMessage error={confirming ? undefined : remove.error} testId="delete-error" />
+      <button
+        type="button"
+        className="danger"
+        onClick={() => {
+          remove.reset();
+          setConfirming(true);
+        }}
+      >
+        Delete customer…
+      </button>
+      <ConfirmDialog
+        open={confirming}
+        title={`Delete ${customerName(customer)}?`}
+        confirmLabel="Delete permanently"
+        busy={remove.isPending}
+        error={remove.error}
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => remove.mutate({ id: customer.id })}
+      >
+        <p>
+          {customerName(customer)} ({customer.phone}) and their {formatNumber(customer.totalPoints)} points will be deleted permanently. A new
+          check-in with this phone number would enrol them again with no points.
+        </p>
+      </ConfirmDialog>
+    </section>
+  );
+}

@@ -1,0 +1,68 @@
+import { useQuery } from "@connectrpc/connect-query";
+import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
+import { PageHeading, QueryState } from "../components/common.js";
+import { PointsChart } from "../components/points-chart.js";
+import { formatNumber } from "../format.js";
+import { href } from "../router.js";
+
+const DAYS = 30;
+
+/** The owner's overview: customers, points over the last 30 days, rewards ready to claim. */
+export function DashboardPage() {
+  const dashboard = useQuery(BusinessSettings.method.getDashboard, { days: DAYS });
+  const program = useQuery(BusinessSettings.method.getProgram, {});
+  const d = dashboard.data;
+
+  return (
+    <>
+      <PageHeading>Dashboard</PageHeading>
+      <QueryState query={dashboard} what="the dashboard" />
+      {d ? (
+        <>
+          <section aria-label="Key figures" className="stats">
+            <Stat label="Customers" value={d.totalCustomers} testId="stat-total-customers">
+              {formatNumber(d.activeCustomers)} active · {formatNumber(d.blockedCustomers)} blocked
+            </Stat>
+            <Stat label={`Points issued (${DAYS} days)`} value={d.pointsIssued} testId="stat-points-issued" />
+            <Stat label={`Points redeemed (${DAYS} days)`} value={d.pointsRedeemed} testId="stat-points-redeemed" />
+            <Stat label="Rewards available now" value={d.rewardsAvailable} testId="stat-rewards-available">
+              {program.data?.program
+                ? `Customers with ${formatNumber(program.data.program.rewardThreshold)}+ points for “${program.data.program.rewardTitle}”`
+                : null}
+            </Stat>
+          </section>
+          <section className="panel" aria-labelledby="chart-title">
+            <h2 id="chart-title">Points issued and redeemed, last {DAYS} days</h2>
+            <PointsChart daily={d.daily} />
+          </section>
+          {d.totalCustomers === 0 ? (
+            <section className="panel">
+              <h2>Getting started</h2>
+              <ol className="steps">
+                <li>
+                  Create an API key under <a href={href("billing", "api-key")}>Billing → API Key</a>.
+                </li>
+                <li>Give it to your till or web shop: each check-in awards points to the customer’s phone number.</li>
+                <li>
+                  Check your <a href={href("program")}>program settings</a>: how points are earned and what the reward is.
+                </li>
+              </ol>
+            </section>
+          ) : null}
+        </>
+      ) : null}
+    </>
+  );
+}
+
+function Stat({ label, value, testId, children }: { label: string; value: number; testId: string; children?: React.ReactNode }) {
+  return (
+    <div className="stat" data-testid={testId}>
+      <p className="stat-label">{label}</p>
+      <p className="stat-value" data-testid={`${testId}-value`}>
+        {formatNumber(value)}
+      </p>
+      {children ? <p className="stat-note">{children}</p> : null}
+    </div>
+  );
+}

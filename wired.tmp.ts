@@ -1,0 +1,25 @@
+import { execFileSync } from "node:child_process";
+import { createApp } from "./src/app-wired.tmp.js";
+import { loadConfig } from "./src/config/config.js";
+import { createMemoryKvStore } from "./src/infrastructure/kv-store.js";
+import { createOrm, migrate } from "./src/persistence/orm.js";
+import { createTestDatabase } from "./test/support/test-app.js";
+import { registerBusiness } from "./test/support/rest.js";
+const db = await createTestDatabase();
+const config = loadConfig({ NODE_ENV: process.env.ENVX ?? "test", JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!", DATABASE_URL: db.url, LOG_LEVEL: "silent" });
+const orm = await createOrm(db.url); await migrate(orm);
+const kv = createMemoryKvStore();
+const app = await createApp({ config, orm, kv, logger: false });
+await app.listen({ port: 0, host: "127.0.0.1" });
+const url = `http://127.0.0.1:${(app.server.address() as any).port}`;
+const sh = (args: string[]) => { try { return execFileSync("node_modules/.bin/buf", ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }); } catch (e: any) { return "ERR " + e.stderr; } };
+console.log(sh(["--list-services", url]));
+const b = await registerBusiness(url);
+console.log(sh(["-H", `x-api-key: ${b.apiKey}`, "-d", '{"phone":"+353123456789","amount":25.5}', `${url}/loyalty.v1.LoyaltyPos/Checkin`]));
+console.log(sh(["-H", `authorization: Bearer ${b.token}`, "-d", '{}', `${url}/loyalty.v1.CustomerAdmin/ListCustomers`]).slice(0, 300));
+const r = await fetch(url + "/openapi.json"); console.log(r.status, r.headers.get("content-type"), (await r.text()).length);
+const d = await fetch(url + "/docs"); console.log(d.status, d.headers.get("content-type"), d.headers.get("x-frame-options"));
+const a = await fetch(url + "/docs/assets/swagger-ui-bundle.js"); console.log(a.status, (await a.arrayBuffer()).byteLength);
+// curl example from the reference against this server
+console.log(execFileSync("curl", ["-s", "-X", "POST", `${url}/v1/pos/checkin`, "-H", "Content-Type: application/json", "-H", `X-API-Key: ${b.apiKey}`, "-d", '{"phone": "+353123456789", "amount": 25.50}'], { encoding: "utf8" }));
+await app.close(); await orm.close(); await db.drop();
