@@ -49,6 +49,8 @@ export const settings = {
   /** Keep the product's default POS/owner rate limits (6,000 and 600 per minute). */
   defaultLimits: /^(1|true|yes)$/i.test(env.BENCH_DEFAULT_LIMITS ?? ""),
   reload: /^(1|true|yes)$/i.test(env.BENCH_RELOAD ?? ""),
+  /** Only these comparisons (comma-separated keys, e.g. "checkin-rest,balance"); empty = all. */
+  only: (env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean),
   /** Customers per business and ledger rows per customer (scale with BENCH_SCALE for experiments). */
   scale: num("BENCH_SCALE", 1),
 };
@@ -321,15 +323,33 @@ function statusField(pid: number, field: "VmRSS" | "VmHWM"): number {
   }
 }
 
+/**
+ * CPU time (user + system) the processes have used so far, in ms, from
+ * /proc/<pid>/stat (clock ticks of 10 ms). Divided by the requests served,
+ * it is a cost per request that machine load does not distort much.
+ */
+export function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // process gone
+    }
+  }
+  return ticks * 10;
+}
+
 /** Peak resident set size since the process started (VmHWM), in MB. */
 export const peakRssMb = (pid: number) => statusField(pid, "VmHWM");
 
-/** Polls VmRSS every 100 ms; `stop()` gives the highest value seen, in MB. */
+/** Polls VmRSS every 100 ms; `stop()` gives the highest value any one of the processes reached, in MB. */
 export function sampleRss(pids: number[]): { stop(): number } {
   let peak = 0;
   const read = () => {
-    const total = pids.reduce((s, p) => s + statusField(p, "VmRSS"), 0);
-    if (total > peak) peak = total;
+    for (const p of pids) peak = Math.max(peak, statusField(p, "VmRSS"));
   };
   read();
   const timer = setInterval(read, 100);

@@ -9,13 +9,14 @@
  * percentiles over every response's latency). See bench/README.md for the
  * knobs (BENCH_DURATION, BENCH_ROUNDS, BENCH_QUICK, BENCH_PROFILE, …).
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { loadData } from "./load-data.js";
 import {
   business,
   idOf,
+  cpuMs,
   peakRssMb,
   percentile,
   phoneOf,
@@ -34,7 +35,7 @@ import {
   type ServerProc,
 } from "./lib.js";
 import { runConnectCheckin, runGrpc, runHttp, runHttpParallel, type HttpRequest, type RunResult } from "./load.js";
-import { summariseProfile } from "./summarise-profile.js";
+import { mainThreadProfile, summariseProfile } from "./summarise-profile.js";
 
 const startedAt = Date.now();
 const log = (msg: string) => console.log(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
@@ -93,6 +94,7 @@ interface Agg {
   elapsedS: number;
   lat: Latencies;
   rssMb: number;
+  cpuMs: number;
   samples: Set<string>;
 }
 
@@ -102,6 +104,8 @@ interface Figures {
   p99: number;
   errors: number;
   rssMb: number;
+  /** Server CPU time per request served (user + system), ms. */
+  cpuPerReq: number;
   samples: string[];
 }
 
@@ -128,7 +132,7 @@ interface Outcome {
   verdict?: Verdict;
 }
 
-const emptyAgg = (): Agg => ({ ok: 0, failed: 0, errors: 0, elapsedS: 0, lat: new Latencies(), rssMb: 0, samples: new Set() });
+const emptyAgg = (): Agg => ({ ok: 0, failed: 0, errors: 0, elapsedS: 0, lat: new Latencies(), rssMb: 0, cpuMs: 0, samples: new Set() });
 
 function figures(a: Agg): Figures {
   const sorted = a.lat.sorted();
@@ -138,6 +142,7 @@ function figures(a: Agg): Figures {
     p99: percentile(sorted, 99),
     errors: a.failed + a.errors,
     rssMb: a.rssMb,
+    cpuPerReq: a.ok + a.failed > 0 ? a.cpuMs / (a.ok + a.failed) : NaN,
     samples: [...a.samples],
   };
 }
@@ -160,11 +165,15 @@ function httpSide(name: string, server: () => ServerProc, build: () => HttpReque
   };
 }
 
-async function measure(side: Side, duration: number): Promise<{ res: RunResult; rss: number }> {
-  const rss = sampleRss(side.pids());
+async function measure(side: Side, duration: number): Promise<{ res: RunResult; rss: number; cpu: number }> {
+  const pids = side.pids();
+  const rss = sampleRss(pids);
+  const cpu0 = cpuMs(pids);
   const res = await side.run(duration);
-  return { res, rss: rss.stop() };
+  return { res, rss: rss.stop(), cpu: cpuMs(pids) - cpu0 };
 }
+
+const wanted = (key: string) => settings.only.length === 0 || settings.only.includes(key);
 
 const fmt = (n: number, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "—";
@@ -184,7 +193,7 @@ async function compare(c: Comparison): Promise<Outcome> {
     const order = round % 2 === 0 ? [c.a, c.b] : [c.b, c.a];
     for (const side of order) {
       await sleep(300);
-      const { res, rss } = await measure(side, settings.duration);
+      const { res, rss, cpu } = await measure(side, settings.duration);
       const agg = aggs.get(side)!;
       agg.ok += res.ok;
       agg.failed += res.failed;
@@ -192,12 +201,14 @@ async function compare(c: Comparison): Promise<Outcome> {
       agg.elapsedS += res.elapsedS;
       agg.lat.merge(res.lat);
       agg.rssMb = Math.max(agg.rssMb, rss);
+      agg.cpuMs += cpu;
       for (const s of res.samples) agg.samples.add(s);
       const sorted = res.lat.sorted();
       log(
         `  ${c.label} · ${side.name} · round ${round + 1}: ${fmt(res.ok / res.elapsedS)} req/s, ` +
           `p50 ${fmt(percentile(sorted, 50), 1)} ms, p99 ${fmt(percentile(sorted, 99), 1)} ms, ` +
-          `failures ${res.failed + res.errors}${res.samples.length ? ` (${res.samples.join("; ")})` : ""}, RSS ≤ ${fmt(rss)} MB`,
+          `failures ${res.failed + res.errors}${res.samples.length ? ` (${res.samples.join("; ")})` : ""}, ` +
+          `server CPU ${fmt(cpu / Math.max(1, res.ok + res.failed), 2)} ms/req, RSS ≤ ${fmt(rss)} MB`,
       );
     }
   }
@@ -297,10 +308,11 @@ function table(outcomes: Outcome[], extra: string[]): string {
     pad("p99 ms", 8, true),
     pad("errors", 7, true),
     pad("RSS MB", 7, true),
+    pad("CPU ms", 7, true),
     pad("ratio", 7, true),
     "  target",
   ].join(" ");
-  const lines = [head, "-".repeat(head.length + 24)];
+  const lines = [head, "-".repeat(head.length + 32)];
   for (const o of outcomes) {
     const row = (label: string, f: Figures & { name: string }, ratio: string, verdict: string) =>
       [
@@ -311,6 +323,7 @@ function table(outcomes: Outcome[], extra: string[]): string {
         pad(fmt(f.p99, 1), 8, true),
         pad(fmt(f.errors), 7, true),
         pad(fmt(f.rssMb), 7, true),
+        pad(fmt(f.cpuPerReq, 2), 7, true),
         pad(ratio, 7, true),
         verdict ? `  ${verdict}` : "",
       ].join(" ");
@@ -318,7 +331,7 @@ function table(outcomes: Outcome[], extra: string[]): string {
     lines.push(row(o.label, o.a, fmt(o.ratio, 2), verdict));
     lines.push(row("", o.b, "", ""));
   }
-  lines.push("-".repeat(head.length + 24));
+  lines.push("-".repeat(head.length + 32));
   lines.push(...extra);
   return lines.join("\n");
 }
@@ -410,55 +423,59 @@ async function bench() {
         check: (a) => ({ pass: a.p99 <= 50 && a.errors === 0, text: "p99≤50ms & 0 err" }),
       },
     ];
-    for (const c of comparisons) {
+    for (const c of comparisons.filter((x) => wanted(x.key))) {
       log(`${c.label}: ${c.a.name} vs ${c.b.name}`);
       outcomes.push(await compare(c));
     }
 
     // Check-in latency against the size of the ledger.
-    log("check-in at a 10,000-row ledger vs the 1,000,000-row one …");
-    const productSmall = await startProduct("product (small db)", state.small.database, "productSmall");
-    servers.push(productSmall);
-    const ledger = await compare({
-      key: "ledger-growth",
-      label: "check-in REST: ledger 1M vs 10k",
-      a: httpSide(`product @${fmt(counts!.ledger / 1e6, 1)}M`, P, checkinReq(main)),
-      b: httpSide(`product @${fmt(smallCounts!.ledger / 1e3)}k`, () => productSmall, checkinReq(small)),
-      check: (a, b) => ({
-        pass: a.p50 <= b.p50 * 1.25 && a.p99 <= Math.max(b.p99 * 1.25, 25) && a.errors + b.errors === 0,
-        text: "p50 ≤1.25× small, p99 ≤1.25× or ≤25ms",
-      }),
-    });
-    outcomes.push(ledger);
-    productHwm = Math.max(productHwm, peakRssMb(productSmall.pid));
-    await productSmall.stop();
+    if (wanted("ledger-growth")) {
+      log("check-in at a 10,000-row ledger vs the 1,000,000-row one …");
+      const productSmall = await startProduct("product (small db)", state.small.database, "productSmall");
+      servers.push(productSmall);
+      const ledger = await compare({
+        key: "ledger-growth",
+        label: "check-in REST: ledger 1M vs 10k",
+        a: httpSide(`product @${fmt(counts!.ledger / 1e6, 1)}M`, P, checkinReq(main)),
+        b: httpSide(`product @${fmt(smallCounts!.ledger / 1e3)}k`, () => productSmall, checkinReq(small)),
+        check: (a, b) => ({
+          pass: a.p50 <= b.p50 * 1.25 && a.p99 <= Math.max(b.p99 * 1.25, 25) && a.errors + b.errors === 0,
+          text: "p50 ≤1.25× small, p99 ≤1.25× or ≤25ms",
+        }),
+      });
+      outcomes.push(ledger);
+      productHwm = Math.max(productHwm, peakRssMb(productSmall.pid));
+      await productSmall.stop();
+    }
 
     // Scaling out: two stateless instances on one PostgreSQL and Redis.
-    log("two instances vs one …");
-    const product2 = await startProduct("product #2", state.big.database, "product2");
-    servers.push(product2);
-    const half = Math.max(1, Math.floor(conns / 2));
-    const scale = await compare({
-      key: "two-instances",
-      label: `check-in REST: 2 instances vs 1`,
-      a: {
-        name: `2 × ${half} conns`,
-        pids: () => [product.pid, product2.pid],
-        run: (d) =>
-          runHttpParallel(
-            [
-              { baseUrl: product.url, build: checkinReq(main), connections: half },
-              { baseUrl: product2.url, build: checkinReq(main), connections: conns - half },
-            ],
-            d,
-          ),
-      },
-      b: httpSide(`1 × ${conns} conns`, P, checkinReq(main)),
-      check: (a, b) => ({ pass: a.rps > b.rps && a.errors === 0, text: "2 instances > 1" }),
-    });
-    outcomes.push(scale);
-    productHwm = Math.max(productHwm, peakRssMb(product2.pid));
-    await product2.stop();
+    if (wanted("two-instances")) {
+      log("two instances vs one …");
+      const product2 = await startProduct("product #2", state.big.database, "product2");
+      servers.push(product2);
+      const half = Math.max(1, Math.floor(conns / 2));
+      const scale = await compare({
+        key: "two-instances",
+        label: `check-in REST: 2 instances vs 1`,
+        a: {
+          name: `2 × ${half} conns`,
+          pids: () => [product.pid, product2.pid],
+          run: (d) =>
+            runHttpParallel(
+              [
+                { baseUrl: product.url, build: checkinReq(main), connections: half },
+                { baseUrl: product2.url, build: checkinReq(main), connections: conns - half },
+              ],
+              d,
+            ),
+        },
+        b: httpSide(`1 × ${conns} conns`, P, checkinReq(main)),
+        check: (a, b) => ({ pass: a.rps > b.rps && a.errors === 0, text: "2 instances > 1" }),
+      });
+      outcomes.push(scale);
+      productHwm = Math.max(productHwm, peakRssMb(product2.pid));
+      await product2.stop();
+    }
 
     productHwm = Math.max(productHwm, peakRssMb(product.pid));
     const baselineHwm = peakRssMb(baseline.pid);
@@ -491,7 +508,8 @@ async function bench() {
       `${conns} connections / in-flight calls; ${settings.duration} s per run, ${settings.rounds} round(s) per side (ABBA), ${settings.warmup} s warm-up` +
         `${settings.quick ? " — QUICK smoke run" : ""}${settings.defaultLimits ? " — product default rate limits" : ""}`,
       `dataset: ${fmt(counts!.customers)} customers (${fmt(counts!.main)} in the listed business), ${fmt(counts!.ledger)} ledger rows; small: ${fmt(smallCounts!.ledger)} ledger rows`,
-      `ratio = first row / second row throughput; gRPC and Connect are compared with the baseline's REST check-in`,
+      `ratio = first row / second row throughput; gRPC and Connect are compared with the baseline's REST check-in; ` +
+        `CPU ms = server CPU time per request (user+system; robust to machine load)`,
       "",
     ];
     const report = header.join("\n") + table(outcomes, extra);
@@ -520,13 +538,17 @@ async function profileOne(state: BenchState, which: "product" | "baseline"): Pro
   const dir = join(settings.stateDir, "prof", `${which}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const args = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+  const spawnedAt = Date.now();
   const server =
     which === "product"
       ? await startProduct("product (profiled)", state.big.database, "profile", args)
       : await startBaseline(state, args, "profileBaseline");
+  // Time windows of the measured runs, in ms since the process started.
+  const windows: { name: string; fromMs: number; toMs: number; result: string }[] = [];
   try {
     const conns = settings.connections;
     await runHttp(server.url, checkinReq(main), settings.warmup, conns);
+    await runHttp(server.url, balanceReq(main), settings.warmup, conns);
     const runs: [string, () => Promise<RunResult>][] = [
       ["check-in REST", () => runHttp(server.url, checkinReq(main), settings.duration, conns)],
       ["balance REST", () => runHttp(server.url, balanceReq(main), settings.duration, conns)],
@@ -538,19 +560,23 @@ async function profileOne(state: BenchState, which: "product" | "baseline"): Pro
       ]);
     }
     for (const [name, run] of runs) {
+      const fromMs = Date.now() - spawnedAt;
       const r = await run();
+      const toMs = Date.now() - spawnedAt;
       const sorted = r.lat.sorted();
-      log(`  ${which} profiled · ${name}: ${fmt(r.ok / r.elapsedS)} req/s, p99 ${fmt(percentile(sorted, 99), 1)} ms, failures ${r.failed + r.errors}`);
+      const result = `${fmt(r.ok / r.elapsedS)} req/s, p50 ${fmt(percentile(sorted, 50), 1)} ms, p99 ${fmt(percentile(sorted, 99), 1)} ms, failures ${r.failed + r.errors}`;
+      windows.push({ name, fromMs, toMs, result });
+      log(`  ${which} profiled · ${name}: ${result}`);
     }
   } finally {
     await server.stop();
   }
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".cpuprofile"))
-    .map((f) => join(dir, f))
-    .sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs);
-  if (!files.length) throw new Error(`no .cpuprofile written in ${dir}`);
-  const text = `${which}: ${files[0]}\n${summariseProfile(files[0]!)}`;
+  const file = mainThreadProfile(dir);
+  const parts = [`${which}: ${file} (start-up and warm-up excluded; one summary per load)`];
+  for (const w of windows) {
+    parts.push("", `=== ${which} · ${w.name} (${w.result} under the profiler)`, summariseProfile(file, { fromMs: w.fromMs, toMs: w.toMs }));
+  }
+  const text = parts.join("\n");
   writeFileSync(join(dir, "summary.txt"), text);
   return text;
 }

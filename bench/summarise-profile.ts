@@ -2,7 +2,7 @@
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): where the busy
  * time went, by package and by function.
  *
- *   tsx bench/summarise-profile.ts <file.cpuprofile | folder> [top=25]
+ *   tsx bench/summarise-profile.ts <file.cpuprofile | folder> [top=25] [from s] [to s]
  *
  * - self time by package (node_modules package, src/<folder>, node core,
  *   GC, …);
@@ -71,7 +71,17 @@ function shortUrl(url: string): string {
 const ms = (us: number) => (us / 1000).toFixed(0).padStart(7) + " ms";
 const pct = (part: number, whole: number) => ((100 * part) / whole).toFixed(1).padStart(5) + "%";
 
-export function summariseProfile(file: string, top = 25): string {
+/** What to summarise: the top N, and a time window in ms from the profile's start (process start). */
+export interface SummaryOptions {
+  top?: number;
+  fromMs?: number;
+  toMs?: number;
+}
+
+export function summariseProfile(file: string, opts: SummaryOptions = {}): string {
+  const top = opts.top ?? 25;
+  const fromUs = (opts.fromMs ?? 0) * 1000;
+  const toUs = (opts.toMs ?? Infinity) * 1000;
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -81,9 +91,14 @@ export function summariseProfile(file: string, top = 25): string {
   }
   const self = new Map<number, number>();
   const { samples, timeDeltas } = profile;
+  let at = 0;
+  let counted = 0;
   for (let i = 0; i < samples.length; i++) {
+    at += timeDeltas[i] ?? 0;
+    if (at < fromUs || at > toUs) continue;
     const dt = timeDeltas[i + 1] ?? 0;
     self.set(samples[i]!, (self.get(samples[i]!) ?? 0) + dt);
+    counted++;
   }
 
   let total = 0;
@@ -120,9 +135,13 @@ export function summariseProfile(file: string, top = 25): string {
   }
   const busy = total - idle;
   const out: string[] = [];
+  const window =
+    opts.fromMs !== undefined || opts.toMs !== undefined
+      ? ` — window ${((opts.fromMs ?? 0) / 1000).toFixed(1)}–${opts.toMs === undefined ? "end" : (opts.toMs / 1000).toFixed(1)} s`
+      : "";
   out.push(
-    `profile: ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s wall, ${(busy / 1e6).toFixed(1)} s busy ` +
-      `(${pct(busy, total).trim()} of sampled time), ${samples.length.toLocaleString()} samples`,
+    `profile: ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s wall${window}, ${(total / 1e6).toFixed(1)} s sampled, ` +
+      `${(busy / 1e6).toFixed(1)} s busy (${pct(busy, total).trim()}), ${counted.toLocaleString()} samples`,
   );
   out.push("", "self time by package (% of busy):");
   for (const [p, us] of [...selfByPkg].sort((a, b) => b[1] - a[1]).slice(0, 18)) {
@@ -146,23 +165,35 @@ export function summariseProfile(file: string, top = 25): string {
   return out.join("\n");
 }
 
-function newestProfile(path: string): string {
+/**
+ * The newest main-thread profile in a folder. `--cpu-prof` writes one file
+ * per thread, `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`; with
+ * `--import tsx` thread 1 is the module-loader worker, not the server.
+ */
+export function mainThreadProfile(path: string): string {
   if (!statSync(path).isDirectory()) return path;
   const files = readdirSync(path)
     .filter((f) => f.endsWith(".cpuprofile"))
-    .map((f) => join(path, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    .map((f) => ({ file: join(path, f), thread: f.split(".")[4], mtime: statSync(join(path, f)).mtimeMs }))
+    .sort((a, b) => Number(a.thread !== "0") - Number(b.thread !== "0") || b.mtime - a.mtime);
   if (!files.length) throw new Error(`no .cpuprofile in ${path}`);
-  return files[0]!;
+  return files[0]!.file;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const target = process.argv[2];
   if (!target) {
-    console.error("usage: tsx bench/summarise-profile.ts <file.cpuprofile | folder> [top=25]");
+    console.error("usage: tsx bench/summarise-profile.ts <file.cpuprofile | folder> [top=25] [from s] [to s]");
     process.exit(2);
   }
-  const file = newestProfile(target);
+  const file = mainThreadProfile(target);
   console.log(file);
-  console.log(summariseProfile(file, Number(process.argv[3] ?? 25)));
+  const [top, fromS, toS] = process.argv.slice(3).map(Number);
+  console.log(
+    summariseProfile(file, {
+      top: top || 25,
+      fromMs: fromS ? fromS * 1000 : undefined,
+      toMs: toS ? toS * 1000 : undefined,
+    }),
+  );
 }

@@ -74,6 +74,22 @@ async function startService(): Promise<Service & { msToHealthy: number }> {
   return { ...service, msToHealthy: Date.now() - started };
 }
 
+/** The service's own account of its start (pino lines), for the timing report. */
+function startupNotes(output: string): string {
+  return output
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; ms?: number };
+        if (entry.msg === "Loyalty+ ready") return [`main() ready after ${entry.ms} ms`];
+        return entry.msg?.startsWith("embedded PostgreSQL") ? [entry.msg] : [];
+      } catch {
+        return [];
+      }
+    })
+    .join("; ");
+}
+
 /** Sends SIGTERM and resolves the exit code (or throws after 30 s). */
 async function stopService(s: Service): Promise<number | null> {
   s.child.kill("SIGTERM");
@@ -112,7 +128,7 @@ describe("embedded quick start (no DATABASE_URL, no REDIS_URL)", () => {
     "cold start: healthy, register and check in over REST, readiness shows in-process Redis, SIGTERM exits 0",
     async () => {
       const s = await startService();
-      console.log(`embedded cold start: spawn to healthy in ${s.msToHealthy} ms`);
+      console.log(`embedded cold start: spawn to healthy in ${s.msToHealthy} ms (${startupNotes(s.output())})`);
       expect(existsSync(join(dataDir, "pg", "PG_VERSION"))).toBe(true);
 
       const ready = await rest(s.url, "GET", "/readyz");
@@ -159,7 +175,7 @@ describe("embedded quick start (no DATABASE_URL, no REDIS_URL)", () => {
     async () => {
       expect(customerId, "the cold start test must have run").not.toBe("");
       const s = await startService();
-      console.log(`embedded warm start: spawn to healthy in ${s.msToHealthy} ms`);
+      console.log(`embedded warm start: spawn to healthy in ${s.msToHealthy} ms (${startupNotes(s.output())})`);
 
       const balance = await rest(s.url, "GET", "/v1/pos/balance/%2B353123456789", { headers: { "x-api-key": apiKey } });
       expect(balance.status).toBe(200);

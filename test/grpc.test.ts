@@ -43,9 +43,15 @@ describe("grpc.health.v1.Health", () => {
     expect(await ok(stubs.health, "Check", { service: "loyalty.v1.LoyaltyPos" })).toEqual({ status: "SERVING" });
   });
 
-  test("Check of an unknown service is NOT_FOUND", async () => {
-    const e = await fails(stubs.health, "Check", { service: "no.such.Service" });
-    expect(e.code).toBe(status.NOT_FOUND);
+  test("Check of an unknown service is NOT_FOUND, the message intact through percent-encoding", async () => {
+    expect(await fails(stubs.health, "Check", { service: "no.such.Service" })).toEqual({
+      code: status.NOT_FOUND,
+      details: 'unknown service "no.such.Service"',
+    });
+    expect(await fails(stubs.health, "Check", { service: "café: 100%, ok/no?" })).toEqual({
+      code: status.NOT_FOUND,
+      details: 'unknown service "café: 100%, ok/no?"',
+    });
   });
 });
 

@@ -258,6 +258,8 @@ export interface ListQuery {
   status?: string;
   sortBy: SortBy;
   sortOrder: "asc" | "desc";
+  /** The digits to look for in phones when the search is a number (E.164 digits when it is a whole number). */
+  phoneDigits?: string;
 }
 
 /**
@@ -276,8 +278,9 @@ export function listQuery(businessId: string, q: ListQuery) {
   if (term) {
     const digits = term.replace(/[\s()+\-.]/g, "");
     if (/^\d+$/.test(digits)) {
-      where.push("(lower(name) like ? or phone like ?)");
-      params.push(`%${likeLiteral(term)}%`, `%${digits}%`);
+      const alt = q.phoneDigits && q.phoneDigits !== digits ? q.phoneDigits : undefined;
+      where.push(alt ? "(lower(name) like ? or phone like ? or phone like ?)" : "(lower(name) like ? or phone like ?)");
+      params.push(`%${likeLiteral(term)}%`, `%${digits}%`, ...(alt ? [`%${alt}%`] : []));
     } else {
       where.push("lower(name) like ?");
       params.push(`%${likeLiteral(term)}%`);

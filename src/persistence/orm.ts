@@ -18,7 +18,13 @@ export function createOrmOptions(clientUrl: string, poolMax = 20): Options {
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
-    driverOptions: { connection: { connectionTimeoutMillis: 3_000, statement_timeout: 15_000 } },
+    driverOptions: {
+      connection: { connectionTimeoutMillis: 3_000, statement_timeout: 15_000 },
+      // knex would console.log "Connection Error: <error>" for every dead pooled
+      // connection, SQL and values included; the failing request reports it
+      // (classified, without its message) instead.
+      log: { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined },
+    },
     migrations: {
       path: join(here, "migrations"),
       pathTs: join(here, "migrations"),

@@ -20,6 +20,21 @@ import type { ServiceDeps } from "./deps.js";
 import { customerToProto, ledgerToProto } from "./mappers.js";
 
 const HISTORY_LIMIT = 500;
+
+/**
+ * The phone digits a numeric search looks for: a whole number in any typed
+ * form (`0871234567`, `00353…`) becomes its E.164 digits; a fragment loses
+ * its trunk/international zeros, which stored E.164 numbers never contain.
+ */
+function phoneSearchDigits(search: string, country: string): string | undefined {
+  const digits = search.replace(/[\s()+\-.]/g, "");
+  if (!/^\d+$/.test(digits)) return undefined;
+  try {
+    return normalizePhone(search, country).slice(1);
+  } catch {
+    return digits.replace(/^0+/, "") || digits;
+  }
+}
 const MAX_POINTS_CHANGE = 10_000_000;
 
 /**
@@ -82,7 +97,15 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       const status =
         req.statusFilter === CustomerStatus.CUSTOMER_STATUS_UNSPECIFIED ? undefined : statusFrom(req.statusFilter, "statusFilter");
       const program = await accounts.getProgram(p.businessId);
-      const { rows, total } = await customers.list(p.businessId, { page, limit, search, status, sortBy, sortOrder: order });
+      const { rows, total } = await customers.list(p.businessId, {
+        page,
+        limit,
+        search,
+        status,
+        sortBy,
+        sortOrder: order,
+        phoneDigits: phoneSearchDigits(search, program.defaultCountry),
+      });
       return create(ListCustomersResponseSchema, {
         customers: rows.map((r) => customerToProto(r, program.rewardThreshold)),
         pagination: create(PaginationSchema, { page, limit, total }),

@@ -1,4 +1,4 @@
-import { fromJson, toJson, type DescField, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { fromJson, isFieldSet, toJson, type DescField, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
 import { ConnectError, Code, createContextValues, type Transport } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { kClientIp, kProtocol, REST_CALL_HEADER, REST_CALL_TOKEN } from "./context.js";
@@ -24,6 +24,29 @@ export function sendError(reply: FastifyReply, err: ConnectError): FastifyReply 
     if (value !== null) reply.header(h, value);
   }
   return reply.code(status).header("content-type", "application/json").send(errorBody(err.code, err.rawMessage));
+}
+
+/**
+ * Emits unset message-typed fields as `null` (as grpc-gateway's
+ * EmitUnpopulated does), so a REST caller sees every key of the shape —
+ * `"revokedAt": null`, `"lastVisitAt": null` — as Stripe-style APIs do.
+ * Scalars are already emitted by `alwaysEmitImplicit`.
+ */
+function emitUnpopulated(desc: DescMessage, message: Message, json: Record<string, unknown>): void {
+  for (const field of desc.fields) {
+    if (field.fieldKind === "message") {
+      if (!isFieldSet(message, field)) {
+        json[field.jsonName] = null;
+      } else if (!field.message.typeName.startsWith("google.protobuf.")) {
+        const value = (message as unknown as Record<string, Message>)[field.localName]!;
+        emitUnpopulated(field.message, value, json[field.jsonName] as Record<string, unknown>);
+      }
+    } else if (field.fieldKind === "list" && field.listKind === "message" && !field.message.typeName.startsWith("google.protobuf.")) {
+      const values = (message as unknown as Record<string, Message[]>)[field.localName]!;
+      const out = json[field.jsonName] as Record<string, unknown>[];
+      values.forEach((v, i) => emitUnpopulated(field.message, v, out[i]!));
+    }
+  }
 }
 
 /** Rewrites protobuf-es's JSON decoding errors so they name the JSON field. */
@@ -142,7 +165,8 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);
     }
-    const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true });
+    const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
+    emitUnpopulated(binding.method.output, res.message as Message, body);
     return reply.code(200).header("content-type", "application/json").send(JSON.stringify(body));
   } catch (err) {
     return sendError(reply, ConnectError.from(err));

@@ -280,7 +280,7 @@ interface Real {
   biz: Business;
   steps: string[];
 }
-type Cmd = fc.AsyncCommand<Model, Real, true>;
+type Cmd = fc.AsyncCommand<Model, Real>;
 
 let app: TestApp;
 beforeAll(async () => {

@@ -169,7 +169,10 @@ function History({ entries }: { entries: LedgerEntry[] }) {
 
   function source(e: LedgerEntry): string {
     const parts: string[] = [];
-    if (e.apiKeyId) parts.push(`Till (key ${keyPrefix.get(e.apiKeyId) ?? "deleted"}…)`);
+    if (e.apiKeyId) {
+      const prefix = keyPrefix.get(e.apiKeyId);
+      parts.push(prefix ? `Till (key ${prefix}…)` : "Till");
+    }
     else if (e.ownerId) parts.push("Owner");
     if (e.storeId) parts.push(storeName.get(e.storeId) ?? "Store");
     return parts.join(", ") || "—";

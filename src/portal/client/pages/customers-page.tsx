@@ -80,7 +80,10 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
     { placeholderData: keepPreviousData },
   );
   const total = list.data?.pagination?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / params.limit));
+  // The page on screen, which lags the URL while the next one loads.
+  const shown = list.data?.pagination;
+  const pages = Math.max(1, Math.ceil(total / (shown?.limit || params.limit)));
+  const shownPage = Math.min(shown?.page || params.page, pages);
   const filtered = params.search !== "" || params.status !== "";
 
   return (
@@ -203,7 +206,7 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
               Previous page
             </button>
             <span data-testid="page-info">
-              Page {formatNumber(Math.min(params.page, pages))} of {formatNumber(pages)}
+              Page {formatNumber(shownPage)} of {formatNumber(pages)}
             </span>
             <button type="button" className="secondary" disabled={params.page >= pages} onClick={() => go({ page: params.page + 1 })}>
               Next page
