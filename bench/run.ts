@@ -529,8 +529,8 @@ async function bench() {
 // ---------------------------------------------------------------- profile
 
 /**
- * Runs one server under `node --cpu-prof` through check-in (REST and gRPC)
- * and balance load, stops it (the profile is written at exit) and prints
+ * Runs one server under `node --cpu-prof` through check-in (REST and gRPC),
+ * balance and owner-list load, stops it (the profile is written at exit) and prints
  * the top self-time functions and packages.
  */
 async function profileOne(state: BenchState, which: "product" | "baseline"): Promise<string> {
@@ -547,11 +547,14 @@ async function profileOne(state: BenchState, which: "product" | "baseline"): Pro
   const windows: { name: string; fromMs: number; toMs: number; result: string }[] = [];
   try {
     const conns = settings.connections;
+    const token = which === "product" ? await login(server, main) : main.token;
     await runHttp(server.url, checkinReq(main), settings.warmup, conns);
     await runHttp(server.url, balanceReq(main), settings.warmup, conns);
+    await runHttp(server.url, listReq(() => token), settings.warmup, conns);
     const runs: [string, () => Promise<RunResult>][] = [
       ["check-in REST", () => runHttp(server.url, checkinReq(main), settings.duration, conns)],
       ["balance REST", () => runHttp(server.url, balanceReq(main), settings.duration, conns)],
+      ["owner list+search REST", () => runHttp(server.url, listReq(() => token), settings.duration, conns)],
     ];
     if (which === "product") {
       runs.splice(1, 0, [

@@ -2,7 +2,7 @@ import { RequestContext } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
@@ -13,12 +13,16 @@ import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
+import { parseErrorsAsInvalidArgument } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer } from "./transport/one-port-server.js";
 import { registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
+import { registerOpenApi } from "./transport/openapi.js";
+import { registerDocs } from "./transport/docs-page.js";
+import { registerPortal } from "./portal/serve-portal.js";
 
 /** What `createApp` is built from: configuration and connected stores. */
 export interface AppOptions {
@@ -52,6 +56,13 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     routerOptions: { maxParamLength: 200 },
+    // Malformed percent-encoding or an overlong path parameter, refused by the
+    // router itself: answered in the contract's error shape, not Fastify's.
+    frameworkErrors: (err: { code?: string }, _req: unknown, reply: unknown) => {
+      const message =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH" ? "a path parameter is too long" : err.code === "FST_ERR_BAD_URL" ? "malformed URL" : "bad request";
+      sendError(reply as unknown as FastifyReply, new ConnectError(message, Code.InvalidArgument));
+    },
   }) as unknown as FastifyInstance;
 
   const db = createDb(orm);
@@ -86,7 +97,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const routes = createRoutes(deps);
 
   await app.register(fastifyConnectPlugin, {
-    routes,
+    routes: (router) => {
+      routes(router);
+      parseErrorsAsInvalidArgument(router.handlers);
+    },
     interceptors,
     readMaxBytes: config.bodyLimitBytes,
     // Zero values and false are emitted (contract §1), as the REST layer does.
@@ -100,6 +114,9 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   // JSON body parser inside its own scope.
   const transport = createRouterTransport(routes, { router: { interceptors, readMaxBytes: config.bodyLimitBytes } });
   registerRestGateway(app, { services: apiServices, transport });
+  registerOpenApi(app, apiServices);
+  registerDocs(app);
+  await registerPortal(app);
 
   app.get("/healthz", async (_req, reply) => reply.header("content-type", "application/json").send('{"status":"ok"}'));
   app.get("/readyz", async (_req, reply) => {

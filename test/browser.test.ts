@@ -350,6 +350,25 @@ describe("admin portal in Chromium", () => {
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
 
+    // An open tab ends the session when the token's exp passes (12 h; the clock is fast-forwarded).
+    const stored = await page.evaluate(() => localStorage.getItem("loyalty-plus.portal.session")!);
+    const idle = await browser.newContext({ baseURL: t.url });
+    await idle.addInitScript((value) => {
+      if (!sessionStorage.getItem("seeded")) {
+        localStorage.setItem("loyalty-plus.portal.session", value);
+        sessionStorage.setItem("seeded", "1");
+      }
+    }, stored);
+    const tab = await idle.newPage();
+    await tab.clock.install();
+    await tab.goto("/portal/#/dashboard");
+    await tab.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    await tab.clock.fastForward("11:59:00");
+    expect(await tab.getByRole("heading", { name: "Dashboard", level: 1 }).isVisible()).toBe(true);
+    await tab.clock.fastForward("00:01:30");
+    await expectText(tab.getByTestId("auth-notice"), /session has expired/);
+    await idle.close();
+
     // A token past its exp: the portal does not use it and asks to log in again.
     await page.evaluate(() => {
       const key = "loyalty-plus.portal.session";

@@ -1,12 +1,11 @@
+import { startTestApp } from "./support/test-app.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { AddressInfo } from "node:net";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { fromBinary, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { createClient, type ConnectRouter } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   ServerReflection,
@@ -15,39 +14,20 @@ import {
 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { loadConfig } from "../src/config/config.js";
-import { createMemoryKvStore } from "../src/infrastructure/kv-store.js";
-import type { ServiceDeps } from "../src/services/deps.js";
-import { createOnePortServer } from "../src/transport/one-port-server.js";
-import { registerReflection } from "../src/transport/reflection-service.js";
-import { createRoutes } from "../src/transport/routes.js";
 
 const run = promisify(execFile);
 const BUF = new URL("../node_modules/.bin/buf", import.meta.url).pathname;
 
 /**
- * The application's own service set (`createRoutes`) plus reflection, on a
- * Fastify instance with the one-port server, as `createApp` serves them.
+ * The real application, which registers reflection with its services.
  * The services need no database to be listed; Health reports the stubbed
  * database as up.
  */
-async function startServer(): Promise<{ app: FastifyInstance; url: string }> {
-  const kv = createMemoryKvStore();
-  const deps = {
-    config: loadConfig({ NODE_ENV: "test", JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!", LOG_LEVEL: "silent" }),
-    db: { ping: async () => true },
-    kv,
-    log: { debug() {}, info() {}, warn() {}, error() {} },
-  } as unknown as ServiceDeps;
-  const appRoutes = createRoutes(deps);
-  const routes = (router: ConnectRouter) => {
-    appRoutes(router);
-    registerReflection(router);
-  };
-  const app = Fastify({ serverFactory: createOnePortServer as never }) as unknown as FastifyInstance;
-  await app.register(fastifyConnectPlugin, { routes, grpc: true, grpcWeb: true, connect: true });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  const port = (app.server.address() as AddressInfo).port;
-  return { app, url: `http://127.0.0.1:${port}` };
+async function startServer(): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+  // The real application (real PostgreSQL and Redis); reflection is on by
+  // default outside production.
+  const t = await startTestApp();
+  return { app: t.app, url: t.url, close: () => t.close() };
 }
 
 async function buf(...args: string[]): Promise<string> {
@@ -55,12 +35,12 @@ async function buf(...args: string[]): Promise<string> {
   return stdout;
 }
 
-let server: { app: FastifyInstance; url: string };
+let server: { app: FastifyInstance; url: string; close(): Promise<void> };
 beforeAll(async () => {
   server = await startServer();
 });
 afterAll(async () => {
-  await server.app.close();
+  await server?.close();
 });
 
 describe("buf curl through server reflection (no proto files)", { timeout: 120_000 }, () => {

@@ -66,7 +66,9 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
     async login(req) {
       if (req.email.trim() === "" || req.password === "") throw unauthorized();
       const email = req.email.trim().toLowerCase();
-      if (email.length > 320 || req.password.length > 256) throw unauthorized();
+      // A control character (NUL above all) never matches an account, and
+      // PostgreSQL refuses NUL in text: answer like any wrong email.
+      if (email.length > 320 || req.password.length > 256 || /[\u0000-\u001f\u007f]/.test(email)) throw unauthorized();
       await throttle.check(email);
       const owner = await accounts.findOwnerByEmail(email);
       const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
@@ -102,8 +104,10 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const p = ownerPrincipal(ctx);
       const changes: Partial<Omit<Program, "businessId" | "updatedAt">> = {};
       if (req.mode !== undefined) {
-        if (req.mode === ProgramMode.PROGRAM_MODE_UNSPECIFIED) throw invalidArgument("mode must be SPEND, UNIT or VISIT");
-        changes.mode = ProgramMode[req.mode];
+        // An unknown number (proto3 enums are open) has no name: refused like UNSPECIFIED.
+        const mode = ProgramMode[req.mode] as string | undefined;
+        if (mode !== "SPEND" && mode !== "UNIT" && mode !== "VISIT") throw invalidArgument("mode must be SPEND, UNIT or VISIT");
+        changes.mode = mode;
       }
       if (req.pointsPerCurrencyUnit !== undefined) changes.spendRateHundredths = spendRateToHundredths(req.pointsPerCurrencyUnit);
       if (req.pointsPerUnit !== undefined) changes.pointsPerUnit = v.wholeNumber(req.pointsPerUnit, "pointsPerUnit", 1, 10_000);

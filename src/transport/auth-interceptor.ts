@@ -7,7 +7,7 @@ import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-
 import { kPrincipal, type Principal } from "./context.js";
 
 /** Which credential each service takes (contract §3); absent = none. */
-const AUTH_OF_SERVICE: Record<string, "api_key" | "owner"> = {
+export const AUTH_OF_SERVICE: Readonly<Record<string, "api_key" | "owner">> = {
   "loyalty.v1.LoyaltyPos": "api_key",
   "loyalty.v1.CustomerAdmin": "owner",
   "loyalty.v1.BusinessSettings": "owner",

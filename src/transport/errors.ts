@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { DomainError, type DomainErrorKind } from "../domain/errors.js";
 import { classifyDbError } from "../persistence/db-errors.js";
 
@@ -63,4 +64,70 @@ export function toConnectError(err: unknown, onBug?: (err: unknown) => void): Co
   }
   onBug?.(err);
   return new ConnectError("internal error", Code.Internal);
+}
+
+const PARSE_BINARY = /^parse binary: /;
+
+/**
+ * connect-es answers a request body that is not valid protobuf with INTERNAL
+ * ("parse binary: …", HTTP 500 / grpc-status 13), before any interceptor
+ * runs. It is the caller's mistake (contract §6: malformed input is a 400,
+ * never a 500), so the unary handlers are wrapped to answer INVALID_ARGUMENT
+ * instead, over Connect, gRPC and gRPC-Web alike.
+ */
+export function parseErrorsAsInvalidArgument(handlers: UniversalHandler[]): void {
+  for (let i = 0; i < handlers.length; i++) {
+    const handler = handlers[i]!;
+    if (handler.method.methodKind !== "unary") continue;
+    handlers[i] = Object.assign(async (req: UniversalServerRequest) => fixParseError(await handler(req)), handler);
+  }
+}
+
+async function fixParseError(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+  if (!res.body) return res;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of res.body) chunks.push(chunk);
+  let body = Buffer.concat(chunks);
+  const grpcStatusOf = (h: Headers | undefined) => {
+    const message = h?.get("grpc-message");
+    if (h?.get("grpc-status") !== "13" || !message) return false;
+    try {
+      return PARSE_BINARY.test(decodeURIComponent(message));
+    } catch {
+      return false;
+    }
+  };
+  if (res.status === 500 && res.header?.get("content-type")?.startsWith("application/json")) {
+    // Connect unary: the error is the JSON body.
+    const error = JSON.parse(body.toString("utf8")) as { code?: string; message?: string };
+    if (error.code === "internal" && PARSE_BINARY.test(error.message ?? "")) {
+      body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: error.message }));
+      res.header.set("content-length", String(body.byteLength));
+      return { ...res, status: HTTP_STATUS_OF_CODE[Code.InvalidArgument], body: oneChunk(body) };
+    }
+  }
+  // gRPC: the status is in the trailers (or the headers, trailers-only).
+  for (const h of [res.trailer, res.header]) if (grpcStatusOf(h)) h!.set("grpc-status", String(Code.InvalidArgument));
+  // gRPC-Web: the trailers are the body's last frame (flag 0x80).
+  for (let at = 0; at + 5 <= body.byteLength; ) {
+    const length = body.readUInt32BE(at + 1);
+    if (body[at]! & 0x80) {
+      const text = body.subarray(at + 5, at + 5 + length).toString("utf8");
+      const trailer = new Headers(text.split("\r\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")).trim(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]));
+      if (grpcStatusOf(trailer)) {
+        const fixed = Buffer.from(text.replace(/grpc-status: ?13\r\n/, `grpc-status: ${Code.InvalidArgument}\r\n`));
+        const frame = Buffer.alloc(5);
+        frame[0] = body[at]!;
+        frame.writeUInt32BE(fixed.byteLength, 1);
+        body = Buffer.concat([body.subarray(0, at), frame, fixed, body.subarray(at + 5 + length)]);
+      }
+      break;
+    }
+    at += 5 + length;
+  }
+  return { ...res, body: oneChunk(body) };
+}
+
+async function* oneChunk(bytes: Uint8Array) {
+  yield bytes;
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { AUTH_OF_SERVICE } from "./auth-interceptor.js";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
@@ -28,12 +29,8 @@ import { isMutating, restBindings, type RestBinding } from "./http-rules.js";
 type Json = Record<string, unknown>;
 type Auth = "api_key" | "owner";
 
-/** Which credential each service takes (contract §3); absent = none. */
-export const DEFAULT_AUTH_OF_SERVICE: Readonly<Record<string, Auth>> = {
-  "loyalty.v1.LoyaltyPos": "api_key",
-  "loyalty.v1.CustomerAdmin": "owner",
-  "loyalty.v1.BusinessSettings": "owner",
-};
+/** Which credential each service takes: the auth interceptor's own table. */
+export const DEFAULT_AUTH_OF_SERVICE: Readonly<Record<string, Auth>> = AUTH_OF_SERVICE;
 
 const SECURITY_SCHEME_OF: Record<Auth, string> = { api_key: "ApiKeyAuth", owner: "BearerAuth" };
 
@@ -308,10 +305,13 @@ class SchemaBuilder {
    * @param comments proto comments by fully-qualified name
    * @param requestTypes messages reachable from a request message: their
    *   fields are never `required` (proto3 JSON input may omit any field)
+   * @param responseTypes messages reachable from a response message: the
+   *   gateway writes their unset message fields as `null`
    */
   constructor(
     private readonly comments: Map<string, string>,
     private readonly requestTypes: Set<string>,
+    private readonly responseTypes: Set<string>,
   ) {}
 
   /** A component name: the short name, or the full one when two clash. */
@@ -342,7 +342,14 @@ class SchemaBuilder {
         .map((x) => `- \`${x.v}\`: ${x.d!.replace(/\s*\n\s*/g, " ")}`);
       const head = this.comments.get(desc.typeName);
       const description = [head, valueDocs.join("\n")].filter(Boolean).join("\n\n");
-      this.schemas[name] = { type: "string", enum: values, ...(description ? { description } : {}) };
+      // The zero value is "unset": examples show the first real one.
+      const example = values.length > 1 ? values[1]! : values[0];
+      this.schemas[name] = {
+        type: "string",
+        enum: values,
+        ...(example !== undefined ? { examples: [example] } : {}),
+        ...(description ? { description } : {}),
+      };
     }
     return REF(name);
   }
@@ -362,13 +369,17 @@ class SchemaBuilder {
   objectSchema(desc: DescMessage, omit: string[], commentKey: string): Json {
     const properties: Record<string, Json> = {};
     const required: string[] = [];
-    // Responses are written with `alwaysEmitImplicit`: every field without
-    // explicit presence (scalars, enums, lists, maps) is always there.
+    // The REST gateway writes responses with `alwaysEmitImplicit` (every
+    // field without explicit presence: scalars, enums, lists, maps) and
+    // writes unset message fields as `null`: all of those are always there.
     const responseOnly = !this.requestTypes.has(desc.typeName);
+    const inResponses = this.responseTypes.has(desc.typeName);
     for (const field of desc.fields) {
       if (omit.includes(field.name)) continue;
-      properties[field.jsonName] = this.fieldSchema(field);
-      if (responseOnly && field.fieldKind !== "message" && field.presence === IMPLICIT) required.push(field.jsonName);
+      let schema = this.fieldSchema(field);
+      if (field.fieldKind === "message" && inResponses) schema = nullable(schema);
+      properties[field.jsonName] = schema;
+      if (responseOnly && (field.fieldKind === "message" || field.presence === IMPLICIT)) required.push(field.jsonName);
     }
     return { type: "object", ...this.describe(commentKey), ...(required.length ? { required } : {}), properties };
   }
@@ -467,7 +478,8 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
   const files = fileClosure(services);
   const comments = readProtoComments(opts.protoRoot ?? DEFAULT_PROTO_ROOT, files.map((f) => f.proto.name));
   const inputs = services.flatMap((s) => restBindings(s).map((r) => r.method.input));
-  const b = new SchemaBuilder(comments, reachableMessages(inputs));
+  const outputs = services.flatMap((s) => restBindings(s).map((r) => r.method.output));
+  const b = new SchemaBuilder(comments, reachableMessages(inputs), reachableMessages(outputs));
 
   const paths: Record<string, Record<string, Json>> = {};
   const operationIds = new Set<string>();
@@ -648,6 +660,14 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
       },
     },
   };
+}
+
+/** The schema, or `null`. */
+function nullable(schema: Json): Json {
+  const { description, ...rest } = schema;
+  const doc = description === undefined ? {} : { description };
+  if (typeof rest.type === "string" && !rest.$ref) return { ...rest, type: [rest.type, "null"], ...doc };
+  return { anyOf: [rest, { type: "null" }], ...doc };
 }
 
 function stripDescription(schema: Json): Json {

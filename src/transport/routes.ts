@@ -8,6 +8,7 @@ import { createCustomerAdminService } from "../services/customer-admin-service.j
 import type { ServiceDeps } from "../services/deps.js";
 import { createLoyaltyPosService } from "../services/loyalty-pos-service.js";
 import { createHealthService } from "./health-service.js";
+import { registerReflection } from "./reflection-service.js";
 import { withIdempotentReplay } from "./idempotency-interceptor.js";
 
 /** The Loyalty+ services that carry REST bindings. */
@@ -33,5 +34,8 @@ export function createRoutes(deps: ServiceDeps) {
     router.service(OwnerAuth, withIdempotentReplay(auth));
     router.service(BusinessSettings, withIdempotentReplay(settings));
     router.service(Health, health);
+    // Server reflection (grpcurl, buf curl without protos): on in development,
+    // GRPC_REFLECTION in production.
+    if (deps.config.reflection) registerReflection(router);
   };
 }

@@ -13,7 +13,7 @@ import { createTestDatabase, TEST_REDIS_URL, type TestApp } from "../support/tes
  * The real application with the admin portal, on a fresh database and real
  * Redis, listening on 127.0.0.1: what `startTestApp` builds, plus
  * `registerPortal` before `listen` (Fastify accepts no route once it
- * listens). The portal is built first when src/portal/dist is missing or
+ * listens) unless createApp already registered it. The portal is built first when src/portal/dist is missing or
  * older than its sources.
  */
 export async function startAppWithPortal(opts: { env?: Record<string, string>; port?: number; quiet?: boolean } = {}): Promise<TestApp> {
@@ -33,7 +33,8 @@ export async function startAppWithPortal(opts: { env?: Record<string, string>; p
   await migrate(orm);
   const kv = config.redisUrl ? createRedisKvStore(config.redisUrl, () => undefined) : createMemoryKvStore();
   const app = await createApp({ config, orm, kv, logger: false });
-  await registerPortal(app);
+  // Once createApp registers the portal itself, this is a no-op.
+  if (!app.hasRoute({ method: "GET", url: "/portal/*" })) await registerPortal(app);
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });

@@ -55,8 +55,11 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
   const params = readListParams(query);
   const [text, setText] = useState(params.search);
 
-  const go = (changes: Partial<ListParams>, opts: { replace?: boolean } = {}) =>
-    navigate(listHref({ ...params, page: 1, ...changes }), opts);
+  // Reads the URL at call time: a debounced search must not undo a filter changed meanwhile.
+  const go = (changes: Partial<ListParams>, opts: { replace?: boolean } = {}) => {
+    const current = readListParams(new URLSearchParams(window.location.hash.split("?")[1] ?? ""));
+    navigate(listHref({ ...current, page: 1, ...changes }), opts);
+  };
 
   // The box follows the URL (back button), and typing updates the URL after a pause.
   useEffect(() => setText((t) => (t.trim() === params.search ? t : params.search)), [params.search]);
@@ -64,8 +67,7 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
     if (text.trim() === params.search) return;
     const t = setTimeout(() => go({ search: text.trim() }, { replace: true }), 350);
     return () => clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [text]);
+  }, [text, params.search]);
 
   const list = useQuery(
     CustomerAdmin.method.listCustomers,
@@ -100,7 +102,7 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
           go({ search: text.trim() });
         }}
       >
-        <Field label="Search" hint="Part of a name, or phone digits.">
+        <Field label="Search" hint="Part of a name, or of a phone number.">
           {(p) => <input {...p} type="search" name="search" value={text} onChange={(e) => setText(e.target.value)} data-testid="customer-search" />}
         </Field>
         <Field label="Status">
