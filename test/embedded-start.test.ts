@@ -140,7 +140,8 @@ afterAll(async () => {
   const pidFile = join(dataDir, "pg", "postmaster.pid");
   if (existsSync(pidFile)) {
     const pgPid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-    try {
+    const cmdline = existsSync(`/proc/${pgPid}/cmdline`) ? readFileSync(`/proc/${pgPid}/cmdline`, "utf8") : "";
+    if (cmdline.includes("postgres") && cmdline.includes(dataDir)) try {
       process.kill(pgPid, "SIGINT"); // fast shutdown of the orphaned server
       await new Promise((r) => setTimeout(r, 2_000));
     } catch {

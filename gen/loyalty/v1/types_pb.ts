@@ -358,14 +358,17 @@ export type ApiKey = Message<"loyalty.v1.ApiKey"> & {
   createdAt?: Timestamp | undefined;
 
   /**
-   * The last time the key authenticated a call; absent when never used.
+   * The last time the key authenticated a call, recorded at most once a
+   * minute per key and instance (so it may lag by up to a minute); absent
+   * (null over REST) when never used.
    *
    * @generated from field: google.protobuf.Timestamp last_used_at = 6;
    */
   lastUsedAt?: Timestamp | undefined;
 
   /**
-   * When the key was revoked; absent while it is active.
+   * When the key was revoked; absent (null over REST) while it is active.
+   * Revoking an already revoked key succeeds and keeps the first time.
    *
    * @generated from field: google.protobuf.Timestamp revoked_at = 7;
    */
