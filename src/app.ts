@@ -17,7 +17,7 @@ import { parseErrorsAsInvalidArgument } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer } from "./transport/one-port-server.js";
-import { registerRestGateway, sendError } from "./transport/rest-gateway.js";
+import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { registerOpenApi } from "./transport/openapi.js";
@@ -87,6 +87,25 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   registerHttpHooks(app, config);
 
+  // Set before any route or plugin is registered: a route takes the error
+  // handler in force when it is built, and `await`ing a plugin builds the
+  // routes declared so far (JSON parse errors would get Fastify's own body).
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status === 413) {
+      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { "x-loyalty-http-status": "413" }));
+    }
+    if (status === 415) {
+      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { "x-loyalty-http-status": "415" }));
+    }
+    if (status >= 400 && status < 500) {
+      const message = err.code?.startsWith("FST_ERR_CTP") ? "malformed JSON body" : "bad request";
+      return sendError(reply, new ConnectError(message, Code.InvalidArgument));
+    }
+    req.log.error({ err }, "unhandled error");
+    return sendError(reply, new ConnectError("internal error", Code.Internal));
+  });
+
   const metrics = createMetrics();
   const interceptors = [
     metrics.interceptor,
@@ -118,7 +137,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   registerDocs(app);
   await registerPortal(app);
 
-  app.get("/healthz", async (_req, reply) => reply.header("content-type", "application/json").send('{"status":"ok"}'));
+  app.get("/healthz", async (_req, reply) => reply.header("content-type", "application/json").send(jsonBytes('{"status":"ok"}')));
   app.get("/readyz", async (_req, reply) => {
     const [database, redis] = await Promise.all([db.ping(), kv.ping()]);
     const status = !database ? "unavailable" : redis ? "ready" : "degraded";
@@ -126,11 +145,13 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       .code(database ? 200 : 503)
       .header("content-type", "application/json")
       .send(
-        JSON.stringify({
-          status,
-          database: database ? "up" : "down",
-          redis: kv.mode === "memory" ? "in-process" : redis ? "up" : "down",
-        }),
+        jsonBytes(
+          JSON.stringify({
+            status,
+            database: database ? "up" : "down",
+            redis: kv.mode === "memory" ? "in-process" : redis ? "up" : "down",
+          }),
+        ),
       );
   });
   app.get("/metrics", async (_req, reply) =>
@@ -138,21 +159,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   app.setNotFoundHandler((_req, reply) => sendError(reply, new ConnectError("route not found", Code.NotFound)));
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status === 413) {
-      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { "x-loyalty-http-status": "413" }));
-    }
-    if (status === 415) {
-      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { "x-loyalty-http-status": "415" }));
-    }
-    if (status >= 400 && status < 500) {
-      const message = err.code?.startsWith("FST_ERR_CTP") ? "malformed JSON body" : "bad request";
-      return sendError(reply, new ConnectError(message, Code.InvalidArgument));
-    }
-    req.log.error({ err }, "unhandled error");
-    return sendError(reply, new ConnectError("internal error", Code.Internal));
-  });
 
   // Expired idempotency records are purged in the background.
   const purge = setInterval(() => {

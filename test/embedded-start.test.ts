@@ -94,7 +94,7 @@ function startupNotes(output: string): string {
  * The service process itself: `tsx` runs the script in a child node process.
  * Signals go to it directly, as they would to `node --import tsx src/main.ts`:
  * the tsx wrapper relays a SIGTERM it receives, but when the child does not
- * acknowledge within 30 ms (a busy event loop on a loaded machine) it
+ * acknowledge within 30 ms (a busy event loop, or just a loaded machine) it
  * SIGKILLs the child and exits 143, with no drain.
  */
 function servicePid(tsxPid: number): number {

@@ -10,6 +10,15 @@ const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-r
 /** RPC response headers a REST caller sees. */
 const EXPOSED_HEADERS = ["idempotent-replayed", "retry-after"];
 
+/**
+ * JSON text as bytes: Fastify appends `; charset=utf-8` to a string payload's
+ * Content-Type, and the contract promises exactly `application/json` (whose
+ * encoding is UTF-8 by definition, RFC 8259).
+ */
+export function jsonBytes(text: string): Buffer {
+  return Buffer.from(text, "utf8");
+}
+
 /** The REST error body of contract §6. */
 export function errorBody(code: Code, message: string) {
   return JSON.stringify({ success: false, error: { code: codeName(code), message } });
@@ -23,7 +32,7 @@ export function sendError(reply: FastifyReply, err: ConnectError): FastifyReply 
     const value = err.metadata.get(h);
     if (value !== null) reply.header(h, value);
   }
-  return reply.code(status).header("content-type", "application/json").send(errorBody(err.code, err.rawMessage));
+  return reply.code(status).header("content-type", "application/json").send(jsonBytes(errorBody(err.code, err.rawMessage)));
 }
 
 /**
@@ -167,7 +176,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     }
     const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
     emitUnpopulated(binding.method.output, res.message as Message, body);
-    return reply.code(200).header("content-type", "application/json").send(JSON.stringify(body));
+    return reply.code(200).header("content-type", "application/json").send(jsonBytes(JSON.stringify(body)));
   } catch (err) {
     return sendError(reply, ConnectError.from(err));
   }
