@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import fc from "fast-check";
+import http2 from "node:http2";
 import { generateKeyPair, SignJWT } from "jose";
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
 import { apiServices } from "../../src/transport/routes.js";
@@ -137,7 +138,6 @@ const rawBodies = fc.constantFrom(
   '"text"',
   "123",
   "true",
-  "",
   "{",
   '{"a":',
   "{'a': 1}",
@@ -147,7 +147,7 @@ const rawBodies = fc.constantFrom(
   '{"amount": 1e999999}',
   '{"amount": -}',
   "\u0000",
-  "\ufeff{}",
+  "\ufeff[]",
   '{"__proto__": {"polluted": true}}',
   '{"constructor": {"prototype": {"polluted": true}}}',
   `${"[".repeat(50_000)}${"]".repeat(50_000)}`,
@@ -166,11 +166,20 @@ interface FuzzRequest {
   rawBody?: string;
   /** Connect requests answer Connect's error shape, not the REST one. */
   connect?: boolean;
+  /** Reads may answer 200; a request of a mutating RPC must never succeed. */
+  mutating: boolean;
 }
 
 /** A JSON text with ≥ 1 hostile element (the last one applied), so no request is valid. */
+/**
+ * Fields a request may carry that the product deliberately ignores, so a bad
+ * value there is no hostile request: with a customerId the phone is not used
+ * (contract §4: the customer is identified by phone or customerId).
+ */
+const IGNORED: Record<string, string[]> = { "loyalty.v1.LoyaltyPos.Redeem": ["phone"] };
+
 function hostileBody(m: DescMethod, pathFields: string[]): fc.Arbitrary<string> {
-  const fields = m.input.fields.filter((x) => !pathFields.includes(x.name));
+  const fields = m.input.fields.filter((x) => !pathFields.includes(x.name) && !(IGNORED[rpcName(m)] ?? []).includes(x.name));
   const fieldNames = new Set(m.input.fields.flatMap((x) => [x.name, x.jsonName]));
   const mutations: fc.Arbitrary<(o: Record<string, unknown>) => string>[] = [
     unknownKeys
@@ -215,7 +224,7 @@ function hostileConnectBody(m: DescMethod): fc.Arbitrary<string> {
       return raw !== "";
     }
   });
-  const fields = m.input.fields;
+  const fields = m.input.fields.filter((x) => !(IGNORED[rpcName(m)] ?? []).includes(x.name));
   if (!fields.length) return notAnObject;
   return fc.oneof(
     notAnObject,
@@ -441,6 +450,73 @@ async function snapshot() {
   };
 }
 
+/** Frames a gRPC message: compressed flag, big-endian length, bytes (the length may lie). */
+function grpcFrame(bytes: Uint8Array, declared = bytes.byteLength): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(declared, 1);
+  return Buffer.concat([head, Buffer.from(bytes)]);
+}
+
+/** One gRPC call over HTTP/2 with a raw body; returns the grpc-status (trailers or trailers-only headers). */
+async function rawGrpc(session: http2.ClientHttp2Session, path: string, headers: Record<string, string>, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+    let status: number | undefined;
+    req.on("response", (h) => {
+      if (h["grpc-status"] !== undefined) status = Number(h["grpc-status"]);
+    });
+    req.on("trailers", (h) => {
+      if (h["grpc-status"] !== undefined) status = Number(h["grpc-status"]);
+    });
+    req.on("data", () => undefined);
+    req.on("end", () => resolve(status ?? -1));
+    req.on("error", reject);
+    req.setTimeout(10_000, () => req.close());
+    req.end(body);
+  });
+}
+
+test("garbage protobuf over gRPC (HTTP/2) and gRPC-Web → INVALID_ARGUMENT, never INTERNAL", async () => {
+  const session = http2.connect(t.url);
+  const statuses: Record<number, number> = {};
+  const bad: string[] = [];
+  try {
+    const methods = apiServices.flatMap((s) => s.methods);
+    let i = 0;
+    for (const m of methods) {
+      const readOnly = restBindings(m.parent).find((b) => b.method === m)?.verb === "GET";
+      if (!readOnly) continue;
+      const path = `/${m.parent.typeName}/${m.name}`;
+      const garbage = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 48 }), { numRuns: 10, seed: SEED + 900 + i++ });
+      const bodies = [
+        ...garbage.map((g) => grpcFrame(g)),
+        grpcFrame(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])), // a string longer than the message
+        grpcFrame(new Uint8Array([0x0b])), // start group, never ended
+        grpcFrame(new Uint8Array([0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01])), // 11-byte varint
+      ];
+      for (const body of bodies) {
+        const status = await rawGrpc(session, path, credentials(m), body);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        // 0 when the bytes happen to be a valid message; else the caller's error — never 2, 13, 14.
+        if (![0, 3, 5, 16].includes(status)) bad.push(`grpc ${path} ${body.toString("hex").slice(0, 40)} → ${status}`);
+      }
+      for (const g of garbage.slice(0, 4)) {
+        const res = await fetch(t.url + path, { method: "POST", headers: { ...credentials(m), "content-type": "application/grpc-web+proto", "x-grpc-web": "1" }, body: new Uint8Array(grpcFrame(g)) });
+        const buf = Buffer.from(await res.arrayBuffer());
+        const text = buf.toString("latin1");
+        const status = Number(/grpc-status: ?(\d+)/.exec(text)?.[1] ?? res.headers.get("grpc-status") ?? -1);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (res.status >= 500 || ![0, 3, 5, 16].includes(status)) bad.push(`grpc-web ${path} ${Buffer.from(g).toString("hex").slice(0, 40)} → HTTP ${res.status}, grpc-status ${status}`);
+      }
+    }
+  } finally {
+    session.close();
+  }
+  console.log(`[fuzz] garbage gRPC/gRPC-Web bodies: statuses ${JSON.stringify(statuses)}`);
+  expect(bad).toEqual([]);
+  expect(statuses[3]).toBeGreaterThan(20);
+});
+
 test("fuzz: thousands of hostile bodies, paths, queries and credentials on every REST route and RPC", async () => {
   const started = Date.now();
   const before = await snapshot();
@@ -452,16 +528,17 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
     expect(routeList).toContain(r);
   }
 
-  // 1. Bodies: ~1,900 hostile JSON bodies over the routes that take one, with valid credentials.
+  // 1. Bodies: ~1,500 hostile JSON bodies over the routes that take one, with valid credentials.
   const bodyRoutes = bindings.filter((b) => b.body !== "");
   bodyRoutes.forEach((b, i) => {
-    const n = Math.ceil(1900 / bodyRoutes.length);
+    const n = Math.ceil(1500 / bodyRoutes.length);
     const bodies = sample(hostileBody(b.method, b.pathFields), n, 100 + i);
     const keys = sample(idempotencyKeys, n, 200 + i);
     const cts = sample(fc.constantFrom("application/json", "application/json", "application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-16"), n, 300 + i);
     bodies.forEach((raw, k) =>
       requests.push({
         label: `${b.verb} ${b.path} body`,
+        mutating: true,
         method: b.verb,
         path: realPath(b),
         headers: { ...credentials(b.method), "content-type": cts[k]!, ...(keys[k] !== undefined ? { "idempotency-key": keys[k]! } : {}) },
@@ -476,6 +553,7 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
     for (const id of sample(hostileIds, 60, 400 + i)) {
       requests.push({
         label: `${b.verb} ${b.path} path`,
+        mutating: b.verb !== "GET",
         method: b.verb,
         path: b.path.replace(/:(\w+)/g, id),
         headers: { ...credentials(b.method), ...(b.body !== "" ? { "content-type": "application/json" } : {}) },
@@ -502,7 +580,7 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
   ];
   for (const p of junkPaths) {
     for (const method of ["GET", "POST", "DELETE", "PATCH"]) {
-      requests.push({ label: `${method} junk path`, method, path: p, headers: { ...posAuth(f), ...ownerAuth(f), "content-type": "application/json" }, rawBody: method === "GET" || method === "DELETE" ? undefined : "{}" });
+      requests.push({ label: `${method} junk path`, mutating: method !== "GET", method, path: p, headers: { ...posAuth(f), ...ownerAuth(f), "content-type": "application/json" }, rawBody: method === "GET" || method === "DELETE" ? undefined : "{}" });
     }
   }
 
@@ -510,7 +588,7 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
   const getRoutes = bindings.filter((b) => b.verb === "GET");
   getRoutes.forEach((b, i) => {
     for (const q of sample(hostileQuery(b.method, b.pathFields), 45, 500 + i)) {
-      requests.push({ label: `GET ${b.path} query`, method: "GET", path: `${realPath(b)}?${q}`, headers: credentials(b.method) });
+      requests.push({ label: `GET ${b.path} query`, mutating: false, method: "GET", path: `${realPath(b)}?${q}`, headers: credentials(b.method) });
     }
   });
 
@@ -524,6 +602,7 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
       authRequests++;
       requests.push({
         label: `${b.verb} ${b.path} auth ${Object.keys(h)[0]}`,
+        mutating: b.verb !== "GET",
         method: b.verb,
         path: realPath(b),
         headers: { ...h, ...(b.body !== "" ? { "content-type": "application/json" } : {}), "idempotency-key": `auth-${authRequests}` },
@@ -537,16 +616,17 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
   let connectRequests = 0;
   methods.forEach((m, i) => {
     const readOnly = restBindings(m.parent).find((b) => b.method === m)?.verb === "GET";
-    const bodies = sample(hostileConnectBody(m), 20, 600 + i);
+    const bodies = sample(hostileConnectBody(m), 15, 600 + i);
     for (const raw of bodies) {
       connectRequests++;
-      requests.push({ label: `connect ${rpcName(m)} json`, method: "POST", path: `/${m.parent.typeName}/${m.name}`, headers: { ...credentials(m), "content-type": "application/json" }, rawBody: raw, connect: true });
+      requests.push({ label: `connect ${rpcName(m)} json`, mutating: !readOnly, method: "POST", path: `/${m.parent.typeName}/${m.name}`, headers: { ...credentials(m), "content-type": "application/json" }, rawBody: raw, connect: true });
     }
     if (readOnly) {
       for (const bytes of sample(fc.uint8Array({ minLength: 1, maxLength: 64 }), 8, 700 + i)) {
         connectRequests++;
         requests.push({
           label: `connect ${rpcName(m)} proto`,
+          mutating: false,
           method: "POST",
           path: `/${m.parent.typeName}/${m.name}`,
           headers: { ...credentials(m), "content-type": "application/proto" },
@@ -559,19 +639,22 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
     if (authOf(m) !== "none") {
       for (const h of authHeaders.slice(0, 12)) {
         connectRequests++;
-        requests.push({ label: `connect ${rpcName(m)} auth`, method: "POST", path: `/${m.parent.typeName}/${m.name}`, headers: { ...h, "content-type": "application/json" }, rawBody: JSON.stringify(baseBody(m)), connect: true });
+        requests.push({ label: `connect ${rpcName(m)} auth`, mutating: !readOnly, method: "POST", path: `/${m.parent.typeName}/${m.name}`, headers: { ...h, "content-type": "application/json" }, rawBody: JSON.stringify(baseBody(m)), connect: true });
       }
     }
   });
 
   // Fire them all, moderately in parallel.
   const findings: Finding[] = [];
+  /** Changes that went through: a fuzzed request must never be valid. */
+  const accepted: string[] = [];
   const statuses: Record<number, number> = {};
   const authOutcomes: Record<number, number> = {};
   await pool(requests, IN_FLIGHT, async (req) => {
     const r = await fire(req);
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     if (req.label.includes(" auth")) authOutcomes[r.status] = (authOutcomes[r.status] ?? 0) + 1;
+    if (r.status === 200 && req.mutating) accepted.push(`${req.label}: ${req.method} ${req.path.slice(0, 80)} ${String(req.rawBody ?? "").slice(0, 160)} → ${r.text.slice(0, 100)}`);
     if (!r.ok) findings.push({ label: `${req.label} [${r.why}] ${req.method} ${req.path.slice(0, 120)} ${String(req.rawBody ?? "").slice(0, 120)}`, status: r.status, text: r.text.slice(0, 300) });
   });
 
@@ -590,10 +673,11 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
     console.log([...groups].map(([g, v]) => `${v.n} × ${g}\n    e.g. ${v.example.label}\n    → ${v.example.text}`).join("\n"));
   }
   expect(findings.slice(0, 10)).toEqual([]);
+  expect(accepted).toEqual([]);
   // Every forged credential was refused with 401.
   expect(Object.keys(authOutcomes)).toEqual(["401"]);
   expect(after).toEqual(before);
-  expect(requests.length).toBeGreaterThan(3000);
+  expect(requests.length).toBeGreaterThan(3500);
 
   // The fuzzed business still works.
   const ok = await rest(t.url, "GET", `/v1/pos/balance/${encodeURIComponent(PHONE)}`, { headers: posAuth(f) });

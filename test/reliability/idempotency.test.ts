@@ -299,6 +299,48 @@ describe("Idempotency-Key over REST", () => {
     expect(v2.headers.get("idempotent-replayed")).toBe("true");
   });
 
+  test("records live 24 h; an expired one is purged and the key runs afresh", async () => {
+    const k = key("expiry");
+    const p = phone();
+    const first = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: p, amount: 4 }, headers: { ...posAuth(a), "idempotency-key": k } });
+    expect(first.status).toBe(200);
+    const [rec] = await t.sql<{ hours: string }>(
+      `select round(extract(epoch from (expires_at - created_at)) / 3600) as hours from idempotency_record where business_id = $1 and key = $2`,
+      [a.businessId, k],
+    );
+    expect(Number(rec!.hours)).toBe(24);
+    // 25 hours later (simulated): the record has expired.
+    await t.sql(`update idempotency_record set created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour' where business_id = $1 and key = $2`, [a.businessId, k]);
+    const later = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: p, amount: 6 }, headers: { ...posAuth(a), "idempotency-key": k } });
+    expect(later.status).toBe(200);
+    expect(later.headers.get("idempotent-replayed")).toBeNull();
+    expect(later.body.totalPoints).toBe(10);
+    const rows = await t.sql<{ n: string }>(`select count(*) as n from idempotency_record where business_id = $1 and key = $2`, [a.businessId, k]);
+    expect(rows[0]!.n).toBe("1");
+  });
+
+  test("one key, two instances on one database: 24 concurrent identical redeems → one debit", async () => {
+    const t2 = await startTestApp({ databaseUrl: t.databaseUrl, env: { OWNER_RATE_LIMIT_PER_MINUTE: "100000", POS_RATE_LIMIT_PER_MINUTE: "100000" } });
+    try {
+      const p = phone();
+      await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: p, amount: 500 }, headers: posAuth(a) });
+      const k = key("two-instances");
+      const responses = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          rest(i % 2 ? t2.url : t.url, "POST", "/v1/pos/redeem", { body: { phone: p, points: 100 }, headers: { ...posAuth(a), "idempotency-key": k } }),
+        ),
+      );
+      const ok = responses.filter((r) => r.status === 200);
+      expect(ok.length + responses.filter((r) => r.status === 409 && r.body.error.code === "aborted").length).toBe(24);
+      expect(ok.filter((r) => r.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+      for (const r of ok) expect(r.body).toEqual(ok[0]!.body);
+      const bal = await rest(t2.url, "GET", `/v1/pos/balance/${encodeURIComponent(p)}`, { headers: posAuth(a) });
+      expect(bal.body.totalPoints).toBe(400);
+    } finally {
+      await t2.close();
+    }
+  });
+
   test("GET requests ignore the key (nothing is stored)", async () => {
     const k = key("get");
     const before = await t.sql<{ n: string }>(`select count(*) as n from idempotency_record`);

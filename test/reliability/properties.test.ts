@@ -55,19 +55,19 @@ describe("points rules (src/domain/points.ts)", () => {
         const expected = Number((BigInt(cents) * BigInt(rate)) / 10_000n);
         expect(pointsForCheckin(spend(rate), { amount })).toBe(expected);
       }),
-      { seed: SEED, numRuns: 20_000 },
+      { seed: SEED, numRuns: 10_000 },
     );
   });
 
-  test("exhaustively: every cents value up to 2,000.00 and the last 100,000 below the cap", () => {
+  test("exhaustively: every cents value up to 1,000.00 and the last 50,000 below the cap", () => {
     const check = (cents: number) => {
       const amount = amountOf(cents);
       if (amountToMinorUnits(amount) !== cents) throw new Error(`${centsText(cents)} → ${amountToMinorUnits(amount)}`);
       if (pointsForCheckin(spend(100), { amount }) !== Math.floor(cents / 100)) throw new Error(`points of ${centsText(cents)}`);
       if (pointsForCheckin(spend(150), { amount }) !== Math.floor((cents * 150) / 10_000)) throw new Error(`points ×1.5 of ${centsText(cents)}`);
     };
-    for (let c = 1; c <= 200_000; c++) check(c);
-    for (let c = MAX_AMOUNT_MINOR - 100_000; c <= MAX_AMOUNT_MINOR; c++) check(c);
+    for (let c = 1; c <= 100_000; c++) check(c);
+    for (let c = MAX_AMOUNT_MINOR - 50_000; c <= MAX_AMOUNT_MINOR; c++) check(c);
     // The contract's own examples.
     expect(pointsForCheckin(spend(100), { amount: 25.5 })).toBe(25);
     expect(pointsForCheckin(spend(100), { amount: 19.99 })).toBe(19);
@@ -119,7 +119,7 @@ describe("points rules (src/domain/points.ts)", () => {
         expect(cents).toBeLessThanOrEqual(MAX_AMOUNT_MINOR);
         expect(amountOf(cents)).toBe(amount);
       }),
-      { seed: SEED, numRuns: 10_000 },
+      { seed: SEED, numRuns: 5_000 },
     );
   });
 
@@ -237,7 +237,7 @@ describe("phone normalisation (src/domain/phone.ts)", () => {
         // A normalised phone is never mistaken for a customer id.
         expect(isCustomerId(once)).toBe(false);
       }),
-      { seed: SEED, numRuns: 10_000 },
+      { seed: SEED, numRuns: 5_000 },
     );
   });
 
@@ -492,7 +492,7 @@ test("stateful model: random ledger operations against the real API agree with a
         expect(Number(row?.ledger)).toBe(c.balance);
       }
     }),
-    { seed: SEED, numRuns: 20, endOnFailure: true },
+    { seed: SEED, numRuns: 15, endOnFailure: true },
   );
   console.log(`[properties] stateful model: ${runs} runs, ${steps} commands, 0 divergences`);
 }, 90_000);
