@@ -123,7 +123,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     interceptors,
     readMaxBytes: config.bodyLimitBytes,
     // Zero values and false are emitted (contract §1), as the REST layer does.
-    jsonOptions: { alwaysEmitImplicit: true },
+    // Unknown fields are refused over Connect JSON as over REST.
+    jsonOptions: { alwaysEmitImplicit: true, ignoreUnknownFields: false },
     grpc: true,
     grpcWeb: true,
     connect: true,

@@ -111,10 +111,18 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
       const lockKey = `${p.businessId}:${"id" in ref ? ref.id : ref.phone}`;
-      const result = await withCustomerLock(kv, lockKey, () =>
-        customers.redeem(p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId }),
-      );
-      if (!result) return whyNot(p.businessId, ref, points);
+      const result = await withCustomerLock(kv, lockKey, async () => {
+        // The debit is conditional; when it touched no row although the
+        // customer now qualifies (a concurrent check-in topped the balance
+        // up), it is simply tried again.
+        for (let attempt = 0; ; attempt++) {
+          const done = await customers.redeem(p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId });
+          if (done) return done;
+          if (attempt === 2) return whyNot(p.businessId, ref, points);
+          const now = await customers.find(p.businessId, ref);
+          if (!now || now.status === "BLOCKED" || now.total_points < points) return whyNot(p.businessId, ref, points);
+        }
+      });
       return create(RedeemResponseSchema, {
         success: true,
         redemptionId: result.redemptionId,

@@ -43,7 +43,11 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
       throw new ConnectError("Idempotency-Key must be 1-255 printable ASCII characters", Code.InvalidArgument);
     }
     const principal = req.contextValues.get(kPrincipal);
-    const scope = principal.kind === "anonymous" ? "" : principal.businessId;
+    // Only a business's own changes are guarded: register and login issue
+    // tokens, which must never be stored (a repeated register is refused
+    // by the unique email anyway).
+    if (principal.kind === "anonymous") return next(req);
+    const scope = principal.businessId;
     const requestHash = createHash("sha256")
       .update(req.method.parent.typeName + "/" + req.method.name + "\n")
       .update(toBinary(req.method.input, req.message))
