@@ -1,7 +1,7 @@
 import { RequestContext } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
@@ -18,7 +18,7 @@ import { createIdempotencyInterceptor } from "./transport/idempotency-intercepto
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer } from "./transport/one-port-server.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
-import { apiServices, createRoutes } from "./transport/routes.js";
+import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { registerDocs } from "./transport/docs-page.js";
@@ -113,7 +113,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     createAuthInterceptor({ config, kv, tokens: deps.tokens, accounts: deps.accounts, log: app.log }),
     createIdempotencyInterceptor({ db, log: app.log }),
   ];
-  const routes = createRoutes(deps);
+  const impls = createServiceImpls(deps);
+  const routes = createRoutes(deps, impls);
 
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
@@ -131,9 +132,9 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   // Registered outside the Connect plugin's scope: the plugin replaces the
-  // JSON body parser inside its own scope.
-  const transport = createRouterTransport(routes, { router: { interceptors, readMaxBytes: config.bodyLimitBytes } });
-  registerRestGateway(app, { services: apiServices, transport });
+  // JSON body parser inside its own scope. Same implementations, same
+  // interceptors as the Connect handlers.
+  registerRestGateway(app, { services: apiServices, impls, interceptors });
   registerOpenApi(app, apiServices);
   registerDocs(app);
   await registerPortal(app);

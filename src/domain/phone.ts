@@ -26,7 +26,7 @@ export function normalizePhone(input: string, defaultCountry: string, field = "p
 
 /**
  * Tells a customer id from a phone number in a POS path (`:identifier`).
- * Ids are cuid2 strings (a lower-case letter, then letters and digits);
+ * Ids are a lower-case letter, then letters and digits;
  * phone numbers never contain letters.
  */
 export function isCustomerId(identifier: string): boolean {

@@ -40,7 +40,7 @@ export function password(value: string): string {
   return value;
 }
 
-/** Validates an id-shaped string (cuid2) given by a caller. */
+/** Validates an id-shaped string given by a caller. */
 export function id(value: string | undefined, field: string): string {
   const v = (value ?? "").trim();
   if (v.length === 0) throw invalidArgument(`${field} is required`);

@@ -1,4 +1,4 @@
-import { createId } from "@paralleldrive/cuid2";
+import { newId as createId } from "../infrastructure/ids.js";
 import type { Db } from "./db.js";
 import { ApiKeySchema, type ApiKey } from "./entities/api-key.js";
 import { AuditEventSchema } from "./entities/audit-event.js";

@@ -1,4 +1,4 @@
-import { createId } from "@paralleldrive/cuid2";
+import { newId as createId } from "../infrastructure/ids.js";
 import type { Db } from "./db.js";
 
 /** A customer row as the SQL below returns it. */

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { ConnectError, Code } from "@connectrpc/connect";
 
@@ -13,15 +12,6 @@ export const kPrincipal = createContextKey<Principal>({ kind: "anonymous" }, { d
 
 /** "rest" when the call came through the REST gateway. */
 export const kProtocol = createContextKey<string | undefined>(undefined, { description: "protocol" });
-
-/**
- * Connect's in-process router transport does not hand context values to the
- * server side, so kProtocol never reaches the interceptors. The REST gateway
- * marks its calls with this header instead; the value is a per-process
- * secret, so an outside caller cannot pass for the gateway.
- */
-export const REST_CALL_HEADER = "x-loyalty-rest-call";
-export const REST_CALL_TOKEN = randomUUID();
 
 /** The caller's IP address, for throttling. */
 export const kClientIp = createContextKey<string>("", { description: "client ip" });

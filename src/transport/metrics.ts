@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { kProtocol, REST_CALL_HEADER, REST_CALL_TOKEN } from "./context.js";
+import { kProtocol } from "./context.js";
 import { codeName } from "./errors.js";
 
 /** The Prometheus registry of one service instance. */
@@ -34,10 +34,7 @@ export function createMetrics() {
     const labels = {
       service: req.service.typeName,
       method: req.method.name,
-      protocol: protocolOf(
-        req.header.get("content-type"),
-        req.header.get(REST_CALL_HEADER) === REST_CALL_TOKEN ? "rest" : req.contextValues.get(kProtocol),
-      ),
+      protocol: protocolOf(req.header.get("content-type"), req.contextValues.get(kProtocol)),
     };
     const end = duration.startTimer(labels);
     let code = "ok";

@@ -1,7 +1,7 @@
-import { fromJson, isFieldSet, toJson, type DescField, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
-import { ConnectError, Code, createContextValues, type Transport } from "@connectrpc/connect";
+import { create, fromJson, isFieldSet, isMessage, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { ConnectError, Code, createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { kClientIp, kProtocol, REST_CALL_HEADER, REST_CALL_TOKEN } from "./context.js";
+import { kClientIp, kProtocol } from "./context.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
@@ -94,30 +94,69 @@ function queryValue(field: DescField, raw: string): unknown {
   return raw;
 }
 
+/** Calls one RPC through the interceptors, in process. */
+type Invoke = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * Composes a method's implementation with the interceptors, exactly as a
+ * Connect handler does (the first interceptor is the outermost), without a
+ * transport: no serialisation round trip and no per-call AbortController.
+ * Profiling showed the in-process router transport (binary encode/decode
+ * twice per call) at about a fifth of a REST call's CPU.
+ */
+function createInvoker(method: DescMethod, impl: object, interceptors: Interceptor[]): Invoke {
+  const fn = (impl as Record<string, (req: unknown, ctx: HandlerContext) => unknown>)[method.localName];
+  if (typeof fn !== "function") throw new Error(`${method.parent.typeName}.${method.name} is not implemented`);
+  const call: Invoke = async (req) => {
+    const ctx: HandlerContext = {
+      service: req.service,
+      method: req.method,
+      protocolName: "rest",
+      requestMethod: req.requestMethod,
+      url: req.url,
+      signal: req.signal,
+      timeoutMs: () => undefined,
+      requestHeader: req.header,
+      responseHeader: new Headers(),
+      responseTrailer: new Headers(),
+      values: req.contextValues,
+    };
+    const out = await fn.call(impl, req.message, ctx);
+    const message = isMessage(out, method.output) ? out : create(method.output, out as never);
+    return { stream: false, service: req.service, method: req.method as never, header: ctx.responseHeader, trailer: ctx.responseTrailer, message };
+  };
+  return interceptors.reduceRight<Invoke>((next, interceptor) => interceptor(next as never) as unknown as Invoke, call);
+}
+
 /**
  * The generic REST layer: one Fastify route per `google.api.http` binding,
  * found at start-up. It knows no individual route and holds no business
  * logic: path variables, query parameters and the body become the request
- * message (`fromJson`), the call goes through the same Connect router and
- * interceptors as gRPC and Connect calls, and the response is `toJson` with
- * implicit values emitted. Returns the bindings it registered.
+ * message (`fromJson`), the call runs the same service implementation
+ * through the same interceptors as gRPC and Connect calls, and the response
+ * is `toJson` with implicit values emitted. Returns the bindings registered.
  */
 export function registerRestGateway(
   app: FastifyInstance,
-  opts: { services: DescService[]; transport: Transport },
+  opts: { services: DescService[]; impls: ReadonlyMap<string, object>; interceptors: Interceptor[] },
 ): RestBinding[] {
   const bindings = opts.services.flatMap((s) => restBindings(s));
   for (const binding of bindings) {
+    const impl = opts.impls.get(binding.method.parent.typeName);
+    if (!impl) throw new Error(`no implementation registered for ${binding.method.parent.typeName}`);
+    const invoke = createInvoker(binding.method, impl, opts.interceptors);
     app.route({
       method: binding.verb,
       url: binding.path,
-      handler: (request, reply) => handle(binding, request, reply, opts.transport),
+      handler: (request, reply) => handle(binding, request, reply, invoke),
     });
   }
   return bindings;
 }
 
-async function handle(binding: RestBinding, request: FastifyRequest, reply: FastifyReply, transport: Transport) {
+async function handle(binding: RestBinding, request: FastifyRequest, reply: FastifyReply, invoke: Invoke) {
   const input = binding.method.input;
   let message;
   try {
@@ -166,10 +205,19 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     const value = request.headers[h];
     if (typeof value === "string") headers.set(h, value);
   }
-  headers.set(REST_CALL_HEADER, REST_CALL_TOKEN);
   const contextValues = createContextValues().set(kProtocol, "rest").set(kClientIp, request.ip);
   try {
-    const res = await transport.unary(binding.method as never, undefined, undefined, headers, message as never, contextValues);
+    const res = await invoke({
+      stream: false,
+      service: binding.method.parent,
+      method: binding.method as never,
+      requestMethod: request.method,
+      url: request.url,
+      signal: NEVER_ABORTED,
+      header: headers,
+      contextValues,
+      message: message as never,
+    });
     for (const h of EXPOSED_HEADERS) {
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);

@@ -1,4 +1,4 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { BusinessSettings, OwnerAuth } from "../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../gen/loyalty/v1/admin_pb.js";
@@ -15,24 +15,30 @@ import { withIdempotentReplay } from "./idempotency-interceptor.js";
 export const apiServices = [LoyaltyPos, CustomerAdmin, OwnerAuth, BusinessSettings];
 
 /**
- * Registers every service implementation on a Connect router; used for the
- * Connect/gRPC/gRPC-Web handlers and for the REST gateway's in-process
- * transport alike, so both run the same code and interceptors.
+ * The service implementations, each wrapped for idempotent replays, keyed by
+ * service type name. The Connect router (gRPC, gRPC-Web, Connect) and the
+ * REST gateway run these same objects through the same interceptors.
  */
-export function createRoutes(deps: ServiceDeps) {
-  const pos = createLoyaltyPosService(deps);
-  const admin = createCustomerAdminService(deps);
-  const auth = createOwnerAuthService(deps);
-  const settings = createBusinessSettingsService(deps);
+export function createServiceImpls(deps: ServiceDeps): Map<string, object> {
+  return new Map<string, object>([
+    [LoyaltyPos.typeName, withIdempotentReplay(createLoyaltyPosService(deps))],
+    [CustomerAdmin.typeName, withIdempotentReplay(createCustomerAdminService(deps))],
+    [OwnerAuth.typeName, withIdempotentReplay(createOwnerAuthService(deps))],
+    [BusinessSettings.typeName, withIdempotentReplay(createBusinessSettingsService(deps))],
+  ]);
+}
+
+/** Registers every service on a Connect router, with health and reflection. */
+export function createRoutes(deps: ServiceDeps, impls: Map<string, object> = createServiceImpls(deps)) {
   const health = createHealthService({
     serviceNames: apiServices.map((s) => s.typeName),
     dbUp: () => deps.db.ping(),
   });
   return (router: ConnectRouter) => {
-    router.service(LoyaltyPos, withIdempotentReplay(pos));
-    router.service(CustomerAdmin, withIdempotentReplay(admin));
-    router.service(OwnerAuth, withIdempotentReplay(auth));
-    router.service(BusinessSettings, withIdempotentReplay(settings));
+    router.service(LoyaltyPos, impls.get(LoyaltyPos.typeName) as ServiceImpl<typeof LoyaltyPos>);
+    router.service(CustomerAdmin, impls.get(CustomerAdmin.typeName) as ServiceImpl<typeof CustomerAdmin>);
+    router.service(OwnerAuth, impls.get(OwnerAuth.typeName) as ServiceImpl<typeof OwnerAuth>);
+    router.service(BusinessSettings, impls.get(BusinessSettings.typeName) as ServiceImpl<typeof BusinessSettings>);
     router.service(Health, health);
     // Server reflection (grpcurl, buf curl without protos): on in development,
     // GRPC_REFLECTION in production.

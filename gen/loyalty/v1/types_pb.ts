@@ -21,7 +21,7 @@ export const file_loyalty_v1_types: GenFile = /*@__PURE__*/
  */
 export type Customer = Message<"loyalty.v1.Customer"> & {
   /**
-   * Opaque id (cuid2).
+   * Opaque id: a lower-case letter and 24 characters of [a-z0-9].
    *
    * @generated from field: string id = 1;
    */
@@ -105,7 +105,7 @@ export const CustomerSchema: GenMessage<Customer> = /*@__PURE__*/
  */
 export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
   /**
-   * Opaque id (cuid2).
+   * Opaque id: a lower-case letter and 24 characters of [a-z0-9].
    *
    * @generated from field: string id = 1;
    */
@@ -225,7 +225,7 @@ export const PaginationSchema: GenMessage<Pagination> = /*@__PURE__*/
  */
 export type Store = Message<"loyalty.v1.Store"> & {
   /**
-   * Opaque id (cuid2).
+   * Opaque id: a lower-case letter and 24 characters of [a-z0-9].
    *
    * @generated from field: string id = 1;
    */
@@ -323,7 +323,7 @@ export const ProgramSchema: GenMessage<Program> = /*@__PURE__*/
  */
 export type ApiKey = Message<"loyalty.v1.ApiKey"> & {
   /**
-   * Opaque id (cuid2).
+   * Opaque id: a lower-case letter and 24 characters of [a-z0-9].
    *
    * @generated from field: string id = 1;
    */
