@@ -66,6 +66,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
 
   const db = createDb(orm);
+  app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
     db,

@@ -14,6 +14,20 @@ export function isKnownCountry(country: string): boolean {
  * numbers; anything that cannot be a phone number is INVALID_ARGUMENT.
  */
 export function normalizePhone(input: string, defaultCountry: string, field = "phone"): string {
+  const memoKey = `${defaultCountry}|${input}`;
+  const known = memo.get(memoKey);
+  if (known !== undefined) return known;
+  const number = parse(input, defaultCountry, field);
+  if (memo.size >= 10_000) memo.clear();
+  memo.set(memoKey, number);
+  return number;
+}
+
+// Tills look the same numbers up all day: parsing is memoised (valid
+// numbers only; a refusal is recomputed, it names the field).
+const memo = new Map<string, string>();
+
+function parse(input: string, defaultCountry: string, field: string): string {
   const text = input.trim();
   if (text.length === 0) throw invalidArgument(`${field} is required`);
   if (text.length > 40 || !/^[+0-9()\-.\s/]+$/.test(text)) {

@@ -7,6 +7,9 @@ import { OwnerSchema, type Owner } from "./entities/owner.js";
 import { ProgramSchema, type Program } from "./entities/program.js";
 import { StoreSchema, type Store } from "./entities/store.js";
 
+/** How long a program read stays in the per-instance cache. */
+const PROGRAM_CACHE_MS = 2_000;
+
 /** An API key as authentication needs it (what the cache holds). */
 export interface ApiKeyPrincipal {
   id: string;
@@ -21,6 +24,7 @@ export interface ApiKeyPrincipal {
  */
 export function createAccountRepository(db: Db) {
   const em = () => db.orm.em.getContext();
+  const programCache = new Map<string, { program: Program; expires: number }>();
 
   return {
     async register(input: {
@@ -53,7 +57,14 @@ export function createAccountRepository(db: Db) {
       return em().findOne(OwnerSchema, { email }, { disableIdentityMap: true });
     },
 
+    /**
+     * The program of a business. Every POS call needs it, so it is kept in
+     * process for PROGRAM_CACHE_MS: a change made on this instance is seen at
+     * once, one made on another instance within that time.
+     */
     async getProgram(businessId: string): Promise<Program> {
+      const hit = programCache.get(businessId);
+      if (hit && hit.expires > Date.now()) return hit.program;
       const rows = await db.query<Program>(
         `select business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
                 points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
@@ -64,6 +75,8 @@ export function createAccountRepository(db: Db) {
       );
       const program = rows[0];
       if (!program) throw new Error(`business ${businessId} has no program`);
+      if (programCache.size > 10_000) programCache.clear();
+      programCache.set(businessId, { program, expires: Date.now() + PROGRAM_CACHE_MS });
       return program;
     },
 
@@ -71,6 +84,7 @@ export function createAccountRepository(db: Db) {
       const program = await em().findOneOrFail(ProgramSchema, { businessId });
       em().assign(program, { ...changes, updatedAt: new Date() });
       await em().flush();
+      programCache.delete(businessId);
       return program;
     },
 

@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
  * The MikroORM options of Loyalty+. Migrations are listed as classes (not
  * loaded from a folder) so that tsx, tsc output and vitest all run them.
  */
-export function createOrmOptions(clientUrl: string, poolMax = 20): Options {
+export function createOrmOptions(clientUrl: string, poolMax = 10): Options {
   return {
     clientUrl,
     entities: allEntities,
