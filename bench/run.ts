@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 /**
  * `npm run bench`: the product against a hand-written Fastify + `pg`
  * baseline (bench/baseline-server.ts), side by side on the same PostgreSQL,
@@ -271,9 +272,20 @@ async function login(server: ServerProc, b: BenchBusiness): Promise<string> {
   return b.token;
 }
 
+/**
+ * The product runs with the same node flags as `npm start` (read from
+ * package.json's start script), so the bench measures what is shipped.
+ * BENCH_PRODUCT_NODE_ARGS overrides them for experiments.
+ */
+function productNodeArgs(): string[] {
+  if (process.env.BENCH_PRODUCT_NODE_ARGS !== undefined) return process.env.BENCH_PRODUCT_NODE_ARGS.split(/\s+/).filter(Boolean);
+  const start: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).scripts.start;
+  return start.split(/\s+/).filter((a) => a.startsWith("--") && a !== "--import");
+}
+
 async function startProduct(name: string, database: string, role: Parameters<typeof portFor>[0], nodeArgs: string[] = []) {
   const port = await portFor(role);
-  return startServer({ name, script: "src/main.ts", port, env: productEnv(database, port), nodeArgs });
+  return startServer({ name, script: "src/main.ts", port, env: productEnv(database, port), nodeArgs: [...productNodeArgs(), ...nodeArgs] });
 }
 
 async function startBaseline(state: BenchState, nodeArgs: string[] = [], role: Parameters<typeof portFor>[0] = "baseline") {
