@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
+import { createApiKeyCache } from "./infrastructure/api-key-cache.js";
+import { createRateCounter } from "./infrastructure/rate-counter.js";
 import { createTokenService } from "./infrastructure/secrets.js";
 import { createAccountRepository } from "./persistence/account-repository.js";
 import { createCustomerRepository } from "./persistence/customer-repository.js";
@@ -70,11 +72,13 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
 
   const db = createDb(orm);
+  const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
   app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
     db,
     kv,
+    apiKeys,
     tokens: createTokenService({
       secret: config.jwtSecret,
       issuer: config.jwtIssuer,
@@ -120,7 +124,14 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const interceptors = [
     metrics.interceptor,
     createErrorInterceptor(app.log),
-    createAuthInterceptor({ config, kv, tokens: deps.tokens, accounts: deps.accounts, log: app.log }),
+    createAuthInterceptor({
+      config,
+      tokens: deps.tokens,
+      accounts: deps.accounts,
+      apiKeys,
+      rates: createRateCounter(kv),
+      log: app.log,
+    }),
     createIdempotencyInterceptor({ db, log: app.log }),
   ];
   const impls = createServiceImpls(deps);

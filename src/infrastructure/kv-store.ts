@@ -21,6 +21,12 @@ export interface KvStore {
    * of API-key authentication (cache look-up plus rate-limit counter).
    */
   getAndIncr(key: string, counterKey: string, ttlMs: number): Promise<{ value: string | null; count: number }>;
+  /** Adds `n` to a counter that expires `ttlMs` after its first increment. */
+  incrBy(key: string, n: number, ttlMs: number): Promise<number>;
+  /** Publishes a message to every instance's subscribers (this one's too). */
+  publish(channel: string, message: string): Promise<void>;
+  /** Calls `handler` for each message published on `channel`. */
+  subscribe(channel: string, handler: (message: string) => void): void;
   /** SET NX PX with a random token; null when somebody else holds it. */
   acquireLock(key: string, ttlMs: number): Promise<string | null>;
   /** Compare-and-delete: releases only a lock we still own. */
@@ -30,6 +36,7 @@ export interface KvStore {
 }
 
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+const INCRBY_SCRIPT = `local c = redis.call("incrby", KEYS[1], ARGV[2]) if redis.call("pttl", KEYS[1]) < 0 then redis.call("pexpire", KEYS[1], ARGV[1]) end return c`;
 const INCR_SCRIPT = `local c = redis.call("incr", KEYS[1]) if c == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end local t = redis.call("pttl", KEYS[1]) if t < 0 then redis.call("pexpire", KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {c, t}`;
 
 /**
@@ -57,6 +64,8 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
       const timer = setTimeout(done, ms);
       redis.once("ready", done);
     });
+  let subscriber: Redis | undefined;
+  const handlers = new Map<string, ((message: string) => void)[]>();
   let lastReported = 0;
   redis.on("error", (err) => {
     const now = Date.now();
@@ -79,6 +88,26 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
     async incr(key, ttlMs) {
       const [count, ttl] = (await redis.eval(INCR_SCRIPT, 1, key, String(ttlMs))) as [number, number];
       return { count, ttlMs: ttl };
+    },
+    async incrBy(key, n, ttlMs) {
+      return (await redis.eval(INCRBY_SCRIPT, 1, key, String(ttlMs), String(n))) as number;
+    },
+    async publish(channel, message) {
+      await redis.publish(channel, message);
+    },
+    subscribe(channel, handler) {
+      // A connection in subscriber mode serves nothing else; ioredis
+      // re-subscribes by itself after a reconnect.
+      if (!subscriber) {
+        subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+        subscriber.on("error", () => undefined);
+        subscriber.on("message", (ch: string, msg: string) => handlers.get(ch)?.forEach((h) => h(msg)));
+      }
+      if (!handlers.has(channel)) {
+        handlers.set(channel, []);
+        subscriber.subscribe(channel).catch(() => undefined);
+      }
+      handlers.get(channel)!.push(handler);
     },
     async getAndIncr(key, counterKey, ttlMs) {
       const results = await redis
@@ -111,6 +140,7 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
       }
     },
     async close() {
+      subscriber?.disconnect();
       redis.disconnect();
     },
   };
@@ -128,6 +158,7 @@ export function createMemoryKvStore(): KvStore {
     }
     return entry;
   };
+  const handlers = new Map<string, ((message: string) => void)[]>();
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [k, v] of values) if (v.expiresAt <= now) values.delete(k);
@@ -152,6 +183,21 @@ export function createMemoryKvStore(): KvStore {
       }
       entry.value = String(Number(entry.value) + 1);
       return { count: Number(entry.value), ttlMs: entry.expiresAt - Date.now() };
+    },
+    async incrBy(key, n, ttlMs) {
+      const entry = live(key);
+      if (!entry) {
+        values.set(key, { value: String(n), expiresAt: Date.now() + ttlMs });
+        return n;
+      }
+      entry.value = String(Number(entry.value) + n);
+      return Number(entry.value);
+    },
+    async publish(channel, message) {
+      handlers.get(channel)?.forEach((h) => h(message));
+    },
+    subscribe(channel, handler) {
+      handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
     },
     async getAndIncr(key, counterKey, ttlMs) {
       const value = live(key)?.value ?? null;

@@ -85,7 +85,7 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
 
 /** BusinessSettings: program, API keys, stores and dashboard (JWT auth). */
 export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<typeof BusinessSettings> {
-  const { accounts, kv, log } = deps;
+  const { accounts, apiKeys, log } = deps;
 
   async function checkStore(businessId: string, storeId: string | undefined): Promise<string | null> {
     if (storeId === undefined || storeId.trim() === "") return null;
@@ -162,8 +162,8 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const id = v.id(req.id, "id");
       const keyHash = await accounts.revokeApiKey(p.businessId, id);
       if (!keyHash) throw notFound("API key not found");
-      // Evict from the shared cache so every instance refuses it at once.
-      await kv.del(`apikey:${keyHash}`).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache"));
+      // Evicted from every instance's cache so that all refuse it at once.
+      await apiKeys.evict(keyHash).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache"));
       await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.revoked", subjectId: id });
       return create(RevokeApiKeyResponseSchema, { success: true });
     },

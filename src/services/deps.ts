@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
+import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
 import type { KvStore } from "../infrastructure/kv-store.js";
 import type { TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository } from "../persistence/account-repository.js";
@@ -11,6 +12,7 @@ export interface ServiceDeps {
   config: Config;
   db: Db;
   kv: KvStore;
+  apiKeys: ApiKeyCache;
   tokens: TokenService;
   customers: CustomerRepository;
   accounts: AccountRepository;

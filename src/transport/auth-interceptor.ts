@@ -1,7 +1,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
-import type { KvStore } from "../infrastructure/kv-store.js";
+import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
+import type { RateCounter } from "../infrastructure/rate-counter.js";
 import { API_KEY_PATTERN, hashApiKey, type TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-repository.js";
 import { kPrincipal, type Principal } from "./context.js";
@@ -16,46 +17,40 @@ export const AUTH_OF_SERVICE: Readonly<Record<string, "api_key" | "owner">> = {
 /**
  * Authenticates every call, over every protocol, and rate-limits per API key
  * and per owner. POS methods accept only an API key, owner methods only a
- * JWT. Validated keys are cached in Redis (evicted on revoke); with Redis
- * down, keys are checked in PostgreSQL and rate limits are skipped.
+ * JWT. Validated keys are cached in process and in Redis (evicted
+ * everywhere on revoke); with Redis down, keys missing from the local cache
+ * are checked in PostgreSQL and rate limits are skipped.
  */
 export function createAuthInterceptor(deps: {
   config: Config;
-  kv: KvStore;
   tokens: TokenService;
   accounts: AccountRepository;
+  apiKeys: ApiKeyCache;
+  rates: RateCounter;
   log: FastifyBaseLogger;
 }): Interceptor {
-  const { config, kv, tokens, accounts, log } = deps;
-  const ttlMs = config.apiKeyCacheTtlSeconds * 1000;
+  const { config, tokens, accounts, apiKeys, rates, log } = deps;
   const lastTouched = new Map<string, number>();
 
   /**
-   * Resolves an API key: the Redis cache look-up and the key's rate-limit
-   * counter travel in one round trip; on a miss PostgreSQL answers and the
-   * cache is filled. With Redis down, PostgreSQL answers and no limit applies.
+   * Resolves an API key: from the two-layer cache (in process, then Redis),
+   * else from PostgreSQL, which then fills the cache. Only valid keys are
+   * cached; a revoked key is evicted from every instance at once.
    */
   async function apiKeyPrincipal(key: string): Promise<ApiKeyPrincipal | undefined> {
     const keyHash = hashApiKey(key);
-    const cacheKey = `apikey:${keyHash}`;
-    const window = Math.floor(Date.now() / 60_000);
-    let cached: string | null = null;
-    let count = 0;
-    try {
-      ({ value: cached, count } = await kv.getAndIncr(cacheKey, `rl:key:${keyHash}:${window}`, 61_000));
-    } catch {
-      // Redis unavailable: PostgreSQL answers instead.
-    }
-    const found = cached ? (JSON.parse(cached) as ApiKeyPrincipal) : await accounts.findActiveApiKey(keyHash);
-    if (!found) return undefined;
-    if (!cached) kv.set(cacheKey, JSON.stringify(found), ttlMs).catch(() => undefined);
-    if (count > config.posRateLimitPerMinute) throw rateLimited(window);
+    const cached = await apiKeys.get(keyHash);
+    if (cached) return cached;
+    const found = await accounts.findActiveApiKey(keyHash);
+    if (found) await apiKeys.set(keyHash, found);
     return found;
   }
 
-  function rateLimited(window: number): ConnectError {
-    const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - Date.now()) / 1000));
-    return new ConnectError("rate limit exceeded, retry later", Code.ResourceExhausted, { "retry-after": String(retryAfter) });
+  async function rateLimit(subject: string, limit: number) {
+    const retryAfter = await rates.hit(subject, limit);
+    if (retryAfter !== undefined) {
+      throw new ConnectError("rate limit exceeded, retry later", Code.ResourceExhausted, { "retry-after": String(retryAfter) });
+    }
   }
 
   /** last_used_at is advisory: written at most once a minute per key. */
@@ -65,18 +60,6 @@ export function createAuthInterceptor(deps: {
     lastTouched.set(id, now);
     if (lastTouched.size > 10_000) lastTouched.clear();
     accounts.touchApiKey(id).catch((err: Error) => log.debug({ err: err.message }, "could not record API key use"));
-  }
-
-  async function rateLimit(subject: string, limit: number) {
-    const windowMs = 60_000;
-    const window = Math.floor(Date.now() / windowMs);
-    let count: number;
-    try {
-      ({ count } = await kv.incr(`rl:${subject}:${window}`, windowMs + 1000));
-    } catch {
-      return; // Redis unavailable: no shared counter, no limit.
-    }
-    if (count > limit) throw rateLimited(window);
   }
 
   return (next) => async (req) => {
@@ -90,6 +73,7 @@ export function createAuthInterceptor(deps: {
       if (!found) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
       principal = { kind: "api_key", businessId: found.businessId, apiKeyId: found.id, storeId: found.storeId };
       touch(found.id);
+      await rateLimit(`key:${found.id}`, config.posRateLimitPerMinute);
     } else if (kind === "owner") {
       const header = req.header.get("authorization") ?? "";
       const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
