@@ -7,6 +7,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "./support/rest.js";
+import { expectError, keysOf } from "./support/assertions.js";
 
 let t: TestApp;
 let b: Business;
@@ -27,22 +28,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const keysOf = (o: object) => Object.keys(o).sort();
 
-function expectError(r: RestResponse, status: number, code: string, message?: string | RegExp) {
-  expect(r.status, r.text).toBe(status);
-  expect(r.headers.get("content-type")).toMatch(/^application\/json/);
-  expect(keysOf(r.body)).toEqual(["error", "success"]);
-  expect(r.body.success).toBe(false);
-  expect(keysOf(r.body.error)).toEqual(["code", "message"]);
-  expect(r.body.error.code).toBe(code);
-  expect(typeof r.body.error.message).toBe("string");
-  expect(r.body.error.message.length).toBeGreaterThan(0);
-  // Never a stack trace or an internal detail.
-  expect(r.text).not.toMatch(/\n\s+at |\.ts:\d|\.js:\d|node_modules|SELECT |INSERT |stack/i);
-  if (typeof message === "string") expect(r.body.error.message).toBe(message);
-  else if (message) expect(r.body.error.message).toMatch(message);
-}
 
 const json = { "content-type": "application/json" };
 const posRaw = (path: string, rawBody: string) => rest(t.url, "POST", path, { rawBody, headers: { ...posAuth(b), ...json } });

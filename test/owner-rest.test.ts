@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "./support/rest.js";
+import { expectError, keysOf } from "./support/assertions.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -16,18 +17,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const keysOf = (o: object) => Object.keys(o).sort();
 
-function expectError(r: RestResponse, status: number, code: string, message?: string | RegExp) {
-  expect(r.status, r.text).toBe(status);
-  expect(r.headers.get("content-type")).toMatch(/^application\/json/);
-  expect(keysOf(r.body)).toEqual(["error", "success"]);
-  expect(r.body.success).toBe(false);
-  expect(keysOf(r.body.error)).toEqual(["code", "message"]);
-  expect(r.body.error.code).toBe(code);
-  if (typeof message === "string") expect(r.body.error.message).toBe(message);
-  else if (message) expect(r.body.error.message).toMatch(message);
-}
 
 let emailSeq = 0;
 const freshEmail = () => `owner-rest-${process.pid}-${Date.now()}-${emailSeq++}@example.com`;

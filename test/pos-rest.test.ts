@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "./support/rest.js";
+import { expectError } from "./support/assertions.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -18,16 +19,6 @@ afterAll(async () => {
 const PHONE = "+353123456789";
 
 /** Asserts the contract's error shape, status, code and (part of) the message. */
-function expectError(r: RestResponse, status: number, code: string, message?: string | RegExp) {
-  expect(r.status, r.text).toBe(status);
-  expect(r.headers.get("content-type")).toMatch(/^application\/json/);
-  expect(Object.keys(r.body).sort()).toEqual(["error", "success"]);
-  expect(r.body.success).toBe(false);
-  expect(Object.keys(r.body.error).sort()).toEqual(["code", "message"]);
-  expect(r.body.error.code).toBe(code);
-  if (typeof message === "string") expect(r.body.error.message).toBe(message);
-  else if (message) expect(r.body.error.message).toMatch(message);
-}
 
 const checkin = (b: Business, body: unknown) => rest(t.url, "POST", "/v1/pos/checkin", { body, headers: posAuth(b) });
 const checkinRaw = (b: Business, rawBody: string) =>

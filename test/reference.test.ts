@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
+import { keysOf } from "./support/assertions.js";
 
 const run = promisify(execFile);
 
@@ -23,7 +24,6 @@ afterAll(async () => {
 });
 
 const PHONE = "+353123456789";
-const keysOf = (o: object) => Object.keys(o).sort();
 
 /**
  * A business whose reward is "Free Coffee" and its customer John Doe

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "./support/rest.js";
+import { keysOf } from "./support/assertions.js";
 
 let t: TestApp;
 /** The first business, whose customer the second one must not reach. */
@@ -37,7 +38,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const keysOf = (o: object) => Object.keys(o).sort();
 
 function expectNotFound(r: RestResponse) {
   expect(r.status, r.text).toBe(404);
