@@ -349,6 +349,8 @@ describe("admin portal in Chromium", () => {
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).not.toBe("none");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    // After a log-in the header names the business (GET /v1/owner/account), not the email.
+    await expectText(page.getByTestId("account-email"), /Café Bleu/);
 
     // An open tab ends the session when the token's exp passes (12 h; the clock is fast-forwarded).
     const stored = await page.evaluate(() => localStorage.getItem("loyalty-plus.portal.session")!);

@@ -605,3 +605,13 @@ describe("invariant", () => {
     expect(orphans).toEqual([]);
   });
 });
+
+describe("GET /v1/owner/account", () => {
+  test("names the token's business and owner, and needs an owner token", async () => {
+    const b = await registerBusiness(t.url);
+    const res = await rest(t.url, "GET", "/v1/owner/account", { headers: ownerAuth(b) });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ businessId: b.businessId, businessName: "Test Café", ownerId: b.ownerId, email: b.email });
+    expectError(await rest(t.url, "GET", "/v1/owner/account", { headers: posAuth(b) }), 401, "unauthenticated");
+  });
+});

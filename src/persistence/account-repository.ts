@@ -53,6 +53,15 @@ export function createAccountRepository(db: Db) {
       return { businessId, ownerId };
     },
 
+    async getAccount(businessId: string, ownerId: string) {
+      const rows = await db.query<{ business_name: string; email: string }>(
+        `select b.name as business_name, o.email from owner o join business b on b.id = o.business_id
+         where o.business_id = ? and o.id = ?`,
+        [businessId, ownerId],
+      );
+      return rows[0];
+    },
+
     async findOwnerByEmail(email: string): Promise<Owner | null> {
       return em().findOne(OwnerSchema, { email }, { disableIdentityMap: true });
     },

@@ -5,6 +5,7 @@ import {
   BusinessSettings,
   CreateApiKeyResponseSchema,
   CreateStoreResponseSchema,
+  GetAccountResponseSchema,
   GetDashboardResponseSchema,
   DailyPointsSchema,
   GetProgramResponseSchema,
@@ -95,6 +96,18 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
   }
 
   return {
+    async getAccount(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const account = await accounts.getAccount(p.businessId, p.ownerId);
+      if (!account) throw notFound("account not found");
+      return create(GetAccountResponseSchema, {
+        businessId: p.businessId,
+        businessName: account.business_name,
+        ownerId: p.ownerId,
+        email: account.email,
+      });
+    },
+
     async getProgram(_req, ctx) {
       const p = ownerPrincipal(ctx);
       return create(GetProgramResponseSchema, { program: programToProto(await accounts.getProgram(p.businessId)) });

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/account.proto.
  */
 export const file_loyalty_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJtChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRITCgtidXNpbmVzc19pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCSIvCgxMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiQwoNTG9naW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg0KBXRva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUiEwoRR2V0UHJvZ3JhbVJlcXVlc3QiOgoSR2V0UHJvZ3JhbVJlc3BvbnNlEiQKB3Byb2dyYW0YASABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0ihwMKFFVwZGF0ZVByb2dyYW1SZXF1ZXN0EioKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlSACIAQESJQoYcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0GAIgASgBSAGIAQESHAoPcG9pbnRzX3Blcl91bml0GAMgASgFSAKIAQESHQoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBUgDiAEBEh0KEHJld2FyZF90aHJlc2hvbGQYBSABKAVIBIgBARIZCgxyZXdhcmRfdGl0bGUYBiABKAlIBYgBARIcCg9kZWZhdWx0X2NvdW50cnkYByABKAlIBogBAUIHCgVfbW9kZUIbChlfcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0QhIKEF9wb2ludHNfcGVyX3VuaXRCEwoRX3BvaW50c19wZXJfdmlzaXRCEwoRX3Jld2FyZF90aHJlc2hvbGRCDwoNX3Jld2FyZF90aXRsZUISChBfZGVmYXVsdF9jb3VudHJ5Ik4KFVVwZGF0ZVByb2dyYW1SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiQKB3Byb2dyYW0YAiABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0iVQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgRuYW1lGAEgASgJSACIAQESFQoIc3RvcmVfaWQYAiABKAlIAYgBAUIHCgVfbmFtZUILCglfc3RvcmVfaWQihAEKFENyZWF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHYXBpX2tleRgCIAEoCRIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiIgoSQ3JlYXRlU3RvcmVSZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoTQ3JlYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSITChFMaXN0U3RvcmVzUmVxdWVzdCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiPQoLRGFpbHlQb2ludHMSDAoEZGF0ZRgBIAEoCRIOCgZpc3N1ZWQYAiABKAUSEAoIcmVkZWVtZWQYAyABKAUi1wEKFEdldERhc2hib2FyZFJlc3BvbnNlEhcKD3RvdGFsX2N1c3RvbWVycxgBIAEoBRIYChBhY3RpdmVfY3VzdG9tZXJzGAIgASgFEhkKEWJsb2NrZWRfY3VzdG9tZXJzGAMgASgFEhkKEXJld2FyZHNfYXZhaWxhYmxlGAQgASgFEhUKDXBvaW50c19pc3N1ZWQYBSABKAUSFwoPcG9pbnRzX3JlZGVlbWVkGAYgASgFEiYKBWRhaWx5GAcgAygLMhcubG95YWx0eS52MS5EYWlseVBvaW50czLJAQoJT3duZXJBdXRoEmMKCFJlZ2lzdGVyEhsubG95YWx0eS52MS5SZWdpc3RlclJlcXVlc3QaHC5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISVwoFTG9naW4SGC5sb3lhbHR5LnYxLkxvZ2luUmVxdWVzdBoZLmxveWFsdHkudjEuTG9naW5SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbjKEBwoQQnVzaW5lc3NTZXR0aW5ncxJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJrCgtDcmVhdGVTdG9yZRIeLmxveWFsdHkudjEuQ3JlYXRlU3RvcmVSZXF1ZXN0Gh8ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlc3BvbnNlIhuC0+STAhU6ASoiEC92MS9vd25lci9zdG9yZXMSZQoKTGlzdFN0b3JlcxIdLmxveWFsdHkudjEuTGlzdFN0b3Jlc1JlcXVlc3QaHi5sb3lhbHR5LnYxLkxpc3RTdG9yZXNSZXNwb25zZSIYgtPkkwISEhAvdjEvb3duZXIvc3RvcmVzEm4KDEdldERhc2hib2FyZBIfLmxveWFsdHkudjEuR2V0RGFzaGJvYXJkUmVxdWVzdBogLmxveWFsdHkudjEuR2V0RGFzaGJvYXJkUmVzcG9uc2UiG4LT5JMCFRITL3YxL293bmVyL2Rhc2hib2FyZGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJtChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRITCgtidXNpbmVzc19pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCSIvCgxMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiQwoNTG9naW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg0KBXRva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUiEwoRR2V0QWNjb3VudFJlcXVlc3QiYQoSR2V0QWNjb3VudFJlc3BvbnNlEhMKC2J1c2luZXNzX2lkGAEgASgJEhUKDWJ1c2luZXNzX25hbWUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDQoFZW1haWwYBCABKAkiEwoRR2V0UHJvZ3JhbVJlcXVlc3QiOgoSR2V0UHJvZ3JhbVJlc3BvbnNlEiQKB3Byb2dyYW0YASABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0ihwMKFFVwZGF0ZVByb2dyYW1SZXF1ZXN0EioKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlSACIAQESJQoYcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0GAIgASgBSAGIAQESHAoPcG9pbnRzX3Blcl91bml0GAMgASgFSAKIAQESHQoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBUgDiAEBEh0KEHJld2FyZF90aHJlc2hvbGQYBSABKAVIBIgBARIZCgxyZXdhcmRfdGl0bGUYBiABKAlIBYgBARIcCg9kZWZhdWx0X2NvdW50cnkYByABKAlIBogBAUIHCgVfbW9kZUIbChlfcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0QhIKEF9wb2ludHNfcGVyX3VuaXRCEwoRX3BvaW50c19wZXJfdmlzaXRCEwoRX3Jld2FyZF90aHJlc2hvbGRCDwoNX3Jld2FyZF90aXRsZUISChBfZGVmYXVsdF9jb3VudHJ5Ik4KFVVwZGF0ZVByb2dyYW1SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiQKB3Byb2dyYW0YAiABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0iVQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgRuYW1lGAEgASgJSACIAQESFQoIc3RvcmVfaWQYAiABKAlIAYgBAUIHCgVfbmFtZUILCglfc3RvcmVfaWQihAEKFENyZWF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHYXBpX2tleRgCIAEoCRIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiIgoSQ3JlYXRlU3RvcmVSZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoTQ3JlYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSITChFMaXN0U3RvcmVzUmVxdWVzdCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiPQoLRGFpbHlQb2ludHMSDAoEZGF0ZRgBIAEoCRIOCgZpc3N1ZWQYAiABKAUSEAoIcmVkZWVtZWQYAyABKAUi1wEKFEdldERhc2hib2FyZFJlc3BvbnNlEhcKD3RvdGFsX2N1c3RvbWVycxgBIAEoBRIYChBhY3RpdmVfY3VzdG9tZXJzGAIgASgFEhkKEWJsb2NrZWRfY3VzdG9tZXJzGAMgASgFEhkKEXJld2FyZHNfYXZhaWxhYmxlGAQgASgFEhUKDXBvaW50c19pc3N1ZWQYBSABKAUSFwoPcG9pbnRzX3JlZGVlbWVkGAYgASgFEiYKBWRhaWx5GAcgAygLMhcubG95YWx0eS52MS5EYWlseVBvaW50czLJAQoJT3duZXJBdXRoEmMKCFJlZ2lzdGVyEhsubG95YWx0eS52MS5SZWdpc3RlclJlcXVlc3QaHC5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISVwoFTG9naW4SGC5sb3lhbHR5LnYxLkxvZ2luUmVxdWVzdBoZLmxveWFsdHkudjEuTG9naW5SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbjLsBwoQQnVzaW5lc3NTZXR0aW5ncxJmCgpHZXRBY2NvdW50Eh0ubG95YWx0eS52MS5HZXRBY2NvdW50UmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QWNjb3VudFJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9hY2NvdW50EmYKCkdldFByb2dyYW0SHS5sb3lhbHR5LnYxLkdldFByb2dyYW1SZXF1ZXN0Gh4ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVzcG9uc2UiGYLT5JMCExIRL3YxL293bmVyL3Byb2dyYW0ScgoNVXBkYXRlUHJvZ3JhbRIgLmxveWFsdHkudjEuVXBkYXRlUHJvZ3JhbVJlcXVlc3QaIS5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXNwb25zZSIcgtPkkwIWOgEqMhEvdjEvb3duZXIvcHJvZ3JhbRJwCgxDcmVhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9vd25lci9hcGkta2V5cxJqCgtMaXN0QXBpS2V5cxIeLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXF1ZXN0Gh8ubG95YWx0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhqC0+STAhQSEi92MS9vd25lci9hcGkta2V5cxJyCgxSZXZva2VBcGlLZXkSHy5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIh+C0+STAhkqFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMSbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
 
 /**
  * Request of OwnerAuth.Register.
@@ -172,6 +172,63 @@ export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_account, 3);
 
 /**
+ * Request of BusinessSettings.GetAccount.
+ *
+ * @generated from message loyalty.v1.GetAccountRequest
+ */
+export type GetAccountRequest = Message<"loyalty.v1.GetAccountRequest"> & {
+};
+
+/**
+ * Describes the message loyalty.v1.GetAccountRequest.
+ * Use `create(GetAccountRequestSchema)` to create a new message.
+ */
+export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 4);
+
+/**
+ * Response of BusinessSettings.GetAccount.
+ *
+ * @generated from message loyalty.v1.GetAccountResponse
+ */
+export type GetAccountResponse = Message<"loyalty.v1.GetAccountResponse"> & {
+  /**
+   * The token's business.
+   *
+   * @generated from field: string business_id = 1;
+   */
+  businessId: string;
+
+  /**
+   * The business's display name.
+   *
+   * @generated from field: string business_name = 2;
+   */
+  businessName: string;
+
+  /**
+   * The token's owner.
+   *
+   * @generated from field: string owner_id = 3;
+   */
+  ownerId: string;
+
+  /**
+   * The owner's email.
+   *
+   * @generated from field: string email = 4;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message loyalty.v1.GetAccountResponse.
+ * Use `create(GetAccountResponseSchema)` to create a new message.
+ */
+export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 5);
+
+/**
  * Request of BusinessSettings.GetProgram.
  *
  * @generated from message loyalty.v1.GetProgramRequest
@@ -184,7 +241,7 @@ export type GetProgramRequest = Message<"loyalty.v1.GetProgramRequest"> & {
  * Use `create(GetProgramRequestSchema)` to create a new message.
  */
 export const GetProgramRequestSchema: GenMessage<GetProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 4);
+  messageDesc(file_loyalty_v1_account, 6);
 
 /**
  * Response of BusinessSettings.GetProgram.
@@ -205,7 +262,7 @@ export type GetProgramResponse = Message<"loyalty.v1.GetProgramResponse"> & {
  * Use `create(GetProgramResponseSchema)` to create a new message.
  */
 export const GetProgramResponseSchema: GenMessage<GetProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 5);
+  messageDesc(file_loyalty_v1_account, 7);
 
 /**
  * Request of BusinessSettings.UpdateProgram. Absent fields are unchanged.
@@ -268,7 +325,7 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
  * Use `create(UpdateProgramRequestSchema)` to create a new message.
  */
 export const UpdateProgramRequestSchema: GenMessage<UpdateProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 6);
+  messageDesc(file_loyalty_v1_account, 8);
 
 /**
  * Response of BusinessSettings.UpdateProgram.
@@ -296,7 +353,7 @@ export type UpdateProgramResponse = Message<"loyalty.v1.UpdateProgramResponse"> 
  * Use `create(UpdateProgramResponseSchema)` to create a new message.
  */
 export const UpdateProgramResponseSchema: GenMessage<UpdateProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 7);
+  messageDesc(file_loyalty_v1_account, 9);
 
 /**
  * Request of BusinessSettings.CreateApiKey.
@@ -324,7 +381,7 @@ export type CreateApiKeyRequest = Message<"loyalty.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 8);
+  messageDesc(file_loyalty_v1_account, 10);
 
 /**
  * Response of BusinessSettings.CreateApiKey.
@@ -373,7 +430,7 @@ export type CreateApiKeyResponse = Message<"loyalty.v1.CreateApiKeyResponse"> & 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 9);
+  messageDesc(file_loyalty_v1_account, 11);
 
 /**
  * Request of BusinessSettings.ListApiKeys.
@@ -388,7 +445,7 @@ export type ListApiKeysRequest = Message<"loyalty.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 10);
+  messageDesc(file_loyalty_v1_account, 12);
 
 /**
  * Response of BusinessSettings.ListApiKeys.
@@ -409,7 +466,7 @@ export type ListApiKeysResponse = Message<"loyalty.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 11);
+  messageDesc(file_loyalty_v1_account, 13);
 
 /**
  * Request of BusinessSettings.RevokeApiKey.
@@ -430,7 +487,7 @@ export type RevokeApiKeyRequest = Message<"loyalty.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 12);
+  messageDesc(file_loyalty_v1_account, 14);
 
 /**
  * Response of BusinessSettings.RevokeApiKey.
@@ -451,7 +508,7 @@ export type RevokeApiKeyResponse = Message<"loyalty.v1.RevokeApiKeyResponse"> & 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 13);
+  messageDesc(file_loyalty_v1_account, 15);
 
 /**
  * Request of BusinessSettings.CreateStore.
@@ -472,7 +529,7 @@ export type CreateStoreRequest = Message<"loyalty.v1.CreateStoreRequest"> & {
  * Use `create(CreateStoreRequestSchema)` to create a new message.
  */
 export const CreateStoreRequestSchema: GenMessage<CreateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 14);
+  messageDesc(file_loyalty_v1_account, 16);
 
 /**
  * Response of BusinessSettings.CreateStore.
@@ -500,7 +557,7 @@ export type CreateStoreResponse = Message<"loyalty.v1.CreateStoreResponse"> & {
  * Use `create(CreateStoreResponseSchema)` to create a new message.
  */
 export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 15);
+  messageDesc(file_loyalty_v1_account, 17);
 
 /**
  * Request of BusinessSettings.ListStores.
@@ -515,7 +572,7 @@ export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
  * Use `create(ListStoresRequestSchema)` to create a new message.
  */
 export const ListStoresRequestSchema: GenMessage<ListStoresRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 16);
+  messageDesc(file_loyalty_v1_account, 18);
 
 /**
  * Response of BusinessSettings.ListStores.
@@ -536,7 +593,7 @@ export type ListStoresResponse = Message<"loyalty.v1.ListStoresResponse"> & {
  * Use `create(ListStoresResponseSchema)` to create a new message.
  */
 export const ListStoresResponseSchema: GenMessage<ListStoresResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 17);
+  messageDesc(file_loyalty_v1_account, 19);
 
 /**
  * Request of BusinessSettings.GetDashboard.
@@ -557,7 +614,7 @@ export type GetDashboardRequest = Message<"loyalty.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 18);
+  messageDesc(file_loyalty_v1_account, 20);
 
 /**
  * Points issued and redeemed on one day (UTC).
@@ -592,7 +649,7 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
  * Use `create(DailyPointsSchema)` to create a new message.
  */
 export const DailyPointsSchema: GenMessage<DailyPoints> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 19);
+  messageDesc(file_loyalty_v1_account, 21);
 
 /**
  * Response of BusinessSettings.GetDashboard.
@@ -655,7 +712,7 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 20);
+  messageDesc(file_loyalty_v1_account, 22);
 
 /**
  * OwnerAuth creates businesses and signs owners in. It needs no credentials;
@@ -697,6 +754,16 @@ export const OwnerAuth: GenService<{
  * @generated from service loyalty.v1.BusinessSettings
  */
 export const BusinessSettings: GenService<{
+  /**
+   * Who is signed in: the business and the owner of the token.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.GetAccount
+   */
+  getAccount: {
+    methodKind: "unary";
+    input: typeof GetAccountRequestSchema;
+    output: typeof GetAccountResponseSchema;
+  },
   /**
    * Returns the loyalty program.
    *

@@ -4,9 +4,9 @@ export interface Session {
   token: string;
   /** The token's `exp` claim, in seconds since the epoch. */
   exp: number;
-  /** The email the owner signed in with (the API has no profile call). */
+  /** The email the owner signed in with. */
   email: string;
-  /** The business name, known only when the owner signed up in this browser. */
+  /** The business name (from sign-up, or GetAccount after a log-in). */
   businessName?: string;
 }
 

@@ -1,6 +1,7 @@
-import { useMutation } from "@connectrpc/connect-query";
+import { useMutation, useTransport } from "@connectrpc/connect-query";
 import { useState, type FormEvent } from "react";
-import { OwnerAuth } from "../../../../gen/loyalty/v1/account_pb.js";
+import { BusinessSettings, OwnerAuth } from "../../../../gen/loyalty/v1/account_pb.js";
+import { createClient } from "@connectrpc/connect";
 import { ErrorMessage, Field, Notice, PageHeading } from "../components/common.js";
 import { href } from "../router.js";
 import { sessionFromToken, type Session } from "../session.js";
@@ -43,6 +44,7 @@ function LoginForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [password, setPassword] = useState("");
   const [localError, setLocalError] = useState<Error>();
   const login = useMutation(OwnerAuth.method.login);
+  const transport = useTransport();
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -50,8 +52,12 @@ function LoginForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
     login.mutate(
       { email: email.trim(), password },
       {
-        onSuccess(res) {
-          const session = sessionFromToken(res.token, email.trim());
+        async onSuccess(res) {
+          // The business name for the header; the email stands in if it fails.
+          const account = await createClient(BusinessSettings, transport)
+            .getAccount({}, { headers: { Authorization: `Bearer ${res.token}` } })
+            .catch(() => undefined);
+          const session = sessionFromToken(res.token, email.trim(), account?.businessName);
           if (session) onSignedIn(session);
           else setLocalError(BAD_TOKEN);
         },
