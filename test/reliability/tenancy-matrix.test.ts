@@ -136,6 +136,16 @@ const MATRIX: Record<string, Case[]> = {
     { message: () => ({ businessName: "Takeover", email: a.email, password: "another long password" }), expect: "already_exists", why: "A's owner email" },
   ],
   "OwnerAuth.Login": [{ message: () => ({ email: a.email, password: "B's own password, not A's" }), expect: "unauthenticated", why: "A's email, another password" }],
+  "BusinessSettings.GetAccount": [
+    {
+      message: () => ({}),
+      expect: (body) => {
+        expect(body.businessId).not.toBe(a.businessId);
+        expect(body.email).not.toBe(a.email);
+      },
+      why: "credential-scoped: B's own account",
+    },
+  ],
   "BusinessSettings.GetProgram": [
     { message: () => ({}), expect: (body) => expect(body.program.rewardTitle).toBe("B's Tea"), why: "credential-scoped: B's program" },
   ],
