@@ -15,7 +15,7 @@ import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
-import { parseErrorsAsInvalidArgument } from "./transport/errors.js";
+import { HTTP_STATUS_HEADER, parseErrorsAsInvalidArgument } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer } from "./transport/one-port-server.js";
@@ -107,10 +107,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
     const status = err.statusCode ?? 500;
     if (status === 413) {
-      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { "x-loyalty-http-status": "413" }));
+      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { [HTTP_STATUS_HEADER]: "413" }));
     }
     if (status === 415) {
-      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { "x-loyalty-http-status": "415" }));
+      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { [HTTP_STATUS_HEADER]: "415" }));
     }
     if (status >= 400 && status < 500) {
       const message = err.code?.startsWith("FST_ERR_CTP") ? "malformed JSON body" : "bad request";

@@ -1,9 +1,8 @@
 import pino from "pino";
 import { loadConfig } from "./config/config.js";
 import { createApp } from "./app.js";
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "./infrastructure/embedded-postgres.js";
 import { createMemoryKvStore, createRedisKvStore } from "./infrastructure/kv-store.js";
-import { createOrm, migrate } from "./persistence/orm.js";
+import { openDatabase } from "./persistence/open-database.js";
 
 /**
  * Starts one Loyalty+ instance: configuration, PostgreSQL (external or
@@ -15,16 +14,9 @@ async function main() {
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
 
-  let embedded: EmbeddedPostgresHandle | undefined;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (msg) => log.info(msg) });
-    databaseUrl = embedded.url;
-    log.info({ dataDir: config.dataDir }, "DATABASE_URL not set: using the embedded PostgreSQL");
-  }
-  const orm = await createOrm(databaseUrl);
-  const applied = await migrate(orm);
-  if (applied.length) log.info({ migrations: applied }, "migrations applied");
+  const database = await openDatabase(config, (msg) => log.info(msg));
+  const { orm } = database;
+  if (database.applied.length) log.info({ migrations: database.applied }, "migrations applied");
 
   const kv = config.redisUrl
     ? createRedisKvStore(config.redisUrl, (err) => log.warn({ err: err.message }, "redis unavailable: continuing without it"))
@@ -47,9 +39,8 @@ async function main() {
     force.unref();
     try {
       await app.close();
-      await orm.close();
       await kv.close();
-      await embedded?.stop();
+      await database.close();
       log.info("stopped");
       process.exit(0);
     } catch (err) {

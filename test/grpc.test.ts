@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { call, fails, loadGrpcStubs, ok } from "./support/grpc.js";
+import { DEFAULT_PROGRAM_JSON } from "./support/rest.js";
 
 /**
  * The gRPC face of Loyalty+, called the way a POS vendor calls it: grpc-js
@@ -197,17 +198,7 @@ describe("owner flow over gRPC", () => {
 
   test("BusinessSettings: program defaults and update, stores, API keys (create, list, revoke)", async () => {
     const b = await newBusiness();
-    expect(await ok(stubs.settings, "GetProgram", {}, b.owner)).toEqual({
-      program: {
-        mode: "SPEND",
-        pointsPerCurrencyUnit: 1,
-        pointsPerUnit: 1,
-        pointsPerVisit: 1,
-        rewardThreshold: 100,
-        rewardTitle: "Free Reward",
-        defaultCountry: "IE",
-      },
-    });
+    expect(await ok(stubs.settings, "GetProgram", {}, b.owner)).toEqual({ program: DEFAULT_PROGRAM_JSON });
     expect(await ok(stubs.settings, "UpdateProgram", { mode: "UNIT", pointsPerUnit: 5, rewardTitle: "Free Coffee" }, b.owner)).toEqual({
       success: true,
       program: {

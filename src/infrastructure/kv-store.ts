@@ -3,8 +3,8 @@ import { Redis } from "ioredis";
 
 /**
  * The few shared-state operations the service needs: a cache with TTL, a
- * fixed-window counter (rate limits, login throttling) and a lock with an
- * owner token. Backed by Redis across instances, or by process memory when
+ * counter with TTL (rate limits), publish/subscribe (cache eviction) and a
+ * lock with an owner token. Backed by Redis across instances, or by process memory when
  * no REDIS_URL is set (one instance only). Every method may reject when Redis
  * is down; callers degrade (contract: Redis is an optimisation, PostgreSQL is
  * the guarantee).
@@ -14,13 +14,6 @@ export interface KvStore {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   del(key: string): Promise<void>;
-  /** Increments a counter that expires `ttlMs` after its first increment. */
-  incr(key: string, ttlMs: number): Promise<{ count: number; ttlMs: number }>;
-  /**
-   * `get(key)` and `incr(counterKey, ttlMs)` in one round trip: the hot path
-   * of API-key authentication (cache look-up plus rate-limit counter).
-   */
-  getAndIncr(key: string, counterKey: string, ttlMs: number): Promise<{ value: string | null; count: number }>;
   /** Adds `n` to a counter that expires `ttlMs` after its first increment. */
   incrBy(key: string, n: number, ttlMs: number): Promise<number>;
   /** Publishes a message to every instance's subscribers (this one's too). */
@@ -37,7 +30,6 @@ export interface KvStore {
 
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 const INCRBY_SCRIPT = `local c = redis.call("incrby", KEYS[1], ARGV[2]) if redis.call("pttl", KEYS[1]) < 0 then redis.call("pexpire", KEYS[1], ARGV[1]) end return c`;
-const INCR_SCRIPT = `local c = redis.call("incr", KEYS[1]) if c == 1 then redis.call("pexpire", KEYS[1], ARGV[1]) end local t = redis.call("pttl", KEYS[1]) if t < 0 then redis.call("pexpire", KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {c, t}`;
 
 /**
  * A Redis-backed store. ioredis is configured to fail fast during an outage
@@ -85,10 +77,6 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
     async del(key) {
       await redis.del(key);
     },
-    async incr(key, ttlMs) {
-      const [count, ttl] = (await redis.eval(INCR_SCRIPT, 1, key, String(ttlMs))) as [number, number];
-      return { count, ttlMs: ttl };
-    },
     async incrBy(key, n, ttlMs) {
       return (await redis.eval(INCRBY_SCRIPT, 1, key, String(ttlMs), String(n))) as number;
     },
@@ -108,18 +96,6 @@ export function createRedisKvStore(url: string, onError: (err: Error) => void): 
         subscriber.subscribe(channel).catch(() => undefined);
       }
       handlers.get(channel)!.push(handler);
-    },
-    async getAndIncr(key, counterKey, ttlMs) {
-      const results = await redis
-        .pipeline()
-        .get(key)
-        .eval(INCR_SCRIPT, 1, counterKey, String(ttlMs))
-        .exec();
-      if (!results) throw new Error("redis pipeline aborted");
-      const [[getErr, value], [incrErr, incr]] = results as [[Error | null, string | null], [Error | null, [number, number]]];
-      if (getErr) throw getErr;
-      if (incrErr) throw incrErr;
-      return { value, count: incr[0] };
     },
     async acquireLock(key, ttlMs) {
       const token = randomBytes(16).toString("hex");
@@ -175,15 +151,6 @@ export function createMemoryKvStore(): KvStore {
     async del(key) {
       values.delete(key);
     },
-    async incr(key, ttlMs) {
-      const entry = live(key);
-      if (!entry) {
-        values.set(key, { value: "1", expiresAt: Date.now() + ttlMs });
-        return { count: 1, ttlMs };
-      }
-      entry.value = String(Number(entry.value) + 1);
-      return { count: Number(entry.value), ttlMs: entry.expiresAt - Date.now() };
-    },
     async incrBy(key, n, ttlMs) {
       const entry = live(key);
       if (!entry) {
@@ -198,11 +165,6 @@ export function createMemoryKvStore(): KvStore {
     },
     subscribe(channel, handler) {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
-    },
-    async getAndIncr(key, counterKey, ttlMs) {
-      const value = live(key)?.value ?? null;
-      const { count } = await this.incr(counterKey, ttlMs);
-      return { value, count };
     },
     async acquireLock(key, ttlMs) {
       if (live(key)) return null;

@@ -70,14 +70,14 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
       // A control character (NUL above all) never matches an account, and
       // PostgreSQL refuses NUL in text: answer like any wrong email.
       if (email.length > 320 || req.password.length > 256 || /[\u0000-\u001f\u007f]/.test(email)) throw unauthorized();
-      await throttle.check(email);
+      const failures = await throttle.check(email);
       const owner = await accounts.findOwnerByEmail(email);
       const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
       if (!owner || !ok) {
-        await throttle.failed(email);
+        await throttle.failed(email, failures);
         throw unauthorized();
       }
-      await throttle.succeeded(email);
+      if (failures > 0) await throttle.succeeded(email);
       const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId });
       return create(LoginResponseSchema, { success: true, token, expiresIn });
     },

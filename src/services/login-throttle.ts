@@ -15,29 +15,30 @@ const MAX_DELAY_S = 15 * 60;
 export function createLoginThrottle(kv: KvStore) {
   const key = (email: string) => `login-fail:${email}`;
   return {
-    async check(email: string): Promise<void> {
+    /**
+     * Refuses an attempt that comes too early; otherwise resolves with the
+     * account's recent failures, for `failed` (no second read).
+     */
+    async check(email: string): Promise<number> {
       let raw: string | null = null;
       try {
         raw = await kv.get(key(email));
       } catch {
-        return;
+        return 0;
       }
-      if (!raw) return;
-      const { until } = JSON.parse(raw) as { n: number; until: number };
+      if (!raw) return 0;
+      const { n, until } = JSON.parse(raw) as { n: number; until: number };
       const wait = Math.ceil((until - Date.now()) / 1000);
       if (wait > 0) {
         throw new DomainError("resource_exhausted", "too many failed logins, retry later", wait);
       }
+      return n;
     },
-    async failed(email: string): Promise<void> {
-      try {
-        const raw = await kv.get(key(email));
-        const n = (raw ? (JSON.parse(raw) as { n: number }).n : 0) + 1;
-        const delay = n >= FREE_FAILURES ? Math.min(2 ** (n - FREE_FAILURES), MAX_DELAY_S) : 0;
-        await kv.set(key(email), JSON.stringify({ n, until: Date.now() + delay * 1000 }), WINDOW_MS);
-      } catch {
-        // Redis unavailable: no throttle rather than no login.
-      }
+    async failed(email: string, previousFailures: number): Promise<void> {
+      const n = previousFailures + 1;
+      const delay = n >= FREE_FAILURES ? Math.min(2 ** (n - FREE_FAILURES), MAX_DELAY_S) : 0;
+      // Redis unavailable: no throttle rather than no login.
+      await kv.set(key(email), JSON.stringify({ n, until: Date.now() + delay * 1000 }), WINDOW_MS).catch(() => undefined);
     },
     async succeeded(email: string): Promise<void> {
       await kv.del(key(email)).catch(() => undefined);

@@ -11,7 +11,7 @@ import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { isCustomerId, normalizePhone } from "../domain/phone.js";
 import { isRewardAvailable, pointsForCheckin, rewardsForRedemption } from "../domain/points.js";
 import * as v from "../domain/validation.js";
-import type { CustomerRef } from "../persistence/customer-repository.js";
+import type { CustomerRef, CustomerRow } from "../persistence/customer-repository.js";
 import { posPrincipal } from "../transport/context.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
@@ -46,15 +46,23 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     return storeId;
   }
 
-  /** Explains why a conditional write touched no row. */
-  async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
-    const customer = await customers.find(businessId, ref);
-    if (!customer) throw notFound("customer not found");
-    if (customer.status === "BLOCKED") throw new DomainError("permission_denied", "customer is blocked");
+  /**
+   * Why a conditional write touched no row: the refusal to answer, or
+   * undefined when the customer now qualifies (it changed concurrently).
+   */
+  function refusal(customer: CustomerRow | undefined, neededPoints?: number): DomainError | undefined {
+    if (!customer) return notFound("customer not found");
+    if (customer.status === "BLOCKED") return new DomainError("permission_denied", "customer is blocked");
     if (neededPoints !== undefined && customer.total_points < neededPoints) {
-      throw new DomainError("failed_precondition", "insufficient points");
+      return new DomainError("failed_precondition", "insufficient points");
     }
-    throw new DomainError("aborted", "the customer changed concurrently, retry");
+    return undefined;
+  }
+
+  const changedConcurrently = () => new DomainError("aborted", "the customer changed concurrently, retry");
+
+  async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
+    throw refusal(await customers.find(businessId, ref), neededPoints) ?? changedConcurrently();
   }
 
   async function lookup(ctx: HandlerContext, identifier: string) {
@@ -118,9 +126,9 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         for (let attempt = 0; ; attempt++) {
           const done = await customers.redeem(p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId });
           if (done) return done;
-          if (attempt === 2) return whyNot(p.businessId, ref, points);
-          const now = await customers.find(p.businessId, ref);
-          if (!now || now.status === "BLOCKED" || now.total_points < points) return whyNot(p.businessId, ref, points);
+          const refused = refusal(await customers.find(p.businessId, ref), points);
+          if (refused) throw refused;
+          if (attempt === 2) throw changedConcurrently();
         }
       });
       return create(RedeemResponseSchema, {

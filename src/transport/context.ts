@@ -13,8 +13,6 @@ export const kPrincipal = createContextKey<Principal>({ kind: "anonymous" }, { d
 /** "rest" when the call came through the REST gateway. */
 export const kProtocol = createContextKey<string | undefined>(undefined, { description: "protocol" });
 
-/** The caller's IP address, for throttling. */
-export const kClientIp = createContextKey<string>("", { description: "client ip" });
 
 /** The POS principal of a call; the auth interceptor guarantees it. */
 export function posPrincipal(ctx: HandlerContext): Extract<Principal, { kind: "api_key" }> {

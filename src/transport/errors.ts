@@ -83,38 +83,54 @@ export function parseErrorsAsInvalidArgument(handlers: UniversalHandler[]): void
   }
 }
 
+function isParseError(h: Headers | undefined): boolean {
+  const message = h?.get("grpc-message");
+  if (h?.get("grpc-status") !== "13" || !message) return false;
+  try {
+    return PARSE_BINARY.test(decodeURIComponent(message));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rewrites a parse error to INVALID_ARGUMENT without touching successful
+ * responses: gRPC has the status in its trailers as soon as the handler
+ * resolves (a parse error happens before any output), and a Connect unary
+ * success is not a 500. Only errors, and gRPC-Web (whose trailers travel as
+ * the body's last frame), have their body read.
+ */
 async function fixParseError(res: UniversalServerResponse): Promise<UniversalServerResponse> {
   if (!res.body) return res;
+  if (res.trailer) {
+    // gRPC: the status is in the trailers (or the headers, trailers-only).
+    for (const h of [res.trailer, res.header]) if (isParseError(h)) h!.set("grpc-status", String(Code.InvalidArgument));
+    return res;
+  }
+  const grpcWeb = res.header?.get("content-type")?.startsWith("application/grpc-web") ?? false;
+  if (!grpcWeb && res.status !== 500) return res;
   const chunks: Uint8Array[] = [];
   for await (const chunk of res.body) chunks.push(chunk);
   let body = Buffer.concat(chunks);
-  const grpcStatusOf = (h: Headers | undefined) => {
-    const message = h?.get("grpc-message");
-    if (h?.get("grpc-status") !== "13" || !message) return false;
-    try {
-      return PARSE_BINARY.test(decodeURIComponent(message));
-    } catch {
-      return false;
+  if (!grpcWeb) {
+    if (res.header?.get("content-type")?.startsWith("application/json")) {
+      // Connect unary: the error is the JSON body.
+      const error = JSON.parse(body.toString("utf8")) as { code?: string; message?: string };
+      if (error.code === "internal" && PARSE_BINARY.test(error.message ?? "")) {
+        body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: error.message }));
+        res.header.set("content-length", String(body.byteLength));
+        return { ...res, status: HTTP_STATUS_OF_CODE[Code.InvalidArgument], body: oneChunk(body) };
+      }
     }
-  };
-  if (res.status === 500 && res.header?.get("content-type")?.startsWith("application/json")) {
-    // Connect unary: the error is the JSON body.
-    const error = JSON.parse(body.toString("utf8")) as { code?: string; message?: string };
-    if (error.code === "internal" && PARSE_BINARY.test(error.message ?? "")) {
-      body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: error.message }));
-      res.header.set("content-length", String(body.byteLength));
-      return { ...res, status: HTTP_STATUS_OF_CODE[Code.InvalidArgument], body: oneChunk(body) };
-    }
+    return { ...res, body: oneChunk(body) };
   }
-  // gRPC: the status is in the trailers (or the headers, trailers-only).
-  for (const h of [res.trailer, res.header]) if (grpcStatusOf(h)) h!.set("grpc-status", String(Code.InvalidArgument));
   // gRPC-Web: the trailers are the body's last frame (flag 0x80).
   for (let at = 0; at + 5 <= body.byteLength; ) {
     const length = body.readUInt32BE(at + 1);
     if (body[at]! & 0x80) {
       const text = body.subarray(at + 5, at + 5 + length).toString("utf8");
       const trailer = new Headers(text.split("\r\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")).trim(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]));
-      if (grpcStatusOf(trailer)) {
+      if (isParseError(trailer)) {
         const fixed = Buffer.from(text.replace(/grpc-status: ?13\r\n/, `grpc-status: ${Code.InvalidArgument}\r\n`));
         const frame = Buffer.alloc(5);
         frame[0] = body[at]!;

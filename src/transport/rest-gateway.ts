@@ -1,7 +1,7 @@
-import { create, fromJson, isFieldSet, isMessage, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { create, fromJson, ScalarType, isFieldSet, isMessage, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { ConnectError, Code, createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { kClientIp, kProtocol } from "./context.js";
+import { kProtocol } from "./context.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
@@ -86,7 +86,7 @@ function findField(input: DescMessage, key: string): DescField | undefined {
 
 /** Turns query-string text into the JSON value proto3 JSON expects. */
 function queryValue(field: DescField, raw: string): unknown {
-  if (field.fieldKind === "scalar" && field.scalar === 8 /* BOOL */) {
+  if (field.fieldKind === "scalar" && field.scalar === ScalarType.BOOL) {
     if (raw === "true") return true;
     if (raw === "false") return false;
     return raw; // fromJson rejects it, naming the field
@@ -205,7 +205,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     const value = request.headers[h];
     if (typeof value === "string") headers.set(h, value);
   }
-  const contextValues = createContextValues().set(kProtocol, "rest").set(kClientIp, request.ip);
+  const contextValues = createContextValues().set(kProtocol, "rest");
   try {
     const res = await invoke({
       stream: false,

@@ -72,3 +72,14 @@ export async function registerBusiness(baseUrl: string, program?: Record<string,
 export const ownerAuth = (b: Business) => ({ authorization: `Bearer ${b.token}` });
 /** Headers for POS (API key) calls. */
 export const posAuth = (b: Business) => ({ "x-api-key": b.apiKey });
+
+/** A new business's program as the contract defines it (§4), in proto3 JSON. */
+export const DEFAULT_PROGRAM_JSON = {
+  mode: "SPEND",
+  pointsPerCurrencyUnit: 1,
+  pointsPerUnit: 1,
+  pointsPerVisit: 1,
+  rewardThreshold: 100,
+  rewardTitle: "Free Reward",
+  defaultCountry: "IE",
+};

@@ -58,6 +58,8 @@ export async function startTestApp(opts: {
   env?: Record<string, string>;
   redisUrl?: string | null;
   databaseUrl?: string;
+  /** Listen on this port instead of a free one. */
+  port?: number;
 } = {}): Promise<TestApp> {
   const db = opts.databaseUrl ? undefined : await createTestDatabase();
   const databaseUrl = opts.databaseUrl ?? db!.url;
@@ -67,7 +69,7 @@ export async function startTestApp(opts: {
     JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
     DATABASE_URL: databaseUrl,
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    PORT: "0",
+    PORT: String(opts.port ?? 0),
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     ...opts.env,
@@ -76,7 +78,7 @@ export async function startTestApp(opts: {
   await migrate(orm);
   const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
   const app = await createApp({ config, orm, kv, logger: false });
-  await app.listen({ port: 0, host: "127.0.0.1" });
+  await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   return {
