@@ -18,7 +18,8 @@ import { createErrorInterceptor } from "./transport/error-interceptor.js";
 import { HTTP_STATUS_HEADER, parseErrorsAsInvalidArgument } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
-import { createOnePortServer } from "./transport/one-port-server.js";
+import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
+import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
@@ -156,6 +157,16 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   // JSON body parser inside its own scope. Same implementations, same
   // interceptors as the Connect handlers.
   registerRestGateway(app, { services: apiServices, impls, interceptors });
+  // Plain gRPC unary calls (POS stubs) straight from the HTTP/2 stream; the
+  // rest of gRPC goes through the Connect plugin above.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  setStreamLane(
+    app.server,
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, orm, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing }),
+  );
   registerOpenApi(app, apiServices);
   registerDocs(app);
   await registerPortal(app);

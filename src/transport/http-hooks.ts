@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
+import { encodeGrpcMessage } from "./grpc-unary-lane.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
@@ -69,11 +70,7 @@ function minimalGrpcMessageEncoding(res: Http2ServerResponse) {
       } catch {
         // not percent-encoded by us: re-encode as it is
       }
-      let out = "";
-      for (const byte of Buffer.from(text, "utf8")) {
-        out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-      }
-      headers["grpc-message"] = out;
+      headers["grpc-message"] = encodeGrpcMessage(text);
     }
     addTrailers(headers);
   };

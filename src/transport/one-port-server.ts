@@ -4,6 +4,21 @@ import net from "node:net";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** Takes an HTTP/2 stream before Fastify sees it; returns false to pass it on. */
+export type StreamLane = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
+const lanes = new WeakMap<net.Server, { lane?: StreamLane }>();
+
+/**
+ * Installs a lane for HTTP/2 streams on a server made by createOnePortServer
+ * (the gRPC unary lane, see grpc-unary-lane.ts).
+ */
+export function setStreamLane(server: net.Server, lane: StreamLane): void {
+  const slot = lanes.get(server);
+  if (!slot) throw new Error("not a one-port server");
+  slot.lane = lane;
+}
+
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /**
@@ -17,6 +32,15 @@ export function createOnePortServer(handler: Handler): net.Server {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({}, handler as never);
   const sessions = new Set<http2.Http2Session>();
+  // Node's compatibility layer (Http2ServerRequest/Response, what Fastify
+  // sees) is a 'stream' listener; a lane, when set, sees each stream first.
+  const slot: { lane?: StreamLane } = {};
+  const compat = h2.listeners("stream")[0] as (...args: unknown[]) => void;
+  h2.removeListener("stream", compat);
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (slot.lane?.(stream, headers)) return;
+    compat(stream, headers, ...rest);
+  });
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -70,5 +94,6 @@ export function createOnePortServer(handler: Handler): net.Server {
       for (const s of sessions) s.destroy();
     },
   });
+  lanes.set(outer, slot);
   return outer;
 }

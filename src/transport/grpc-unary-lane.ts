@@ -1,0 +1,243 @@
+import { fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { RequestContext } from "@mikro-orm/core";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { kProtocol } from "./context.js";
+import { HTTP_STATUS_HEADER } from "./errors.js";
+import { createInvoker, NEVER_ABORTED, type Invoke } from "./invoker.js";
+import type { StreamLane } from "./one-port-server.js";
+
+/**
+ * The gRPC unary lane: plain gRPC calls of the Loyalty+ services — what a
+ * POS till's grpc-js or grpc-java stub sends all day — answered straight
+ * from the HTTP/2 stream, without Fastify's HTTP/2 compatibility layer and
+ * connect-node's streaming machinery (async iterables, an AbortController and
+ * its DOMException per call). Profiling put those at about half of a gRPC
+ * check-in's CPU (bench/README.md).
+ *
+ * It runs the same service implementations through the same interceptors
+ * (metrics, errors, auth, idempotency) as the Connect router and the REST
+ * gateway. It takes only what it fully handles: POST, `application/grpc` or
+ * `application/grpc+proto`, no compression, a unary method of the API
+ * services. Everything else — compressed messages, JSON codecs, gRPC-Web,
+ * Connect, health, reflection, streams — goes on to Fastify and Connect.
+ */
+export interface GrpcUnaryLaneOptions {
+  services: DescService[];
+  impls: ReadonlyMap<string, object>;
+  interceptors: Interceptor[];
+  orm: MikroORM;
+  readMaxBytes: number;
+  /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
+  isClosing: () => boolean;
+}
+
+
+interface Route {
+  method: DescMethod;
+  invoke: Invoke;
+}
+
+const CONTENT_TYPE = "application/grpc+proto";
+/** Request metadata that is transport, not the call's: not shown to interceptors. */
+const TRANSPORT_HEADERS = new Set(["te", "content-length", "grpc-accept-encoding", "grpc-encoding"]);
+/** Error metadata that must not travel as a gRPC trailer. */
+const INTERNAL_METADATA = new Set([HTTP_STATUS_HEADER, "content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"]);
+const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
+
+export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
+  const routes = new Map<string, Route>();
+  for (const service of opts.services) {
+    const impl = opts.impls.get(service.typeName);
+    if (!impl) throw new Error(`no implementation registered for ${service.typeName}`);
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") continue;
+      routes.set(`/${service.typeName}/${method.name}`, { method, invoke: createInvoker(method, impl, opts.interceptors, "grpc") });
+    }
+  }
+
+  return (stream, headers) => {
+    if (headers[":method"] !== "POST") return false;
+    const contentType = headers["content-type"];
+    if (contentType !== "application/grpc" && contentType !== CONTENT_TYPE) return false;
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    const route = routes.get(headers[":path"] ?? "");
+    if (!route || opts.isClosing()) return false;
+    serve(stream, headers, route, opts);
+    return true;
+  };
+}
+
+function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: Route, opts: GrpcUnaryLaneOptions): void {
+  let done = false;
+  let size = 0;
+  let tooBig = false;
+  const chunks: Buffer[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let abort: AbortController | undefined;
+
+  const finish = () => {
+    done = true;
+    if (timer) clearTimeout(timer);
+  };
+  const fail = (err: ConnectError) => {
+    if (done) return;
+    finish();
+    if (stream.destroyed || stream.closed) return;
+    const out: Record<string, string | number> = {
+      ":status": 200,
+      "content-type": CONTENT_TYPE,
+      "grpc-status": String(err.code),
+      "grpc-message": encodeGrpcMessage(err.rawMessage),
+    };
+    err.metadata.forEach((value, key) => {
+      if (!INTERNAL_METADATA.has(key)) out[key] = value;
+    });
+    try {
+      // Trailers-only: the status travels in the one HEADERS frame.
+      stream.respond(out, { endStream: true });
+    } catch {
+      // the peer reset the stream meanwhile
+    }
+  };
+
+  const timeout = headers["grpc-timeout"] as string | undefined;
+  if (timeout !== undefined) {
+    const m = /^(\d{1,8})([HMSmun])$/.exec(timeout);
+    if (!m) {
+      stream.on("data", () => undefined);
+      fail(new ConnectError(`protocol error: invalid grpc timeout value: ${timeout.slice(0, 32)}`, Code.InvalidArgument));
+      return;
+    }
+    abort = new AbortController();
+    const ms = Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
+    timer = setTimeout(() => {
+      fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      abort!.abort();
+    }, Math.max(ms, 0));
+  }
+
+  stream.on("error", () => undefined); // a reset by the peer; nothing left to answer
+  stream.on("close", () => {
+    if (!done) {
+      finish();
+      abort?.abort();
+    }
+  });
+  stream.on("data", (chunk: Buffer) => {
+    if (tooBig) return;
+    size += chunk.byteLength;
+    if (size > opts.readMaxBytes + 5) {
+      tooBig = true;
+      chunks.length = 0;
+    } else {
+      chunks.push(chunk);
+    }
+  });
+  stream.on("end", () => {
+    if (done) return;
+    if (tooBig) {
+      fail(new ConnectError(`message size is larger than configured readMaxBytes ${opts.readMaxBytes}`, Code.ResourceExhausted));
+      return;
+    }
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    let message;
+    try {
+      message = decodeEnvelope(route.method, body);
+    } catch (err) {
+      fail(err as ConnectError);
+      return;
+    }
+    const header = new Headers();
+    for (const key in headers) {
+      if (key.charCodeAt(0) === 58 /* ":" */ || TRANSPORT_HEADERS.has(key)) continue;
+      const value = headers[key];
+      if (typeof value === "string") header.set(key, value);
+      else if (Array.isArray(value)) for (const v of value) header.append(key, v);
+    }
+    const call = () =>
+      route.invoke({
+        stream: false,
+        service: route.method.parent,
+        method: route.method as never,
+        requestMethod: "POST",
+        url: headers[":path"]!,
+        signal: abort?.signal ?? NEVER_ABORTED,
+        header,
+        contextValues: createContextValues().set(kProtocol, "grpc"),
+        message: message as never,
+      });
+    // A request-scoped EntityManager, as the Fastify onRequest hook gives every other request.
+    RequestContext.create(opts.orm.em, call).then(
+      (res) => {
+        if (done) return;
+        finish();
+        if (stream.destroyed || stream.closed) return;
+        const bytes = toBinary(route.method.output, res.message as never);
+        const frame = Buffer.allocUnsafe(5 + bytes.byteLength);
+        frame[0] = 0;
+        frame.writeUInt32BE(bytes.byteLength, 1);
+        frame.set(bytes, 5);
+        const out: Record<string, string | number> = { ":status": 200, "content-type": CONTENT_TYPE };
+        res.header.forEach((value, key) => {
+          if (!INTERNAL_METADATA.has(key)) out[key] = value;
+        });
+        const trailers: Record<string, string> = { "grpc-status": "0" };
+        res.trailer.forEach((value, key) => {
+          if (!INTERNAL_METADATA.has(key)) trailers[key] = value;
+        });
+        try {
+          stream.respond(out, { waitForTrailers: true });
+          stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+          stream.end(frame);
+        } catch {
+          // the peer reset the stream meanwhile
+        }
+      },
+      (err: unknown) => fail(ConnectError.from(err)),
+    );
+  });
+}
+
+/** One uncompressed gRPC message (5-byte prefix, then protobuf), or INVALID_ARGUMENT. */
+function decodeEnvelope(method: DescMethod, body: Buffer) {
+  if (body.byteLength < 5) throw new ConnectError("protocol error: missing or incomplete message", Code.InvalidArgument);
+  if (body[0]! & 0b1) throw new ConnectError("protocol error: compressed message without grpc-encoding", Code.InvalidArgument);
+  const length = body.readUInt32BE(1);
+  if (length !== body.byteLength - 5) {
+    throw new ConnectError(
+      length < body.byteLength - 5 ? "protocol error: a unary call carries exactly one message" : `protocol error: promised ${length} bytes in enveloped message, got ${body.byteLength - 5} bytes`,
+      Code.InvalidArgument,
+    );
+  }
+  try {
+    return fromBinary(method.input, body.subarray(5));
+  } catch (err) {
+    throw new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
+  }
+}
+
+/**
+ * `grpc-message` as the gRPC spec writes it: printable ASCII except "%" as
+ * is, every other byte of the UTF-8 text percent-encoded. Every gRPC client
+ * decodes this form (grpc-js's `decodeURI` does not undo
+ * `encodeURIComponent`'s %3A, %2C…; see http-hooks.ts for the Connect path).
+ */
+export function encodeGrpcMessage(text: string): string {
+  let plain = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x25) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return text;
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
