@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
 import { createApiKeyCache } from "./infrastructure/api-key-cache.js";
+import { createBusinessReadCache } from "./infrastructure/business-read-cache.js";
+import { createChangeInterceptor } from "./transport/change-interceptor.js";
 import { createRateCounter } from "./infrastructure/rate-counter.js";
 import { createTokenService } from "./infrastructure/secrets.js";
 import { createAccountRepository } from "./persistence/account-repository.js";
@@ -74,12 +76,14 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const db = createDb(orm);
   const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
+  const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs });
   app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
     db,
     kv,
     apiKeys,
+    reads,
     tokens: createTokenService({
       secret: config.jwtSecret,
       issuer: config.jwtIssuer,
@@ -133,6 +137,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       rates: createRateCounter(kv),
       log: app.log,
     }),
+    createChangeInterceptor(reads),
     createIdempotencyInterceptor({ db, log: app.log }),
   ];
   const impls = createServiceImpls(deps);

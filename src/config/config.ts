@@ -34,6 +34,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long validated API keys stay in the cache, in seconds (<= 60). */
   apiKeyCacheTtlSeconds: number;
+  /** How long an owner's customer-list result may be served again while nothing changed (0 = never). */
+  listCacheTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -108,5 +110,6 @@ export function loadConfig(env: Env = process.env): Config {
     ownerRateLimitPerMinute: intVar(env, "OWNER_RATE_LIMIT_PER_MINUTE", 60_000, 1, 10_000_000),
     bodyLimitBytes: intVar(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     apiKeyCacheTtlSeconds: intVar(env, "API_KEY_CACHE_TTL_SECONDS", 60, 1, 60),
+    listCacheTtlMs: intVar(env, "LIST_CACHE_TTL_MS", 3_000, 0, 60_000),
   };
 }

@@ -13,7 +13,7 @@ import { CustomerStatus, PaginationSchema } from "../../gen/loyalty/v1/types_pb.
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { normalizePhone } from "../domain/phone.js";
 import * as v from "../domain/validation.js";
-import { SORT_COLUMNS, type SortBy } from "../persistence/customer-repository.js";
+import { SORT_COLUMNS, type ListQuery, type SortBy } from "../persistence/customer-repository.js";
 import { ownerPrincipal } from "../transport/context.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
@@ -29,12 +29,21 @@ const HISTORY_LIMIT = 500;
 function phoneSearchDigits(search: string, country: string): string | undefined {
   const digits = search.replace(/[\s()+\-.]/g, "");
   if (!/^\d+$/.test(digits)) return undefined;
-  try {
-    return normalizePhone(search, country).slice(1);
-  } catch {
-    return digits.replace(/^0+/, "") || digits;
+  const memoKey = `${country}|${search}`;
+  let found = searchDigitsMemo.get(memoKey);
+  if (found === undefined) {
+    try {
+      found = normalizePhone(search, country).slice(1);
+    } catch {
+      found = digits.replace(/^0+/, "") || digits;
+    }
+    if (searchDigitsMemo.size >= 1_000) searchDigitsMemo.clear();
+    searchDigitsMemo.set(memoKey, found);
   }
+  return found;
 }
+/** Owners repeat their searches; a partial number's refusal (an exception) is not recomputed each time. */
+const searchDigitsMemo = new Map<string, string>();
 const MAX_POINTS_CHANGE = 10_000_000;
 
 /**
@@ -43,7 +52,7 @@ const MAX_POINTS_CHANGE = 10_000_000;
  * change leaves a PII-free audit event in the same transaction.
  */
 export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeof CustomerAdmin> {
-  const { customers, accounts, db, kv } = deps;
+  const { customers, accounts, db, kv, reads } = deps;
 
   function statusFrom(status: CustomerStatus, field: string): "ACTIVE" | "BLOCKED" {
     if (status === CustomerStatus.ACTIVE) return "ACTIVE";
@@ -97,7 +106,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       const status =
         req.statusFilter === CustomerStatus.CUSTOMER_STATUS_UNSPECIFIED ? undefined : statusFrom(req.statusFilter, "statusFilter");
       const program = await accounts.getProgram(p.businessId);
-      const { rows, total } = await customers.list(p.businessId, {
+      const query: ListQuery = {
         page,
         limit,
         search,
@@ -105,10 +114,16 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         sortBy,
         sortOrder: order,
         phoneDigits: phoneSearchDigits(search, program.defaultCountry),
-      });
-      return create(ListCustomersResponseSchema, {
-        customers: rows.map((r) => customerToProto(r, program.rewardThreshold)),
-        pagination: create(PaginationSchema, { page, limit, total }),
+      };
+      // Owners and their staff repeat the same list and search; any write to
+      // the business (program changes included) drops the cached response
+      // (business-read-cache.ts). The response is shared: never mutated.
+      return reads.get(p.businessId, `customers ${JSON.stringify(query)}`, async () => {
+        const { rows, total } = await customers.list(p.businessId, query);
+        return create(ListCustomersResponseSchema, {
+          customers: rows.map((r) => customerToProto(r, program.rewardThreshold)),
+          pagination: create(PaginationSchema, { page, limit, total }),
+        });
       });
     },
 

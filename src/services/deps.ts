@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
 import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
+import type { BusinessReadCache } from "../infrastructure/business-read-cache.js";
 import type { KvStore } from "../infrastructure/kv-store.js";
 import type { TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository } from "../persistence/account-repository.js";
@@ -13,6 +14,8 @@ export interface ServiceDeps {
   db: Db;
   kv: KvStore;
   apiKeys: ApiKeyCache;
+  /** Short-lived reads of a business's data (the owner's customer list), dropped on every write. */
+  reads: BusinessReadCache;
   tokens: TokenService;
   customers: CustomerRepository;
   accounts: AccountRepository;

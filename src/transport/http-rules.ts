@@ -47,6 +47,12 @@ export function restBindings(service: DescService): RestBinding[] {
  * idempotency interceptor guards exactly these.
  */
 export function isMutating(method: DescMethod): boolean {
-  if (!hasOption(method, http)) return false;
-  return getOption(method, http).pattern.case !== "get";
+  let mutating = mutatingMethods.get(method);
+  if (mutating === undefined) {
+    mutating = hasOption(method, http) && getOption(method, http).pattern.case !== "get";
+    mutatingMethods.set(method, mutating);
+  }
+  return mutating;
 }
+
+const mutatingMethods = new WeakMap<DescMethod, boolean>();

@@ -121,6 +121,13 @@ export function registerRestGateway(
   return bindings;
 }
 
+/**
+ * The JSON of a response message, kept as long as the message: a response
+ * served again from a read cache (the owner's customer list) is not
+ * serialised again. Responses are never mutated once returned.
+ */
+const serialised = new WeakMap<object, Buffer>();
+
 async function handle(binding: RestBinding, request: FastifyRequest, reply: FastifyReply, invoke: Invoke) {
   const input = binding.method.input;
   let message;
@@ -187,9 +194,14 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);
     }
-    const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
-    emitUnpopulated(binding.method.output, res.message as Message, body);
-    return reply.code(200).header("content-type", "application/json").send(jsonBytes(JSON.stringify(body)));
+    let bytes = serialised.get(res.message);
+    if (bytes === undefined) {
+      const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
+      emitUnpopulated(binding.method.output, res.message as Message, body);
+      bytes = jsonBytes(JSON.stringify(body));
+      serialised.set(res.message, bytes);
+    }
+    return reply.code(200).header("content-type", "application/json").send(bytes);
   } catch (err) {
     return sendError(reply, ConnectError.from(err));
   }

@@ -1,0 +1,23 @@
+import type { Interceptor } from "@connectrpc/connect";
+import type { BusinessReadCache } from "../infrastructure/business-read-cache.js";
+import { kPrincipal } from "./context.js";
+import { isMutating } from "./http-rules.js";
+
+/**
+ * Tells the read cache that a business changed, once a mutating call has
+ * finished — after its transaction committed, whatever the outcome — so no
+ * cached read outlives a write. Sits inside the auth interceptor (it needs
+ * the principal) and outside the idempotency interceptor (whose transaction
+ * must have committed).
+ */
+export function createChangeInterceptor(cache: BusinessReadCache): Interceptor {
+  return (next) => async (req) => {
+    if (!isMutating(req.method)) return next(req);
+    try {
+      return await next(req);
+    } finally {
+      const principal = req.contextValues.get(kPrincipal);
+      if (principal.kind !== "anonymous") cache.changed(principal.businessId);
+    }
+  };
+}
