@@ -1,4 +1,3 @@
-import { RequestContext } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -95,15 +94,12 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   };
 
-  // A request-scoped EntityManager for every HTTP request, whatever the protocol.
-  app.addHook("onRequest", (_req, _reply, done) => {
-    RequestContext.create(orm.em, done);
-  });
   registerHttpHooks(app, config);
-  app.addHook("onResponse", async (req, reply) => {
+  app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
     else if (req.log.level === "debug" || req.log.level === "trace") req.log.debug({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request completed");
+    done();
   });
 
   // Set before any route or plugin is registered: a route takes the error
@@ -170,7 +166,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, orm, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing }),
   );
   registerOpenApi(app, apiServices);
   registerDocs(app);

@@ -18,7 +18,7 @@ export function normalizePhone(input: string, defaultCountry: string, field = "p
   const known = memo.get(memoKey);
   if (known !== undefined) return known;
   const number = parse(input, defaultCountry, field);
-  if (memo.size >= 10_000) memo.clear();
+  if (memo.size >= 50_000) memo.clear();
   memo.set(memoKey, number);
   return number;
 }
@@ -33,7 +33,9 @@ function parse(input: string, defaultCountry: string, field: string): string {
   if (text.length > 40 || !/^[+0-9()\-.\s/]+$/.test(text)) {
     throw invalidArgument(`${field} is not a valid phone number`);
   }
-  const parsed = parsePhoneNumberFromString(text, defaultCountry as CountryCode);
+  // The text is only digits and punctuation (checked above): no phone number
+  // to extract from prose, and skipping extraction halves the parse.
+  const parsed = parsePhoneNumberFromString(text, { defaultCountry: defaultCountry as CountryCode, extract: false });
   if (!parsed || !parsed.isPossible()) throw invalidArgument(`${field} is not a valid phone number`);
   return parsed.number;
 }

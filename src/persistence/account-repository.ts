@@ -19,11 +19,20 @@ export interface ApiKeyPrincipal {
 
 /**
  * Businesses, owners, programs, stores, API keys and the audit trail. These
- * are the low-traffic paths, so they use MikroORM's unit of work on the
- * request-scoped EntityManager; every query filters by business.
+ * are the low-traffic paths, so they use MikroORM's unit of work (on the
+ * transaction's EntityManager, or a fork per operation); every query filters
+ * by business.
  */
 export function createAccountRepository(db: Db) {
-  const em = () => db.orm.em.getContext();
+  /**
+   * The EntityManager of the current transaction, else a fresh one for the
+   * operation (the POS hot path never needs one, so requests do not get a
+   * request-scoped fork each). One operation uses one EntityManager.
+   */
+  const em = () => {
+    const current = db.orm.em.getContext(false);
+    return current === db.orm.em ? db.orm.em.fork() : current;
+  };
   const programCache = new Map<string, { program: Program; expires: number }>();
 
   return {
@@ -90,16 +99,18 @@ export function createAccountRepository(db: Db) {
     },
 
     async updateProgram(businessId: string, changes: Partial<Omit<Program, "businessId" | "updatedAt">>): Promise<Program> {
-      const program = await em().findOneOrFail(ProgramSchema, { businessId });
-      em().assign(program, { ...changes, updatedAt: new Date() });
-      await em().flush();
+      const m = em();
+      const program = await m.findOneOrFail(ProgramSchema, { businessId });
+      m.assign(program, { ...changes, updatedAt: new Date() });
+      await m.flush();
       programCache.delete(businessId);
       return program;
     },
 
     async createStore(businessId: string, name: string): Promise<Store> {
-      const store = em().create(StoreSchema, { id: createId(), businessId, name, createdAt: new Date() });
-      await em().flush();
+      const m = em();
+      const store = m.create(StoreSchema, { id: createId(), businessId, name, createdAt: new Date() });
+      await m.flush();
       return store;
     },
 
@@ -113,14 +124,15 @@ export function createAccountRepository(db: Db) {
     },
 
     async createApiKey(input: { businessId: string; name: string; prefix: string; keyHash: string; storeId: string | null }): Promise<ApiKey> {
-      const key = em().create(ApiKeySchema, {
+      const m = em();
+      const key = m.create(ApiKeySchema, {
         id: createId(),
         ...input,
         createdAt: new Date(),
         lastUsedAt: null,
         revokedAt: null,
       });
-      await em().flush();
+      await m.flush();
       return key;
     },
 

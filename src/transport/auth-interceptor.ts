@@ -31,6 +31,8 @@ export function createAuthInterceptor(deps: {
 }): Interceptor {
   const { config, tokens, accounts, apiKeys, rates, log } = deps;
   const lastTouched = new Map<string, number>();
+  /** SHA-256 of the keys seen: a till sends its key with every call. */
+  const keyHashes = new Map<string, string>();
 
   /**
    * Resolves an API key: from the two-layer cache (in process, then Redis),
@@ -38,7 +40,12 @@ export function createAuthInterceptor(deps: {
    * cached; a revoked key is evicted from every instance at once.
    */
   async function apiKeyPrincipal(key: string): Promise<ApiKeyPrincipal | undefined> {
-    const keyHash = hashApiKey(key);
+    let keyHash = keyHashes.get(key);
+    if (keyHash === undefined) {
+      keyHash = hashApiKey(key);
+      if (keyHashes.size >= 10_000) keyHashes.clear();
+      keyHashes.set(key, keyHash);
+    }
     const cached = await apiKeys.get(keyHash);
     if (cached) return cached;
     const found = await accounts.findActiveApiKey(keyHash);

@@ -1,7 +1,5 @@
 import { fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
-import { RequestContext } from "@mikro-orm/core";
-import type { MikroORM } from "@mikro-orm/postgresql";
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { kProtocol } from "./context.js";
 import { HTTP_STATUS_HEADER } from "./errors.js";
@@ -27,7 +25,6 @@ export interface GrpcUnaryLaneOptions {
   services: DescService[];
   impls: ReadonlyMap<string, object>;
   interceptors: Interceptor[];
-  orm: MikroORM;
   readMaxBytes: number;
   /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
   isClosing: () => boolean;
@@ -157,8 +154,8 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
       if (typeof value === "string") header.set(key, value);
       else if (Array.isArray(value)) for (const v of value) header.append(key, v);
     }
-    const call = () =>
-      route.invoke({
+    route
+      .invoke({
         stream: false,
         service: route.method.parent,
         method: route.method as never,
@@ -168,9 +165,8 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
         header,
         contextValues: createContextValues().set(kProtocol, "grpc"),
         message: message as never,
-      });
-    // A request-scoped EntityManager, as the Fastify onRequest hook gives every other request.
-    RequestContext.create(opts.orm.em, call).then(
+      })
+      .then(
       (res) => {
         if (done) return;
         finish();

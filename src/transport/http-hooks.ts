@@ -23,7 +23,8 @@ const EXPOSED_HEADERS = "idempotent-replayed, retry-after, grpc-status, grpc-mes
  */
 export function registerHttpHooks(app: FastifyInstance, config: Config) {
   const origins = new Set(config.corsOrigins);
-  app.addHook("onRequest", async (req, reply) => {
+  // Callback-style hooks: an async hook costs a promise per request and hook.
+  app.addHook("onRequest", (req, reply, done) => {
     const origin = req.headers.origin;
     if (origin && origins.has(origin)) {
       reply.header("access-control-allow-origin", origin);
@@ -36,19 +37,18 @@ export function registerHttpHooks(app: FastifyInstance, config: Config) {
           .header("access-control-max-age", "600")
           .code(204)
           .send();
-        return reply;
+        return;
       }
     }
-  });
-  app.addHook("onRequest", async (req, reply) => {
     if (req.raw.httpVersionMajor === 2 && (req.headers["content-type"] ?? "").startsWith("application/grpc")) {
       minimalGrpcMessageEncoding(reply.raw as unknown as Http2ServerResponse);
     }
+    done();
   });
-  app.addHook("onSend", async (req, reply, payload) => {
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+  app.addHook("onSend", (req, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
     if (req.url.startsWith("/v1/")) reply.header("cache-control", "no-store");
-    return payload;
+    done(null, payload);
   });
 }
 
