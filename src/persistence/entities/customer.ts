@@ -19,10 +19,10 @@ export const CustomerSchema = new EntitySchema<Customer>({
   name: "Customer",
   tableName: "customer",
   uniques: [{ name: "customer_business_phone_unique", properties: ["businessId", "phone"] }],
+  // No index may cover totalPoints, lastVisitAt or updatedAt: a check-in
+  // must stay a HOT update (migration Migration20261125202000).
   indexes: [
     { name: "customer_business_created_idx", properties: ["businessId", "createdAt"] },
-    { name: "customer_business_points_idx", properties: ["businessId", "totalPoints"] },
-    { name: "customer_business_visit_idx", properties: ["businessId", "lastVisitAt"] },
   ],
   checks: [{ name: "customer_total_points_non_negative", expression: "total_points >= 0" }],
   properties: {

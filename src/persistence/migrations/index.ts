@@ -2,6 +2,7 @@ import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261125172641 } from "./Migration20261125172641.js";
 import { Migration20261125172700 } from "./Migration20261125172700.js";
 import { Migration20261125174500 } from "./Migration20261125174500.js";
+import { Migration20261125202000 } from "./Migration20261125202000.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -11,4 +12,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261125172641", class: Migration20261125172641 },
   { name: "Migration20261125172700", class: Migration20261125172700 },
   { name: "Migration20261125174500", class: Migration20261125174500 },
+  { name: "Migration20261125202000", class: Migration20261125202000 },
 ];
