@@ -1,6 +1,6 @@
 import { fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { kProtocol } from "./context.js";
 import { HTTP_STATUS_HEADER } from "./errors.js";
 import { createInvoker, NEVER_ABORTED, type Invoke } from "./invoker.js";
@@ -41,6 +41,7 @@ const CONTENT_TYPE = "application/grpc+proto";
 const TRANSPORT_HEADERS = new Set(["te", "content-length", "grpc-accept-encoding", "grpc-encoding"]);
 /** Error metadata that must not travel as a gRPC trailer. */
 const INTERNAL_METADATA = new Set([HTTP_STATUS_HEADER, "content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"]);
+const MAX_TIMER_MS = 2_147_483_647;
 const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
@@ -96,7 +97,13 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
       // Trailers-only: the status travels in the one HEADERS frame.
       stream.respond(out, { endStream: true });
     } catch {
-      // the peer reset the stream meanwhile
+      if (stream.destroyed || stream.closed) return; // the peer reset the stream meanwhile
+      // Metadata that is not a legal header: the status alone, else a reset.
+      try {
+        stream.respond({ ":status": 200, "content-type": CONTENT_TYPE, "grpc-status": out["grpc-status"]!, "grpc-message": out["grpc-message"]! }, { endStream: true });
+      } catch {
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
     }
   };
 
@@ -108,12 +115,16 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
       fail(new ConnectError(`protocol error: invalid grpc timeout value: ${timeout.slice(0, 32)}`, Code.InvalidArgument));
       return;
     }
-    abort = new AbortController();
     const ms = Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
-    timer = setTimeout(() => {
-      fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-      abort!.abort();
-    }, Math.max(ms, 0));
+    // Beyond what a timer can hold (about 24.8 days), there is no deadline
+    // to keep (as grpc-js does): Node would fire such a timer at once.
+    if (ms <= MAX_TIMER_MS) {
+      abort = new AbortController();
+      timer = setTimeout(() => {
+        fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+        abort!.abort();
+      }, ms);
+    }
   }
 
   stream.on("error", () => undefined); // a reset by the peer; nothing left to answer
