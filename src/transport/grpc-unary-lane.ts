@@ -74,7 +74,10 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
   let tooBig = false;
   const chunks: Buffer[] = [];
   let timer: NodeJS.Timeout | undefined;
+  // Made when first asked for (an AbortSignal costs a DOMException-capable
+  // object per call; most handlers never look at it).
   let abort: AbortController | undefined;
+  const signal = () => (abort ??= new AbortController());
 
   const finish = () => {
     done = true;
@@ -119,10 +122,9 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
     // Beyond what a timer can hold (about 24.8 days), there is no deadline
     // to keep (as grpc-js does): Node would fire such a timer at once.
     if (ms <= MAX_TIMER_MS) {
-      abort = new AbortController();
       timer = setTimeout(() => {
         fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-        abort!.abort();
+        signal().abort();
       }, ms);
     }
   }
@@ -131,7 +133,7 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
   stream.on("close", () => {
     if (!done) {
       finish();
-      abort?.abort();
+      if (timer) signal().abort();
     }
   });
   stream.on("data", (chunk: Buffer) => {
@@ -172,7 +174,9 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
         method: route.method as never,
         requestMethod: "POST",
         url: headers[":path"]!,
-        signal: abort?.signal ?? NEVER_ABORTED,
+        get signal() {
+          return timer ? signal().signal : NEVER_ABORTED;
+        },
         header,
         contextValues: createContextValues().set(kProtocol, "grpc"),
         message: message as never,

@@ -31,7 +31,9 @@ export function createInvoker(
       protocolName,
       requestMethod: req.requestMethod,
       url: req.url,
-      signal: req.signal,
+      get signal() {
+        return req.signal;
+      },
       timeoutMs: () => undefined,
       requestHeader: req.header,
       responseHeader: new Headers(),
