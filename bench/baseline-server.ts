@@ -20,6 +20,17 @@ const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
   max: Number(process.env.BASELINE_POOL_MAX ?? 20),
 });
+// BASELINE_PREPARED=1: named statements, prepared once per connection, as the
+// product's db.ts does — to see how much of a ratio that alone explains.
+if (process.env.BASELINE_PREPARED === "1") {
+  const query = pool.query.bind(pool) as (config: pg.QueryConfig) => Promise<pg.QueryResult>;
+  const names = new Map<string, string>();
+  (pool as unknown as { query: unknown }).query = (text: string, values?: unknown[]) => {
+    let name = names.get(text);
+    if (name === undefined) names.set(text, (name = `b${names.size}`));
+    return query({ text, values, name });
+  };
+}
 const keys = new Map<string, string>(Object.entries(JSON.parse(process.env.BASELINE_KEYS ?? "{}") as Record<string, string>));
 const ownerBusiness = process.env.BASELINE_OWNER_BUSINESS ?? "";
 
