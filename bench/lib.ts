@@ -47,7 +47,6 @@ export const settings = {
   /** Fixed ports from BENCH_PORT_BASE (offsets in PORT_OFFSETS); unset = free ports picked at start. */
   portBase: env.BENCH_PORT_BASE ? Math.round(num("BENCH_PORT_BASE", 18080)) : undefined,
   /** Keep the product's default POS/owner rate limits (6,000 and 600 per minute). */
-  defaultLimits: /^(1|true|yes)$/i.test(env.BENCH_DEFAULT_LIMITS ?? ""),
   reload: /^(1|true|yes)$/i.test(env.BENCH_RELOAD ?? ""),
   /** Only these comparisons (comma-separated keys, e.g. "checkin-rest,balance"); empty = all. */
   only: (env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean),
@@ -231,11 +230,6 @@ export function productEnv(database: string, port: number): Record<string, strin
     JWT_SECRET,
     DATA_DIR: join(settings.stateDir, "data"),
   };
-  if (!settings.defaultLimits) {
-    // One API key carries the whole load here; a real chain spreads it over many tills.
-    e.POS_RATE_LIMIT_PER_MINUTE = "10000000";
-    e.OWNER_RATE_LIMIT_PER_MINUTE = "10000000";
-  }
   return e;
 }
 

@@ -530,7 +530,7 @@ async function bench() {
     const header = [
       `Loyalty+ bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} CPUs, ${os.loadavg()[0]!.toFixed(2)} load`,
       `${conns} connections / in-flight calls; ${settings.duration} s per run, ${settings.rounds} round(s) per side (ABBA), ${settings.warmup} s warm-up` +
-        `${settings.quick ? " — QUICK smoke run" : ""}${settings.defaultLimits ? " — product default rate limits" : ""}`,
+        `${settings.quick ? " — QUICK smoke run" : ""}`,
       `dataset: ${fmt(counts!.customers)} customers (${fmt(counts!.main)} in the listed business), ${fmt(counts!.ledger)} ledger rows; small: ${fmt(smallCounts!.ledger)} ledger rows`,
       `ratio = first row / second row throughput; gRPC and Connect are compared with the baseline's REST check-in; ` +
         `CPU ms = server CPU time per request (user+system; robust to machine load)`,
