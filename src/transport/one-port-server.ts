@@ -47,7 +47,9 @@ export function createOnePortServer(handler: Handler): net.Server {
   });
   h1.keepAliveTimeout = 65_000;
 
-  const outer = net.createServer({ pauseOnConnect: true }, (socket) => {
+  // noDelay: small gRPC frames (headers, message, trailers) go out at once;
+  // Node sets it for HTTP/1 sockets but not for HTTP/2 sessions.
+  const outer = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
