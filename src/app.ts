@@ -75,7 +75,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const db = createDb(orm);
   const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
-  const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs });
+  const accounts = createAccountRepository(db);
+  // A change message also drops the program another instance may have
+  // changed (at most one per business every 50 ms: check-ins are coalesced).
+  const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs, onMessage: (businessId) => accounts.forgetProgram(businessId) });
   app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
@@ -90,7 +93,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       ttlSeconds: config.jwtTtlSeconds,
     }),
     customers: createCustomerRepository(db),
-    accounts: createAccountRepository(db),
+    accounts,
     log: app.log,
   };
 

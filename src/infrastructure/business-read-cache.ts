@@ -30,7 +30,13 @@ interface Entry {
 
 export function createBusinessReadCache(
   kv: KvStore,
-  opts: { ttlMs: number; maxEntries?: number; publishEveryMs?: number },
+  opts: {
+    ttlMs: number;
+    maxEntries?: number;
+    publishEveryMs?: number;
+    /** Called for each change message from the channel (this instance's own included): per-instance caches to drop. */
+    onMessage?: (businessId: string) => void;
+  },
 ): BusinessReadCache {
   const maxEntries = opts.maxEntries ?? 2_000;
   const publishEveryMs = opts.publishEveryMs ?? 50;
@@ -43,7 +49,10 @@ export function createBusinessReadCache(
     gens.set(businessId, (gens.get(businessId) ?? 0) + 1);
     if (gens.size > 100_000) gens.clear(); // every entry then misses once: still correct
   };
-  kv.subscribe(CHANNEL, bump);
+  kv.subscribe(CHANNEL, (businessId) => {
+    bump(businessId);
+    opts.onMessage?.(businessId);
+  });
 
   /** Tells the other instances, at most once per `publishEveryMs` per business (a busy till writes hundreds of times a second). */
   const publish = (businessId: string) => {

@@ -78,7 +78,8 @@ export function createAccountRepository(db: Db) {
     /**
      * The program of a business. Every POS call needs it, so it is kept in
      * process for PROGRAM_CACHE_MS: a change made on this instance is seen at
-     * once, one made on another instance within that time.
+     * once, one made on another instance as soon as its change message
+     * arrives (`forgetProgram`, app.ts), and within that time without Redis.
      */
     async getProgram(businessId: string): Promise<Program> {
       const hit = programCache.get(businessId);
@@ -96,6 +97,11 @@ export function createAccountRepository(db: Db) {
       if (programCache.size > 10_000) programCache.clear();
       programCache.set(businessId, { program, expires: Date.now() + PROGRAM_CACHE_MS });
       return program;
+    },
+
+    /** Drops the cached program (another instance may have changed it). */
+    forgetProgram(businessId: string) {
+      programCache.delete(businessId);
     },
 
     async updateProgram(businessId: string, changes: Partial<Omit<Program, "businessId" | "updatedAt">>): Promise<Program> {

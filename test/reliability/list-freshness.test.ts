@@ -105,6 +105,23 @@ test("a write on another instance shows on this one within a second (Redis chann
   console.log(`list on instance A fresh ${ms.toFixed(0)} ms after a check-in on B, ${ms2.toFixed(0)} ms after a create on B`);
 });
 
+test("a program change on another instance reaches this one's check-ins and lists within a second", async () => {
+  const own = await registerBusiness(a.url, { rewardThreshold: 100, pointsPerCurrencyUnit: 1 });
+  const first = await rest(a.url, "POST", "/v1/pos/checkin", { body: { phone: "+353861119001", amount: 60 }, headers: posAuth(own) });
+  expect(first.body).toMatchObject({ pointsAwarded: 60, totalPoints: 60, rewardThreshold: 100, rewardAvailable: false });
+  const patched = await rest(b.url, "PATCH", "/v1/owner/program", { body: { rewardThreshold: 50, pointsPerCurrencyUnit: 2 }, headers: ownerAuth(own) });
+  expect(patched.status).toBe(200);
+  const started = performance.now();
+  for (;;) {
+    const res = await rest(a.url, "GET", "/v1/owner/customers?limit=5", { headers: ownerAuth(own) });
+    if (res.body.customers[0].rewardAvailable === true) break;
+    if (performance.now() - started > 1_000) throw new Error(`instance A still on the old program: ${res.text}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const second = await rest(a.url, "POST", "/v1/pos/checkin", { body: { phone: "+353861119001", amount: 10 }, headers: posAuth(own) });
+  expect(second.body).toMatchObject({ pointsAwarded: 20, totalPoints: 80, rewardThreshold: 50, rewardAvailable: true });
+});
+
 test("identical lists in flight share one result and all answer correctly", async () => {
   const bodies = await Promise.all(Array.from({ length: 24 }, () => list(a)));
   const expected = JSON.stringify(bodies[0]);
