@@ -1,5 +1,5 @@
 import { fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type Interceptor, type UnaryResponse } from "@connectrpc/connect";
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { kProtocol } from "./context.js";
 import { HTTP_STATUS_HEADER } from "./errors.js";
@@ -69,23 +69,158 @@ export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
 }
 
 function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: Route, opts: GrpcUnaryLaneOptions): void {
-  let done = false;
-  let size = 0;
-  let tooBig = false;
-  const chunks: Buffer[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  new LaneCall(stream, headers, route, opts).start();
+}
+
+/**
+ * One gRPC call on the lane. A class, not closures: under tsx (esbuild's
+ * keepNames) every named closure made per call costs a defineProperty.
+ */
+class LaneCall {
+  private done = false;
+  private size = 0;
+  private tooBig = false;
+  private readonly chunks: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
   // Made when first asked for (an AbortSignal costs a DOMException-capable
   // object per call; most handlers never look at it).
-  let abort: AbortController | undefined;
-  const signal = () => (abort ??= new AbortController());
+  private abort: AbortController | undefined;
 
-  const finish = () => {
-    done = true;
-    if (timer) clearTimeout(timer);
-  };
-  const fail = (err: ConnectError) => {
-    if (done) return;
-    finish();
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly route: Route,
+    private readonly opts: GrpcUnaryLaneOptions,
+  ) {}
+
+  /** The call's signal: aborted when its deadline passes or the client goes. */
+  get signal(): AbortSignal {
+    return this.timer ? this.controller().signal : NEVER_ABORTED;
+  }
+
+  private controller(): AbortController {
+    return (this.abort ??= new AbortController());
+  }
+
+  start(): void {
+    const { stream, headers } = this;
+    const timeout = headers["grpc-timeout"] as string | undefined;
+    if (timeout !== undefined) {
+      const m = /^(\d{1,8})([HMSmun])$/.exec(timeout);
+      if (!m) {
+        stream.on("data", () => undefined);
+        this.fail(new ConnectError(`protocol error: invalid grpc timeout value: ${timeout.slice(0, 32)}`, Code.InvalidArgument));
+        return;
+      }
+      const ms = Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
+      // Beyond what a timer can hold (about 24.8 days), there is no deadline
+      // to keep (as grpc-js does): Node would fire such a timer at once.
+      if (ms <= MAX_TIMER_MS) {
+        this.timer = setTimeout(() => {
+          this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+          this.controller().abort();
+        }, ms);
+      }
+    }
+    stream.on("error", () => undefined); // a reset by the peer; nothing left to answer
+    stream.on("close", () => {
+      if (!this.done) {
+        this.finish();
+        if (this.timer) this.controller().abort();
+      }
+    });
+    stream.on("data", (chunk: Buffer) => {
+      if (this.tooBig) return;
+      this.size += chunk.byteLength;
+      if (this.size > this.opts.readMaxBytes + 5) {
+        this.tooBig = true;
+        this.chunks.length = 0;
+      } else {
+        this.chunks.push(chunk);
+      }
+    });
+    stream.on("end", () => this.end());
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private end(): void {
+    if (this.done) return;
+    const { headers, route, chunks } = this;
+    if (this.tooBig) {
+      this.fail(new ConnectError(`message size is larger than configured readMaxBytes ${this.opts.readMaxBytes}`, Code.ResourceExhausted));
+      return;
+    }
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size);
+    let message;
+    try {
+      message = decodeEnvelope(route.method, body);
+    } catch (err) {
+      this.fail(err as ConnectError);
+      return;
+    }
+    const header = new Headers();
+    for (const key in headers) {
+      if (key.charCodeAt(0) === 58 /* ":" */ || TRANSPORT_HEADERS.has(key)) continue;
+      const value = headers[key];
+      if (typeof value === "string") header.set(key, value);
+      else if (Array.isArray(value)) for (const v of value) header.append(key, v);
+    }
+    const call = this;
+    route
+      .invoke({
+        stream: false,
+        service: route.method.parent,
+        method: route.method as never,
+        requestMethod: "POST",
+        url: headers[":path"]!,
+        get signal() {
+          return call.signal;
+        },
+        header,
+        contextValues: createContextValues().set(kProtocol, "grpc"),
+        message: message as never,
+      })
+      .then(
+        (res) => this.succeed(res),
+        (err: unknown) => this.fail(ConnectError.from(err)),
+      );
+  }
+
+  private succeed(res: UnaryResponse): void {
+    if (this.done) return;
+    this.finish();
+    const { stream } = this;
+    if (stream.destroyed || stream.closed) return;
+    const bytes = toBinary(this.route.method.output, res.message as never);
+    const frame = Buffer.allocUnsafe(5 + bytes.byteLength);
+    frame[0] = 0;
+    frame.writeUInt32BE(bytes.byteLength, 1);
+    frame.set(bytes, 5);
+    const out: Record<string, string | number> = { ":status": 200, "content-type": CONTENT_TYPE };
+    res.header.forEach((value, key) => {
+      if (!INTERNAL_METADATA.has(key)) out[key] = value;
+    });
+    const trailers: Record<string, string> = { "grpc-status": "0" };
+    res.trailer.forEach((value, key) => {
+      if (!INTERNAL_METADATA.has(key)) trailers[key] = value;
+    });
+    try {
+      stream.respond(out, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      stream.end(frame);
+    } catch {
+      // the peer reset the stream meanwhile
+    }
+  }
+
+  private fail(err: ConnectError): void {
+    if (this.done) return;
+    this.finish();
+    const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     const out: Record<string, string | number> = {
       ":status": 200,
@@ -108,108 +243,7 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
         stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       }
     }
-  };
-
-  const timeout = headers["grpc-timeout"] as string | undefined;
-  if (timeout !== undefined) {
-    const m = /^(\d{1,8})([HMSmun])$/.exec(timeout);
-    if (!m) {
-      stream.on("data", () => undefined);
-      fail(new ConnectError(`protocol error: invalid grpc timeout value: ${timeout.slice(0, 32)}`, Code.InvalidArgument));
-      return;
-    }
-    const ms = Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
-    // Beyond what a timer can hold (about 24.8 days), there is no deadline
-    // to keep (as grpc-js does): Node would fire such a timer at once.
-    if (ms <= MAX_TIMER_MS) {
-      timer = setTimeout(() => {
-        fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-        signal().abort();
-      }, ms);
-    }
   }
-
-  stream.on("error", () => undefined); // a reset by the peer; nothing left to answer
-  stream.on("close", () => {
-    if (!done) {
-      finish();
-      if (timer) signal().abort();
-    }
-  });
-  stream.on("data", (chunk: Buffer) => {
-    if (tooBig) return;
-    size += chunk.byteLength;
-    if (size > opts.readMaxBytes + 5) {
-      tooBig = true;
-      chunks.length = 0;
-    } else {
-      chunks.push(chunk);
-    }
-  });
-  stream.on("end", () => {
-    if (done) return;
-    if (tooBig) {
-      fail(new ConnectError(`message size is larger than configured readMaxBytes ${opts.readMaxBytes}`, Code.ResourceExhausted));
-      return;
-    }
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    let message;
-    try {
-      message = decodeEnvelope(route.method, body);
-    } catch (err) {
-      fail(err as ConnectError);
-      return;
-    }
-    const header = new Headers();
-    for (const key in headers) {
-      if (key.charCodeAt(0) === 58 /* ":" */ || TRANSPORT_HEADERS.has(key)) continue;
-      const value = headers[key];
-      if (typeof value === "string") header.set(key, value);
-      else if (Array.isArray(value)) for (const v of value) header.append(key, v);
-    }
-    route
-      .invoke({
-        stream: false,
-        service: route.method.parent,
-        method: route.method as never,
-        requestMethod: "POST",
-        url: headers[":path"]!,
-        get signal() {
-          return timer ? signal().signal : NEVER_ABORTED;
-        },
-        header,
-        contextValues: createContextValues().set(kProtocol, "grpc"),
-        message: message as never,
-      })
-      .then(
-      (res) => {
-        if (done) return;
-        finish();
-        if (stream.destroyed || stream.closed) return;
-        const bytes = toBinary(route.method.output, res.message as never);
-        const frame = Buffer.allocUnsafe(5 + bytes.byteLength);
-        frame[0] = 0;
-        frame.writeUInt32BE(bytes.byteLength, 1);
-        frame.set(bytes, 5);
-        const out: Record<string, string | number> = { ":status": 200, "content-type": CONTENT_TYPE };
-        res.header.forEach((value, key) => {
-          if (!INTERNAL_METADATA.has(key)) out[key] = value;
-        });
-        const trailers: Record<string, string> = { "grpc-status": "0" };
-        res.trailer.forEach((value, key) => {
-          if (!INTERNAL_METADATA.has(key)) trailers[key] = value;
-        });
-        try {
-          stream.respond(out, { waitForTrailers: true });
-          stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-          stream.end(frame);
-        } catch {
-          // the peer reset the stream meanwhile
-        }
-      },
-      (err: unknown) => fail(ConnectError.from(err)),
-    );
-  });
 }
 
 /** One uncompressed gRPC message (5-byte prefix, then protobuf), or INVALID_ARGUMENT. */
