@@ -38,7 +38,9 @@ export function createBusinessReadCache(
     onMessage?: (businessId: string) => void;
   },
 ): BusinessReadCache {
-  const maxEntries = opts.maxEntries ?? 2_000;
+  // A cached list page holds up to 100 customers (≈ 70 KB with its JSON):
+  // 500 entries bound the cache near 35 MB, and expired ones leave early.
+  const maxEntries = opts.maxEntries ?? 500;
   const publishEveryMs = opts.publishEveryMs ?? 50;
   const gens = new Map<string, number>();
   const entries = new Map<string, Entry>();
@@ -79,7 +81,11 @@ export function createBusinessReadCache(
       const value = load();
       entries.delete(id);
       entries.set(id, { gen, at: now, value });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      // Oldest first (every entry lives ttlMs): drop the expired and the excess.
+      for (const [key, entry] of entries) {
+        if (entries.size <= maxEntries && now - entry.at < opts.ttlMs) break;
+        entries.delete(key);
+      }
       value.catch(() => {
         if (entries.get(id)?.value === value) entries.delete(id);
       });
