@@ -35,21 +35,22 @@ export function createMetrics() {
     labels: { service: string; method: string; protocol: string };
     byCode: Map<string, ReturnType<typeof requests.labels>>;
   }
-  const children = new Map<string, Children>();
-  function childrenOf(service: string, method: string, protocol: string): Children {
-    const id = `${service}/${method}/${protocol}`;
-    let c = children.get(id);
+  const children = new WeakMap<object, Map<string, Children>>();
+  function childrenOf(method: { name: string; parent: { typeName: string } }, protocol: string): Children {
+    let byProtocol = children.get(method);
+    if (!byProtocol) children.set(method, (byProtocol = new Map()));
+    let c = byProtocol.get(protocol);
     if (!c) {
-      const labels = { service, method, protocol };
+      const labels = { service: method.parent.typeName, method: method.name, protocol };
       c = { timer: duration.labels(labels), labels, byCode: new Map() };
-      children.set(id, c);
+      byProtocol.set(protocol, c);
     }
     return c;
   }
 
   /** Counts and times every RPC, whatever the protocol. */
   const interceptor: Interceptor = (next) => async (req) => {
-    const c = childrenOf(req.service.typeName, req.method.name, protocolOf(req.header.get("content-type"), req.contextValues.get(kProtocol)));
+    const c = childrenOf(req.method, req.contextValues.get(kProtocol) ?? protocolOf(req.header.get("content-type"), undefined));
     const started = performance.now();
     let code = "ok";
     try {
