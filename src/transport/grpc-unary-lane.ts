@@ -15,7 +15,7 @@ import type { StreamLane } from "./one-port-server.js";
  * check-in's CPU (bench/README.md).
  *
  * It runs the same service implementations through the same interceptors
- * (metrics, errors, auth, idempotency) as the Connect router and the REST
+ * (metrics, errors, auth, change, idempotency) as the Connect router and the REST
  * gateway. It takes only what it fully handles: POST, `application/grpc` or
  * `application/grpc+proto`, no compression, a unary method of the API
  * services. Everything else — compressed messages, JSON codecs, gRPC-Web,
@@ -29,7 +29,6 @@ export interface GrpcUnaryLaneOptions {
   /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
   isClosing: () => boolean;
 }
-
 
 interface Route {
   method: DescMethod;
