@@ -10,7 +10,7 @@ export type Principal =
 /** Set by the auth interceptor for every call. */
 export const kPrincipal = createContextKey<Principal>({ kind: "anonymous" }, { description: "principal" });
 
-/** "rest" when the call came through the REST gateway. */
+/** The protocol of an in-process call ("rest", "grpc"), set by the invoker; unset for calls through Connect's router. */
 export const kProtocol = createContextKey<string | undefined>(undefined, { description: "protocol" });
 
 

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { DomainError, type DomainErrorKind } from "../domain/errors.js";
 import { classifyDbError } from "../persistence/db-errors.js";
 
@@ -132,10 +132,7 @@ async function fixParseError(res: UniversalServerResponse): Promise<UniversalSer
       const trailer = new Headers(text.split("\r\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")).trim(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]));
       if (isParseError(trailer)) {
         const fixed = Buffer.from(text.replace(/grpc-status: ?13\r\n/, `grpc-status: ${Code.InvalidArgument}\r\n`));
-        const frame = Buffer.alloc(5);
-        frame[0] = body[at]!;
-        frame.writeUInt32BE(fixed.byteLength, 1);
-        body = Buffer.concat([body.subarray(0, at), frame, fixed, body.subarray(at + 5 + length)]);
+        body = Buffer.concat([body.subarray(0, at), encodeEnvelope(body[at]!, fixed), body.subarray(at + 5 + length)]);
       }
       break;
     }
@@ -146,4 +143,27 @@ async function fixParseError(res: UniversalServerResponse): Promise<UniversalSer
 
 async function* oneChunk(bytes: Uint8Array) {
   yield bytes;
+}
+
+/**
+ * `grpc-message` as the gRPC spec writes it: printable ASCII except "%" as
+ * is, every other byte of the UTF-8 text percent-encoded. Every gRPC client
+ * decodes this form (grpc-js's `decodeURI` does not undo
+ * `encodeURIComponent`'s %3A, %2C…; see http-hooks.ts for the Connect path).
+ */
+export function encodeGrpcMessage(text: string): string {
+  let plain = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x25) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return text;
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }

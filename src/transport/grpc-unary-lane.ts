@@ -1,9 +1,10 @@
 import { fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type Interceptor, type UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type UnaryResponse } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { contentTypeProto, parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { kProtocol } from "./context.js";
-import { HTTP_STATUS_HEADER } from "./errors.js";
-import { createInvoker, NEVER_ABORTED, type Invoke } from "./invoker.js";
+import { encodeGrpcMessage, HTTP_STATUS_HEADER } from "./errors.js";
+import { createInvoker, type Invoke } from "./invoker.js";
 import type { StreamLane } from "./one-port-server.js";
 
 /**
@@ -35,13 +36,12 @@ interface Route {
   invoke: Invoke;
 }
 
-const CONTENT_TYPE = "application/grpc+proto";
+const CONTENT_TYPE = contentTypeProto;
 /** Request metadata that is transport, not the call's: not shown to interceptors. */
 const TRANSPORT_HEADERS = new Set(["te", "content-length", "grpc-accept-encoding", "grpc-encoding"]);
 /** Error metadata that must not travel as a gRPC trailer. */
 const INTERNAL_METADATA = new Set([HTTP_STATUS_HEADER, "content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"]);
 const MAX_TIMER_MS = 2_147_483_647;
-const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
   const routes = new Map<string, Route>();
@@ -92,9 +92,9 @@ class LaneCall {
     private readonly opts: GrpcUnaryLaneOptions,
   ) {}
 
-  /** The call's signal: aborted when its deadline passes or the client goes. */
-  get signal(): AbortSignal {
-    return this.timer ? this.controller().signal : NEVER_ABORTED;
+  /** The call's signal when it has a deadline: aborted when it passes or the client goes. */
+  get signal(): AbortSignal | undefined {
+    return this.timer ? this.controller().signal : undefined;
   }
 
   private controller(): AbortController {
@@ -103,23 +103,19 @@ class LaneCall {
 
   start(): void {
     const { stream, headers } = this;
-    const timeout = headers["grpc-timeout"] as string | undefined;
-    if (timeout !== undefined) {
-      const m = /^(\d{1,8})([HMSmun])$/.exec(timeout);
-      if (!m) {
-        stream.on("data", () => undefined);
-        this.fail(new ConnectError(`protocol error: invalid grpc timeout value: ${timeout.slice(0, 32)}`, Code.InvalidArgument));
-        return;
-      }
-      const ms = Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!;
-      // Beyond what a timer can hold (about 24.8 days), there is no deadline
-      // to keep (as grpc-js does): Node would fire such a timer at once.
-      if (ms <= MAX_TIMER_MS) {
-        this.timer = setTimeout(() => {
-          this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-          this.controller().abort();
-        }, ms);
-      }
+    const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, Number.MAX_SAFE_INTEGER);
+    if (timeout.error) {
+      stream.on("data", () => undefined);
+      this.fail(timeout.error);
+      return;
+    }
+    // Beyond what a timer can hold (about 24.8 days), there is no deadline
+    // to keep (as grpc-js does): Node would fire such a timer at once.
+    if (timeout.timeoutMs !== undefined && timeout.timeoutMs <= MAX_TIMER_MS) {
+      this.timer = setTimeout(() => {
+        this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+        this.controller().abort();
+      }, timeout.timeoutMs);
     }
     stream.on("error", () => undefined); // a reset by the peer; nothing left to answer
     stream.on("close", () => {
@@ -171,17 +167,13 @@ class LaneCall {
     const call = this;
     route
       .invoke({
-        stream: false,
-        service: route.method.parent,
-        method: route.method as never,
-        requestMethod: "POST",
+        message,
+        header,
         url: headers[":path"]!,
+        requestMethod: "POST",
         get signal() {
           return call.signal;
         },
-        header,
-        contextValues: createContextValues().set(kProtocol, "grpc"),
-        message: message as never,
       })
       .then(
         (res) => this.succeed(res),
@@ -194,11 +186,7 @@ class LaneCall {
     this.finish();
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
-    const bytes = toBinary(this.route.method.output, res.message as never);
-    const frame = Buffer.allocUnsafe(5 + bytes.byteLength);
-    frame[0] = 0;
-    frame.writeUInt32BE(bytes.byteLength, 1);
-    frame.set(bytes, 5);
+    const frame = encodeEnvelope(0, toBinary(this.route.method.output, res.message as never));
     const out: Record<string, string | number> = { ":status": 200, "content-type": CONTENT_TYPE };
     res.header.forEach((value, key) => {
       if (!INTERNAL_METADATA.has(key)) out[key] = value;
@@ -261,27 +249,4 @@ function decodeEnvelope(method: DescMethod, body: Buffer) {
   } catch (err) {
     throw new ConnectError(`parse binary: ${err instanceof Error ? err.message : String(err)}`, Code.InvalidArgument);
   }
-}
-
-/**
- * `grpc-message` as the gRPC spec writes it: printable ASCII except "%" as
- * is, every other byte of the UTF-8 text percent-encoded. Every gRPC client
- * decodes this form (grpc-js's `decodeURI` does not undo
- * `encodeURIComponent`'s %3A, %2C…; see http-hooks.ts for the Connect path).
- */
-export function encodeGrpcMessage(text: string): string {
-  let plain = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x25) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return text;
-  let out = "";
-  for (const byte of Buffer.from(text, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
-import { encodeGrpcMessage } from "./grpc-unary-lane.js";
+import { encodeGrpcMessage } from "./errors.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",

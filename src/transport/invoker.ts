@@ -1,14 +1,26 @@
-import { create, isMessage, type DescMethod } from "@bufbuild/protobuf";
-import type { HandlerContext, Interceptor, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import { create, isMessage, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { kProtocol } from "./context.js";
 
 /** No call made in process has a timeout of its own. Module-level: a closure per call costs a defineProperty under tsx (keepNames). */
 const noTimeout = (): undefined => undefined;
 
-/** Calls one RPC through the interceptors, in process. */
-export type Invoke = (req: UnaryRequest) => Promise<UnaryResponse>;
+/** What a transport hands over for one call: the decoded message and what came with it. */
+export interface InProcessCall {
+  message: Message;
+  header: Headers;
+  url: string;
+  requestMethod: string;
+  /** Read only if a handler asks; absent = the call cannot be cancelled (REST, gRPC without deadline). */
+  readonly signal?: AbortSignal;
+}
 
-/** The signal of a call nobody can cancel (a REST request; a gRPC call without deadline). */
-export const NEVER_ABORTED = new AbortController().signal;
+/** Calls one RPC through the interceptors, in process. */
+export type Invoke = (call: InProcessCall) => Promise<UnaryResponse>;
+
+type Chain = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+const NEVER_ABORTED = new AbortController().signal;
 
 /**
  * Composes a method's implementation with the interceptors, exactly as a
@@ -27,7 +39,7 @@ export function createInvoker(
 ): Invoke {
   const fn = (impl as Record<string, (req: unknown, ctx: HandlerContext) => unknown>)[method.localName];
   if (typeof fn !== "function") throw new Error(`${method.parent.typeName}.${method.name} is not implemented`);
-  const call: Invoke = async (req) => {
+  const call: Chain = async (req) => {
     const ctx: HandlerContext = {
       service: req.service,
       method: req.method,
@@ -47,5 +59,20 @@ export function createInvoker(
     const message = isMessage(out, method.output) ? out : create(method.output, out as never);
     return { stream: false, service: req.service, method: req.method as never, header: ctx.responseHeader, trailer: ctx.responseTrailer, message };
   };
-  return interceptors.reduceRight<Invoke>((next, interceptor) => interceptor(next as never) as unknown as Invoke, call);
+  const chain = interceptors.reduceRight<Chain>((next, interceptor) => interceptor(next as never) as unknown as Chain, call);
+  // The protocol is known here: interceptors (metrics) read it from kProtocol.
+  return (c) =>
+    chain({
+      stream: false,
+      service: method.parent,
+      method: method as never,
+      requestMethod: c.requestMethod,
+      url: c.url,
+      get signal() {
+        return c.signal ?? NEVER_ABORTED;
+      },
+      header: c.header,
+      contextValues: createContextValues().set(kProtocol, protocolName),
+      message: c.message as never,
+    });
 }

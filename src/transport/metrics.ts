@@ -21,8 +21,8 @@ export function createMetrics() {
     registers: [registry],
   });
 
-  function protocolOf(contentType: string | null, rest: string | undefined): string {
-    if (rest) return rest;
+  /** The protocol of a call through Connect's router, from its content type. */
+  function protocolOf(contentType: string | null): string {
     const ct = contentType ?? "";
     if (ct.startsWith("application/grpc-web")) return "grpc-web";
     if (ct.startsWith("application/grpc")) return "grpc";
@@ -50,7 +50,7 @@ export function createMetrics() {
 
   /** Counts and times every RPC, whatever the protocol. */
   const interceptor: Interceptor = (next) => async (req) => {
-    const c = childrenOf(req.method, req.contextValues.get(kProtocol) ?? protocolOf(req.header.get("content-type"), undefined));
+    const c = childrenOf(req.method, req.contextValues.get(kProtocol) ?? protocolOf(req.header.get("content-type")));
     const started = performance.now();
     let code = "ok";
     try {

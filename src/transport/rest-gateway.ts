@@ -1,8 +1,7 @@
 import { fromJson, ScalarType, isFieldSet, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
-import { ConnectError, Code, createContextValues, type Interceptor } from "@connectrpc/connect";
-import { createInvoker, NEVER_ABORTED, type Invoke } from "./invoker.js";
+import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
+import { createInvoker, type Invoke } from "./invoker.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { kProtocol } from "./context.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
@@ -177,19 +176,8 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     const value = request.headers[h];
     if (typeof value === "string") headers.set(h, value);
   }
-  const contextValues = createContextValues().set(kProtocol, "rest");
   try {
-    const res = await invoke({
-      stream: false,
-      service: binding.method.parent,
-      method: binding.method as never,
-      requestMethod: request.method,
-      url: request.url,
-      signal: NEVER_ABORTED,
-      header: headers,
-      contextValues,
-      message: message as never,
-    });
+    const res = await invoke({ message, header: headers, url: request.url, requestMethod: request.method });
     for (const h of EXPOSED_HEADERS) {
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);
