@@ -55,6 +55,15 @@ const checkinReq = (b: BenchBusiness) => (): HttpRequest => ({
   headers: { "x-api-key": b.apiKey },
   body: JSON.stringify(checkinBody(b)),
 });
+/** A till that retries safely: a fresh Idempotency-Key on every check-in (contract §5). */
+let idemSeq = 0;
+const idemRun = `${process.pid}-${Date.now().toString(36)}`;
+const checkinIdemReq = (b: BenchBusiness) => (): HttpRequest => ({
+  method: "POST",
+  path: "/v1/pos/checkin",
+  headers: { "x-api-key": b.apiKey, "idempotency-key": `bench-${idemRun}-${++idemSeq}` },
+  body: JSON.stringify(checkinBody(b)),
+});
 const balanceReq = (b: BenchBusiness) => (): HttpRequest => ({
   method: "GET",
   path: `/v1/pos/balance/${encodeURIComponent(phoneOf(b, rnd(b.customers)))}`,
@@ -399,6 +408,12 @@ async function bench() {
         check: checkinTarget,
       },
       {
+        key: "checkin-idem",
+        label: "POS check-in · REST + Idem-Key",
+        a: httpSide("product REST", P, checkinIdemReq(main)),
+        b: baselineCheckin,
+      },
+      {
         key: "checkin-connect",
         label: "POS check-in · Connect (JSON/h1)",
         a: {
@@ -573,10 +588,12 @@ async function profileOne(state: BenchState, which: "product" | "baseline"): Pro
     const conns = settings.connections;
     const token = which === "product" ? await login(server, main) : main.token;
     await runHttp(server.url, checkinReq(main), settings.warmup, conns);
+    await runHttp(server.url, checkinIdemReq(main), settings.warmup, conns);
     await runHttp(server.url, balanceReq(main), settings.warmup, conns);
     await runHttp(server.url, listReq(() => token), settings.warmup, conns);
     const runs: [string, () => Promise<RunResult>][] = [
       ["check-in REST", () => runHttp(server.url, checkinReq(main), settings.duration, conns)],
+      ["check-in REST + Idempotency-Key", () => runHttp(server.url, checkinIdemReq(main), settings.duration, conns)],
       ["balance REST", () => runHttp(server.url, balanceReq(main), settings.duration, conns)],
       ["owner list+search REST", () => runHttp(server.url, listReq(() => token), settings.duration, conns)],
     ];

@@ -30,6 +30,8 @@ export function createAccountRepository(db: Db) {
    * request-scoped fork each). One operation uses one EntityManager.
    */
   const em = () => {
+    // Its writes would land outside the pg transaction the caller is in.
+    if (db.inPgTransaction()) throw new Error("MikroORM's unit of work used inside a pg transaction (use db.ormTx)");
     const current = db.orm.em.getContext(false);
     return current === db.orm.em ? db.orm.em.fork() : current;
   };

@@ -1,21 +1,60 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 
 /**
- * SQL access. Inside a transaction (`tx`, or the idempotency interceptor's)
- * statements run on MikroORM's transactional connection, which it keeps in
- * AsyncLocalStorage, and a nested `tx` becomes a savepoint. Outside one, they
- * run on a plain `pg` pool: the POS hot path is single statements, and knex's
- * and MikroORM's per-statement cost was a sixth of a check-in's CPU (see
- * bench/README.md). Placeholders are `?` in both cases.
+ * SQL access. The hot paths are single statements on a plain `pg` pool:
+ * knex's and MikroORM's per-statement cost was a sixth of a check-in's CPU
+ * (see bench/README.md). Placeholders are `?`.
+ *
+ * Two kinds of transaction:
+ * - `tx` (and `connection`, for the idempotency interceptor): one pooled
+ *   `pg` connection, known to the statements run inside through an
+ *   AsyncLocalStorage; a nested `tx` is a savepoint.
+ * - `ormTx`: MikroORM's transaction, for operations that use its unit of
+ *   work (entities flushed by the account repository). Inside it, `query`
+ *   runs on MikroORM's connection and a nested `tx` is a MikroORM savepoint.
  */
 export interface Db {
   readonly orm: MikroORM;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
+  ormTx<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * One pooled connection for `fn`, which opens and ends its transaction
+   * itself (see Connection). If `fn` throws, whatever it left open is
+   * rolled back before the connection goes back to the pool.
+   */
+  connection<T>(fn: (c: Connection) => Promise<T>): Promise<T>;
+  /** True inside `tx` or `connection`: MikroORM's unit of work cannot join it. */
+  inPgTransaction(): boolean;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** A connection of `Db.connection`. */
+export interface Connection {
+  /**
+   * Several statements in one round trip (PostgreSQL's simple protocol: no
+   * parameters, so values go in through `sqlLiteral`/`sqlBytes`). In READ
+   * COMMITTED each statement still takes its own snapshot. Returns each
+   * statement's rows.
+   */
+  script(sql: string): Promise<Record<string, unknown>[][]>;
+  /**
+   * `statements` (if any) and COMMIT, in one round trip. Throws if
+   * PostgreSQL rolled back instead (a statement of the transaction had
+   * failed), so a lost change is never reported as done.
+   */
+  commit(statements?: string): Promise<void>;
+  /** Runs `fn` with every `Db.query` and `Db.tx` of it on this connection. */
+  within<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** A quoted SQL string literal (for `Connection.script`). */
+export const sqlLiteral = (value: string): string => pg.escapeLiteral(value);
+/** A bytea SQL literal (for `Connection.script`). */
+export const sqlBytes = (value: Uint8Array): string => `decode('${Buffer.from(value).toString("hex")}', 'hex')`;
 
 interface Statement {
   text: string;
@@ -47,6 +86,12 @@ function statement(sql: string): Statement {
   return out;
 }
 
+/** The connection a `tx`/`connection` body runs on, and its savepoint depth. */
+interface Bound {
+  client: pg.PoolClient;
+  savepoints: number;
+}
+
 export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: orm.config.get("clientUrl"),
@@ -58,18 +103,83 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   // A connection killed while idle (restart, pg_terminate_backend) is
   // reported here; the pool drops it and opens a new one when needed.
   pool.on("error", () => undefined);
+  const bound = new AsyncLocalStorage<Bound>();
+
+  async function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    // A checked-out client reports a lost backend as an 'error' event (the
+    // pool listens only while it is idle); the query in flight fails with
+    // it, and the client is dropped on release.
+    let broken: Error | undefined;
+    const lost = (err: Error) => (broken = err);
+    client.on("error", lost);
+    const b: Bound = { client, savepoints: 0 };
+    const run = async (sql: string) => {
+      const res = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(res) ? res : [res];
+    };
+    const c: Connection = {
+      script: async (sql) => (await run(sql)).map((r) => r.rows),
+      async commit(statements) {
+        const res = await run(statements ? `${statements};\ncommit` : "commit");
+        if (res[res.length - 1]!.command !== "COMMIT") throw new Error("the transaction was rolled back, not committed");
+      },
+      within: (f) => bound.run(b, f),
+    };
+    try {
+      return await fn(c);
+    } catch (err) {
+      // Outside a transaction this only warns; a failing ROLLBACK means the
+      // connection itself is gone, and the pool must not hand it out again.
+      if (broken === undefined) await client.query("rollback").catch(lost);
+      throw err;
+    } finally {
+      client.off("error", lost);
+      client.release(broken);
+    }
+  }
+
+  async function savepoint<T>(b: Bound, fn: () => Promise<T>): Promise<T> {
+    const name = `sp${++b.savepoints}`;
+    await b.client.query(`savepoint ${name}`);
+    try {
+      const out = await fn();
+      await b.client.query(`release savepoint ${name}`);
+      return out;
+    } catch (err) {
+      await b.client.query(`rollback to savepoint ${name}; release savepoint ${name}`);
+      throw err;
+    }
+  }
 
   return {
     orm,
     async query<T>(sql: string, params: unknown[] = []) {
+      const { text, name } = statement(sql);
+      const b = bound.getStore();
+      if (b !== undefined) return (await b.client.query({ text, name, values: params })).rows as T[];
       const em = orm.em.getContext(false);
       if (em.isInTransaction()) return (await em.execute(sql, params as never[], "all")) as T[];
-      const { text, name } = statement(sql);
       return (await pool.query({ text, name, values: params })).rows as T[];
     },
     async tx<T>(fn: () => Promise<T>) {
+      const b = bound.getStore();
+      if (b !== undefined) return savepoint(b, fn);
+      const em = orm.em.getContext(false);
+      if (em.isInTransaction()) return em.transactional(() => fn());
+      return connection(async (c) => {
+        await c.script("begin");
+        const out = await c.within(fn);
+        await c.commit();
+        return out;
+      });
+    },
+    async ormTx<T>(fn: () => Promise<T>) {
+      if (bound.getStore() !== undefined) throw new Error("a MikroORM transaction cannot be nested in a pg one");
       return orm.em.getContext(false).transactional(() => fn());
     },
+    connection,
+    inPgTransaction: () => bound.getStore() !== undefined,
     async ping() {
       try {
         await pool.query("select 1");

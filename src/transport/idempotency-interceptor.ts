@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
-import type { Db } from "../persistence/db.js";
+import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
 import { kPrincipal } from "./context.js";
 import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
 import { isMutating } from "./http-rules.js";
@@ -21,6 +21,129 @@ const REPLAYABLE = new Set([
   Code.OutOfRange,
 ]);
 
+/** The key's record as stored. */
+interface StoredRecord {
+  request_hash: string;
+  outcome: string;
+  response: Buffer | null;
+  error_message: string | null;
+}
+
+/** An outcome to store: "ok" with the response, or a Connect code with its message. */
+interface NewRecord {
+  outcome: string;
+  response: Uint8Array | null;
+  message: string | null;
+}
+
+/** The steps of one idempotent call, in one PostgreSQL transaction. */
+interface IdemTx {
+  /** Takes the key's advisory lock and reads its record (an expired one counts as none). */
+  claim(): Promise<{ locked: boolean; stored: StoredRecord | undefined }>;
+  /** Runs the handler in a savepoint: if it fails, only its own changes are undone. */
+  handle<T>(fn: () => Promise<T>): Promise<T>;
+  /** Stores the outcome and commits, with the handler's change if it succeeded. */
+  save(rec: NewRecord): Promise<void>;
+}
+
+/** Runs `body` in a transaction: committed by `save` or when it returns, rolled back if it throws. */
+type IdemEngine = <T>(scope: string, key: string, requestHash: string, body: (tx: IdemTx) => Promise<T>) => Promise<T>;
+
+const lockName = (scope: string, key: string) => `idem:${scope}:${key}`;
+const expiresIn = `now() + interval '${TTL_HOURS} hours'`;
+/** An expired record of the key is replaced (contract: 24 h). */
+const insertRecord = `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
+  values (?, ?, ?, ?, ?, ?, ${expiresIn})
+  on conflict (business_id, key) do update
+    set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
+        error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
+    where idempotency_record.expires_at <= now()`;
+
+/**
+ * On one pooled `pg` connection, in three round trips for a new key: the
+ * BEGIN, lock, read and savepoint together; the handler's own statements;
+ * the record and the COMMIT together. For every service whose handlers use
+ * `Db.query`/`Db.tx` only (the POS and customer services).
+ */
+function pgEngine(db: Db): IdemEngine {
+  return (scope, key, requestHash, body) =>
+    db.connection(async (c) => {
+      let handlerFailed = false;
+      let done = false;
+      const tx: IdemTx = {
+        async claim() {
+          const scopeL = sqlLiteral(scope);
+          const keyL = sqlLiteral(key);
+          // Separate statements, so the read's snapshot is taken after the
+          // lock is held: a holder that just committed is seen.
+          const res = await c.script(
+            `begin;
+             select pg_try_advisory_xact_lock(hashtextextended(${sqlLiteral(lockName(scope, key))}, 0)) as ok;
+             select request_hash, outcome, response, error_message from idempotency_record
+               where business_id = ${scopeL} and key = ${keyL} and expires_at > now();
+             savepoint idem`,
+          );
+          return { locked: res[1]![0]!.ok === true, stored: res[2]![0] as unknown as StoredRecord | undefined };
+        },
+        async handle(fn) {
+          try {
+            return await c.within(fn);
+          } catch (err) {
+            handlerFailed = true;
+            throw err;
+          }
+        },
+        async save(rec) {
+          const values = [scope, key, requestHash, rec.outcome].map(sqlLiteral);
+          values.push(rec.response ? sqlBytes(rec.response) : "null", rec.message === null ? "null" : sqlLiteral(rec.message));
+          let n = 0;
+          const insert = insertRecord.replace(/\?/g, () => values[n++]!);
+          await c.commit(handlerFailed ? `rollback to savepoint idem; ${insert}` : insert);
+          done = true;
+        },
+      };
+      const out = await body(tx);
+      // Nothing was changed (a replay or a refusal read from the record).
+      if (!done) await c.script("rollback");
+      return out;
+    });
+}
+
+/**
+ * In MikroORM's transaction, for services whose handlers flush entities
+ * through its unit of work (business settings): their writes must be in the
+ * same transaction as the record.
+ */
+function ormEngine(db: Db): IdemEngine {
+  return (scope, key, requestHash, body) =>
+    db.ormTx(() =>
+      body({
+        async claim() {
+          const [lock] = await db.query<{ ok: boolean }>("select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok", [
+            lockName(scope, key),
+          ]);
+          if (!lock?.ok) return { locked: false, stored: undefined };
+          const [stored] = await db.query<StoredRecord>(
+            "select request_hash, outcome, response, error_message from idempotency_record where business_id = ? and key = ? and expires_at > now()",
+            [scope, key],
+          );
+          return { locked: true, stored };
+        },
+        handle: (fn) => db.tx(fn),
+        async save(rec) {
+          await db.query(insertRecord, [
+            scope,
+            key,
+            requestHash,
+            rec.outcome,
+            rec.response ? Buffer.from(rec.response) : null,
+            rec.message,
+          ]);
+        },
+      }),
+    );
+}
+
 /**
  * Idempotency-Key handling for every mutating RPC (contract §5), over REST,
  * gRPC and Connect alike. The key is claimed inside the same PostgreSQL
@@ -33,9 +156,19 @@ const REPLAYABLE = new Set([
  *   business error) again, with `Idempotent-Replayed: true`;
  * - a stored record with another hash → 422;
  * - otherwise the handler runs in a savepoint and its outcome is stored.
+ *
+ * `unitOfWork(method)` names the methods whose handlers use MikroORM's unit
+ * of work; they run in MikroORM's transaction, the others on a plain `pg`
+ * connection (a third of the cost).
  */
-export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLogger }): Interceptor {
-  const { db } = deps;
+export function createIdempotencyInterceptor(deps: {
+  db: Db;
+  log: FastifyBaseLogger;
+  unitOfWork: (method: DescMethod) => boolean;
+}): Interceptor {
+  const { db, unitOfWork } = deps;
+  const fast = pgEngine(db);
+  const orm = ormEngine(db);
   return (next) => async (req) => {
     const key = req.header.get("idempotency-key");
     if (key === null || req.stream || !isMutating(req.method)) return next(req);
@@ -52,22 +185,16 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
       .update(req.method.parent.typeName + "/" + req.method.name + "\n")
       .update(toBinary(req.method.input, req.message))
       .digest("hex");
+    const engine = unitOfWork(req.method) ? orm : fast;
 
     // A business error is stored and the transaction committed before it is
     // thrown: thrown inside the transaction, it would roll its own record back.
-    const outcome = await db.tx(async (): Promise<{ res: Awaited<ReturnType<typeof next>> } | { refused: ConnectError }> => {
-      const [lock] = await db.query<{ ok: boolean }>(
-        "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok",
-        [`idem:${scope}:${key}`],
-      );
-      if (!lock?.ok) {
+    type Outcome = { res: Awaited<ReturnType<typeof next>> } | { refused: ConnectError } | { replay: unknown };
+    const outcome = await engine(scope, key, requestHash, async (tx): Promise<Outcome> => {
+      const { locked, stored } = await tx.claim();
+      if (!locked) {
         throw new ConnectError("a request with this Idempotency-Key is still in progress", Code.Aborted);
       }
-      await db.query("delete from idempotency_record where business_id = ? and key = ? and expires_at <= now()", [scope, key]);
-      const [stored] = await db.query<{ request_hash: string; outcome: string; response: Buffer | null; error_message: string | null }>(
-        "select request_hash, outcome, response, error_message from idempotency_record where business_id = ? and key = ?",
-        [scope, key],
-      );
       if (stored) {
         if (stored.request_hash !== requestHash) {
           throw new ConnectError(
@@ -76,37 +203,31 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
             { [HTTP_STATUS_HEADER]: "422" },
           );
         }
-        if (stored.outcome === "ok") {
-          // Answered by the handler wrapper, not here: a response built in an
-          // interceptor replaces the protocol's own headers and trailers
-          // (content-type, grpc-status), which breaks gRPC and gRPC-Web.
-          req.contextValues.set(kReplay, fromBinary(req.method.output, stored.response ?? new Uint8Array()));
-          return { res: await next(req) };
-        }
+        if (stored.outcome === "ok") return { replay: fromBinary(req.method.output, stored.response ?? new Uint8Array()) };
         throw new ConnectError(stored.error_message ?? "", Number(stored.outcome) as Code, {
           "idempotent-replayed": "true",
         });
       }
-
-      const save = (outcome: string, response: Uint8Array | null, message: string | null) =>
-        db.query(
-          `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
-           values (?, ?, ?, ?, ?, ?, now() + interval '${TTL_HOURS} hours')`,
-          [scope, key, requestHash, outcome, response ? Buffer.from(response) : null, message],
-        );
       try {
-        const res = await db.tx(() => next(req));
+        const res = await tx.handle(() => next(req));
         if (res.stream) return { res };
-        await save("ok", toBinary(req.method.output, res.message), null);
+        await tx.save({ outcome: "ok", response: toBinary(req.method.output, res.message), message: null });
         return { res };
       } catch (err) {
         const ce = toConnectError(err);
         if (!REPLAYABLE.has(ce.code)) throw ce;
-        await save(String(ce.code), null, ce.rawMessage);
+        await tx.save({ outcome: String(ce.code), response: null, message: ce.rawMessage });
         return { refused: ce };
       }
     });
     if ("refused" in outcome) throw outcome.refused;
+    if ("replay" in outcome) {
+      // Answered by the handler wrapper, not here: a response built in an
+      // interceptor replaces the protocol's own headers and trailers
+      // (content-type, grpc-status), which breaks gRPC and gRPC-Web.
+      req.contextValues.set(kReplay, outcome.replay);
+      return next(req);
+    }
     return outcome.res;
   };
 }

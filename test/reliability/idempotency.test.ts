@@ -297,6 +297,25 @@ describe("Idempotency-Key over REST", () => {
     const v2 = await rest(t.url, "DELETE", `/v1/owner/api-keys/${newKey.body.id}`, { headers: { ...ownerAuth(b), "idempotency-key": rk } });
     expect([v1.status, v2.status]).toEqual([200, 200]);
     expect(v2.headers.get("idempotent-replayed")).toBe("true");
+
+    // Stores and API keys are flushed through MikroORM's unit of work, in the
+    // same transaction as the key's record: one row each, the same answer.
+    const sk = key("store");
+    const s1 = await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "Quay St" }, headers: { ...ownerAuth(b), "idempotency-key": sk } });
+    const s2 = await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "Quay St" }, headers: { ...ownerAuth(b), "idempotency-key": sk } });
+    expect([s1.status, s2.status]).toEqual([200, 200]);
+    expect(s2.headers.get("idempotent-replayed")).toBe("true");
+    expect(s2.body).toEqual(s1.body);
+    const stores = await t.sql<{ n: string }>(`select count(*) as n from store where business_id = $1 and name = 'Quay St'`, [b.businessId]);
+    expect(stores[0]!.n).toBe("1");
+    const kk = key("api-key");
+    const k1 = await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "till 9" }, headers: { ...ownerAuth(b), "idempotency-key": kk } });
+    const k2 = await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "till 9" }, headers: { ...ownerAuth(b), "idempotency-key": kk } });
+    expect([k1.status, k2.status]).toEqual([200, 200]);
+    expect(k2.headers.get("idempotent-replayed")).toBe("true");
+    expect(k2.body).toEqual(k1.body);
+    const keys = await t.sql<{ n: string }>(`select count(*) as n from api_key where business_id = $1 and name = 'till 9'`, [b.businessId]);
+    expect(keys[0]!.n).toBe("1");
   });
 
   test("records live 24 h; an expired one is purged and the key runs afresh", async () => {
