@@ -10,6 +10,7 @@
  * (BASELINE_KEYS, JSON), so the load generator sends identical requests to
  * both servers; owner routes use BASELINE_OWNER_BUSINESS. Run as a separate
  * process: `PORT=… DATABASE_URL=… node --import tsx bench/baseline-server.ts`.
+ * `/v1/pos/checkin-tx` is the same check-in as a five-statement transaction.
  */
 import Fastify from "fastify";
 import { randomBytes } from "node:crypto";
@@ -95,6 +96,65 @@ app.post("/v1/pos/checkin", async (req, reply) => {
     rewardThreshold: REWARD_THRESHOLD,
     rewardAvailable: row.balance_after >= REWARD_THRESHOLD,
   };
+});
+
+/**
+ * The same check-in written as the textbook transaction the issue describes
+ * (BEGIN; SELECT … FOR UPDATE; UPDATE; INSERT; COMMIT: five round trips on
+ * one connection), the way a hand-written server often does it. The bench
+ * compares the product with it too (`checkin-tx`), to show where it stands
+ * against that kind of baseline as well as against the one-statement one.
+ */
+app.post("/v1/pos/checkin-tx", async (req, reply) => {
+  const businessId = businessOf(req.headers);
+  const body = req.body as { phone?: string; customerId?: string; amount?: number; storeId?: string };
+  const points = Math.floor(body.amount ?? 0);
+  const [column, value] = body.customerId ? ["id", body.customerId] : ["phone", body.phone];
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    let { rows } = await client.query(
+      `select id, status from customer where business_id = $1 and ${column} = $2 for update`,
+      [businessId, value],
+    );
+    if (!rows[0] && !body.customerId) {
+      await client.query(
+        `insert into customer (id, business_id, phone, status, total_points) values ($1, $2, $3, 'ACTIVE', 0)
+         on conflict (business_id, phone) do nothing`,
+        [newId(), businessId, value],
+      );
+      ({ rows } = await client.query(`select id, status from customer where business_id = $1 and phone = $2 for update`, [businessId, value]));
+    }
+    const customer = rows[0] as { id: string; status: string } | undefined;
+    if (!customer || customer.status !== "ACTIVE") {
+      await client.query("rollback");
+      return fail(reply, 404, "not_found", "customer not found");
+    }
+    const updated = await client.query(
+      `update customer set total_points = total_points + $1, last_visit_at = now(), updated_at = now() where id = $2 returning total_points`,
+      [points, customer.id],
+    );
+    const total = updated.rows[0].total_points as number;
+    await client.query(
+      `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, balance_after)
+       values ($1, $2, $3, $4, 'Visit', 'CHECKIN', $5, $6)`,
+      [newId(), businessId, customer.id, points, body.storeId ?? null, total],
+    );
+    await client.query("commit");
+    return {
+      success: true,
+      customerId: customer.id,
+      pointsAwarded: points,
+      totalPoints: total,
+      rewardThreshold: REWARD_THRESHOLD,
+      rewardAvailable: total >= REWARD_THRESHOLD,
+    };
+  } catch (err) {
+    await client.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 });
 
 async function findCustomer(businessId: string, identifier: string) {

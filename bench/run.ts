@@ -64,6 +64,8 @@ const checkinIdemReq = (b: BenchBusiness) => (): HttpRequest => ({
   headers: { "x-api-key": b.apiKey, "idempotency-key": `bench-${idemRun}-${++idemSeq}` },
   body: JSON.stringify(checkinBody(b)),
 });
+/** The baseline's check-in as a BEGIN … COMMIT transaction of five statements. */
+const checkinTxReq = (b: BenchBusiness) => (): HttpRequest => ({ ...checkinReq(b)(), path: "/v1/pos/checkin-tx" });
 const balanceReq = (b: BenchBusiness) => (): HttpRequest => ({
   method: "GET",
   path: `/v1/pos/balance/${encodeURIComponent(phoneOf(b, rnd(b.customers)))}`,
@@ -175,12 +177,14 @@ function httpSide(name: string, server: () => ServerProc, build: () => HttpReque
   };
 }
 
-async function measure(side: Side, duration: number): Promise<{ res: RunResult; rss: number; cpu: number }> {
+async function measure(side: Side, duration: number): Promise<{ res: RunResult; rss: number; cpu: number; loadCpu: number }> {
   const pids = side.pids();
   const rss = sampleRss(pids);
   const cpu0 = cpuMs(pids);
+  const load0 = process.cpuUsage();
   const res = await side.run(duration);
-  return { res, rss: rss.stop(), cpu: cpuMs(pids) - cpu0 };
+  const load = process.cpuUsage(load0);
+  return { res, rss: rss.stop(), cpu: cpuMs(pids) - cpu0, loadCpu: (load.user + load.system) / 1000 };
 }
 
 const wanted = (key: string) => settings.only.length === 0 || settings.only.includes(key);
@@ -203,7 +207,7 @@ async function compare(c: Comparison): Promise<Outcome> {
     const order = round % 2 === 0 ? [c.a, c.b] : [c.b, c.a];
     for (const side of order) {
       await sleep(300);
-      const { res, rss, cpu } = await measure(side, settings.duration);
+      const { res, rss, cpu, loadCpu } = await measure(side, settings.duration);
       const agg = aggs.get(side)!;
       agg.ok += res.ok;
       agg.failed += res.failed;
@@ -218,7 +222,7 @@ async function compare(c: Comparison): Promise<Outcome> {
         `  ${c.label} · ${side.name} · round ${round + 1}: ${fmt(res.ok / res.elapsedS)} req/s, ` +
           `p50 ${fmt(percentile(sorted, 50), 1)} ms, p99 ${fmt(percentile(sorted, 99), 1)} ms, ` +
           `failures ${res.failed + res.errors}${res.samples.length ? ` (${res.samples.join("; ")})` : ""}, ` +
-          `server CPU ${fmt(cpu / Math.max(1, res.ok + res.failed), 2)} ms/req, RSS ≤ ${fmt(rss)} MB`,
+          `server CPU ${fmt(cpu / Math.max(1, res.ok + res.failed), 2)} ms/req, load generator ${fmt(loadCpu / Math.max(1, res.ok + res.failed), 2)} ms/req, RSS ≤ ${fmt(rss)} MB`,
       );
     }
   }
@@ -406,6 +410,22 @@ async function bench() {
         },
         b: baselineCheckin,
         check: checkinTarget,
+      },
+      {
+        key: "checkin-tx",
+        label: "check-in REST vs BEGIN…COMMIT",
+        a: httpSide("product REST", P, checkinReq(main)),
+        b: httpSide("baseline 5-stmt tx", B, checkinTxReq(main)),
+      },
+      {
+        key: "checkin-grpc-tx",
+        label: "check-in gRPC vs BEGIN…COMMIT",
+        a: {
+          name: "product gRPC",
+          pids: () => [product.pid],
+          run: (d) => runGrpc(product.port, main.apiKey, "Checkin", () => checkinBody(main), d, conns),
+        },
+        b: httpSide("baseline 5-stmt tx", B, checkinTxReq(main)),
       },
       {
         key: "checkin-idem",

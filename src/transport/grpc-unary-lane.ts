@@ -42,6 +42,13 @@ const TRANSPORT_HEADERS = new Set(["te", "content-length", "grpc-accept-encoding
 /** Error metadata that must not travel as a gRPC trailer. */
 const INTERNAL_METADATA = new Set([HTTP_STATUS_HEADER, "content-type", "grpc-status", "grpc-message", "grpc-status-details-bin"]);
 const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * No `date` header: gRPC has no use for it, and it is the one response
+ * header that changes every second, so HPACK cannot index it away (Node's
+ * `sendDate` option, not in @types/node).
+ */
+const RESPOND_MESSAGE = Object.freeze({ waitForTrailers: true, sendDate: false }) as http2.ServerStreamResponseOptions;
+const RESPOND_ONLY = Object.freeze({ endStream: true, sendDate: false }) as http2.ServerStreamResponseOptions;
 
 export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
   const routes = new Map<string, Route>();
@@ -196,7 +203,7 @@ class LaneCall {
       if (!INTERNAL_METADATA.has(key)) trailers[key] = value;
     });
     try {
-      stream.respond(out, { waitForTrailers: true });
+      stream.respond(out, RESPOND_MESSAGE);
       stream.once("wantTrailers", () => stream.sendTrailers(trailers));
       stream.end(frame);
     } catch {
@@ -220,12 +227,12 @@ class LaneCall {
     });
     try {
       // Trailers-only: the status travels in the one HEADERS frame.
-      stream.respond(out, { endStream: true });
+      stream.respond(out, RESPOND_ONLY);
     } catch {
       if (stream.destroyed || stream.closed) return; // the peer reset the stream meanwhile
       // Metadata that is not a legal header: the status alone, else a reset.
       try {
-        stream.respond({ ":status": 200, "content-type": CONTENT_TYPE, "grpc-status": out["grpc-status"]!, "grpc-message": out["grpc-message"]! }, { endStream: true });
+        stream.respond({ ":status": 200, "content-type": CONTENT_TYPE, "grpc-status": out["grpc-status"]!, "grpc-message": out["grpc-message"]! }, RESPOND_ONLY);
       } catch {
         stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       }
