@@ -46,7 +46,7 @@ export function createAccountRepository(db: Db) {
     }): Promise<{ businessId: string; ownerId: string }> {
       const businessId = createId();
       const ownerId = createId();
-      await em().transactional(async (tx) => {
+      await db.ormTx(async (tx) => {
         tx.create(BusinessSchema, { id: businessId, name: input.businessName, createdAt: new Date() });
         // Flushed first: the unit of work cannot order rows linked only by
         // foreign keys it does not model as relations.

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import { TransactionContext } from "@mikro-orm/core";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 
 /**
@@ -19,7 +20,8 @@ export interface Db {
   readonly orm: MikroORM;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
-  ormTx<T>(fn: () => Promise<T>): Promise<T>;
+  /** MikroORM's transaction; `fn` gets its EntityManager. */
+  ormTx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * One pooled connection for `fn`, which opens and ends its transaction
    * itself (see Connection). If `fn` throws, whatever it left open is
@@ -92,6 +94,39 @@ interface Bound {
   savepoints: number;
 }
 
+const bound = new AsyncLocalStorage<Bound>();
+/** MikroORM's own (a private static: absent if a new version moves it). */
+const ormStorage = (TransactionContext as unknown as { storage?: unknown }).storage;
+let openScopes = 0;
+
+/**
+ * While any AsyncLocalStorage is enabled, Node 20 runs a hook for every
+ * promise the process makes (its ALS is built on async_hooks): about 150 ns
+ * each, on every request. The only ones this service uses are `bound` and
+ * MikroORM's transaction context, and only inside transactions; so every
+ * transaction runs in a scope, and when the last open scope ends both are
+ * disabled again. The POS hot path (single statements) then runs without
+ * the hooks. A disabled store reads as empty, which is right outside every
+ * transaction; `run` enables it again.
+ */
+/** Whether each store is enabled now, and how many scopes are open (for tests and diagnostics). */
+export function transactionStores(): { open: number; pg: boolean; orm: boolean } {
+  const enabled = (s: unknown) => (s as { enabled?: boolean } | undefined)?.enabled === true;
+  return { open: openScopes, pg: enabled(bound), orm: enabled(ormStorage) };
+}
+
+export async function transactionScope<T>(fn: () => Promise<T>): Promise<T> {
+  openScopes++;
+  try {
+    return await fn();
+  } finally {
+    if (--openScopes === 0) {
+      bound.disable();
+      if (ormStorage instanceof AsyncLocalStorage) ormStorage.disable();
+    }
+  }
+}
+
 export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: orm.config.get("clientUrl"),
@@ -103,9 +138,12 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   // A connection killed while idle (restart, pg_terminate_backend) is
   // reported here; the pool drops it and opens a new one when needed.
   pool.on("error", () => undefined);
-  const bound = new AsyncLocalStorage<Bound>();
 
-  async function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+  function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+    return transactionScope(() => onConnection(fn));
+  }
+
+  async function onConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     // A checked-out client reports a lost backend as an 'error' event (the
     // pool listens only while it is idle); the query in flight fails with
@@ -174,9 +212,9 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
         return out;
       });
     },
-    async ormTx<T>(fn: () => Promise<T>) {
+    async ormTx<T>(fn: (em: EntityManager) => Promise<T>) {
       if (bound.getStore() !== undefined) throw new Error("a MikroORM transaction cannot be nested in a pg one");
-      return orm.em.getContext(false).transactional(() => fn());
+      return transactionScope(() => orm.em.getContext(false).transactional((em) => fn(em)));
     },
     connection,
     inPgTransaction: () => bound.getStore() !== undefined,

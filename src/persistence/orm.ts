@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { allEntities } from "./entities/index.js";
 import { migrationsList } from "./migrations/index.js";
+import { transactionScope } from "./db.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -50,9 +51,11 @@ export async function createOrm(clientUrl: string, poolMax?: number): Promise<Mi
 export async function migrate(orm: MikroORM): Promise<string[]> {
   // One instance migrates at a time: the others wait on this advisory lock
   // and then find nothing pending.
-  return orm.em.fork().transactional(async (em) => {
-    await em.execute("select pg_advisory_xact_lock(7310001)");
-    const done = await orm.getMigrator().up();
-    return done.map((m) => m.name);
-  });
+  return transactionScope(() =>
+    orm.em.fork().transactional(async (em) => {
+      await em.execute("select pg_advisory_xact_lock(7310001)");
+      const done = await orm.getMigrator().up();
+      return done.map((m) => m.name);
+    }),
+  );
 }
