@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import fc from "fast-check";
+import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
 import { DomainError } from "../../src/domain/errors.js";
 import {
   amountToMinorUnits,
@@ -216,6 +217,24 @@ describe("phone normalisation (src/domain/phone.ts)", () => {
     expect(normalizePhone("00353123456789", "IE")).toBe("+353123456789");
     expect(normalizePhone("0123456789", "IE")).toBe("+353123456789");
     expect(normalizePhone("+353987654321", "IE")).toBe("+353987654321");
+  });
+
+  test("the memo never changes an answer: 110,000 numbers (past two generations), early ones again, one text under two countries", () => {
+    const reference = (text: string, cc: string) => parsePhoneNumberFromString(text, { defaultCountry: cc as CountryCode })!.number;
+    const local = (i: number) => `085${String(i).padStart(7, "0")}`;
+    for (let i = 0; i < 110_000; i++) {
+      const text = local(i);
+      expect(normalizePhone(text, "IE")).toBe(`+35385${String(i).padStart(7, "0")}`);
+      if (i % 1_000 === 0) {
+        // Numbers from before the last rotation, still right, kept or parsed again.
+        const early = local(i >> 1);
+        expect(normalizePhone(early, "IE")).toBe(reference(early, "IE"));
+        // The same digits under another default country are another number.
+        expect(normalizePhone(text, "GB")).toBe(reference(text, "GB"));
+        expect(normalizePhone(text, "GB")).not.toBe(normalizePhone(text, "IE"));
+      }
+    }
+    expect(() => normalizePhone("12", "IE")).toThrow(DomainError);
   });
 
   test("normalisation is idempotent and yields E.164 for whatever it accepts", () => {
