@@ -50,14 +50,24 @@ interface IdemTx {
 type IdemEngine = <T>(scope: string, key: string, requestHash: string, body: (tx: IdemTx) => Promise<T>) => Promise<T>;
 
 const lockName = (scope: string, key: string) => `idem:${scope}:${key}`;
-const expiresIn = `now() + interval '${TTL_HOURS} hours'`;
+/** The key's lock; taken, or held by a call still in flight. */
+const LOCK_SQL = "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok";
+/** The key's record; an expired one counts as none. */
+const READ_SQL = `select request_hash, outcome, response, error_message from idempotency_record
+  where business_id = ? and key = ? and expires_at > now()`;
 /** An expired record of the key is replaced (contract: 24 h). */
-const insertRecord = `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
-  values (?, ?, ?, ?, ?, ?, ${expiresIn})
+const INSERT_SQL = `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
+  values (?, ?, ?, ?, ?, ?, now() + interval '${TTL_HOURS} hours')
   on conflict (business_id, key) do update
     set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
         error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
     where idempotency_record.expires_at <= now()`;
+
+/** One of the statements above with its `?` replaced by SQL literals (for `Connection.script`). */
+function inline(sql: string, literals: string[]): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => literals[n++]!);
+}
 
 /**
  * On one pooled `pg` connection, in three round trips for a new key: the
@@ -72,15 +82,12 @@ function pgEngine(db: Db): IdemEngine {
       let done = false;
       const tx: IdemTx = {
         async claim() {
-          const scopeL = sqlLiteral(scope);
-          const keyL = sqlLiteral(key);
           // Separate statements, so the read's snapshot is taken after the
           // lock is held: a holder that just committed is seen.
           const res = await c.script(
             `begin;
-             select pg_try_advisory_xact_lock(hashtextextended(${sqlLiteral(lockName(scope, key))}, 0)) as ok;
-             select request_hash, outcome, response, error_message from idempotency_record
-               where business_id = ${scopeL} and key = ${keyL} and expires_at > now();
+             ${inline(LOCK_SQL, [sqlLiteral(lockName(scope, key))])};
+             ${inline(READ_SQL, [sqlLiteral(scope), sqlLiteral(key)])};
              savepoint idem`,
           );
           return { locked: res[1]![0]!.ok === true, stored: res[2]![0] as unknown as StoredRecord | undefined };
@@ -94,10 +101,11 @@ function pgEngine(db: Db): IdemEngine {
           }
         },
         async save(rec) {
-          const values = [scope, key, requestHash, rec.outcome].map(sqlLiteral);
-          values.push(rec.response ? sqlBytes(rec.response) : "null", rec.message === null ? "null" : sqlLiteral(rec.message));
-          let n = 0;
-          const insert = insertRecord.replace(/\?/g, () => values[n++]!);
+          const insert = inline(INSERT_SQL, [
+            ...[scope, key, requestHash, rec.outcome].map(sqlLiteral),
+            rec.response ? sqlBytes(rec.response) : "null",
+            rec.message === null ? "null" : sqlLiteral(rec.message),
+          ]);
           await c.commit(handlerFailed ? `rollback to savepoint idem; ${insert}` : insert);
           done = true;
         },
@@ -119,19 +127,14 @@ function ormEngine(db: Db): IdemEngine {
     db.ormTx(() =>
       body({
         async claim() {
-          const [lock] = await db.query<{ ok: boolean }>("select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok", [
-            lockName(scope, key),
-          ]);
+          const [lock] = await db.query<{ ok: boolean }>(LOCK_SQL, [lockName(scope, key)]);
           if (!lock?.ok) return { locked: false, stored: undefined };
-          const [stored] = await db.query<StoredRecord>(
-            "select request_hash, outcome, response, error_message from idempotency_record where business_id = ? and key = ? and expires_at > now()",
-            [scope, key],
-          );
+          const [stored] = await db.query<StoredRecord>(READ_SQL, [scope, key]);
           return { locked: true, stored };
         },
         handle: (fn) => db.tx(fn),
         async save(rec) {
-          await db.query(insertRecord, [
+          await db.query(INSERT_SQL, [
             scope,
             key,
             requestHash,

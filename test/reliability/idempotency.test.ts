@@ -216,6 +216,22 @@ describe("Idempotency-Key over REST", () => {
     expect(await ledgerRows(a.businessId)).toBe(before + 1);
   });
 
+  test("keys with quotes, backslashes and SQL are stored and replayed exactly as sent", async () => {
+    const p = phone();
+    for (const k of [`o'brien-${seq++}`, `back\\slash\\'-${seq++}`, `'); delete from ledger_entry; --${seq++}`, `$1 ? %s ${seq++}`]) {
+      const first = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: p, amount: 2 }, headers: { ...posAuth(a), "idempotency-key": k } });
+      const again = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: p, amount: 2 }, headers: { ...posAuth(a), "idempotency-key": k } });
+      expect(first.status, k).toBe(200);
+      expect(again.headers.get("idempotent-replayed"), k).toBe("true");
+      expect(again.text).toBe(first.text);
+      const stored = await t.sql<{ key: string }>(`select key from idempotency_record where business_id = $1 and key = $2`, [a.businessId, k]);
+      expect(stored, k).toEqual([{ key: k }]);
+    }
+    const bal = await rest(t.url, "GET", `/v1/pos/balance/${encodeURIComponent(p)}`, { headers: posAuth(a) });
+    expect(bal.body.totalPoints).toBe(8);
+    expect(await ledgerRows(a.businessId)).toBeGreaterThan(0);
+  });
+
   test("a control character in the key never reaches the ledger (raw HTTP/1.1)", async () => {
     const net = await import("node:net");
     const body = JSON.stringify({ phone: phone(), amount: 3 });
