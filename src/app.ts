@@ -22,7 +22,6 @@ import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
-import { BusinessSettings } from "../gen/loyalty/v1/account_pb.js";
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { registerOpenApi } from "./transport/openapi.js";
@@ -138,12 +137,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       log: app.log,
     }),
     createChangeInterceptor(reads),
-    createIdempotencyInterceptor({
-      db,
-      log: app.log,
-      // Its handlers flush MikroORM entities (programs, stores, API keys).
-      unitOfWork: (method) => method.parent.typeName === BusinessSettings.typeName,
-    }),
+    createIdempotencyInterceptor({ db, log: app.log }),
   ];
   const impls = createServiceImpls(deps);
   const routes = createRoutes(deps, impls);

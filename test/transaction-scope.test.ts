@@ -1,27 +1,24 @@
 /**
- * AsyncLocalStorage only while a transaction is open (db.ts,
- * transactionScope): Node 20 runs a hook for every promise while any store is
- * enabled, so the stores this service uses — MikroORM's transaction context
- * and the pg one — are disabled whenever no transaction is open. These tests
- * check both halves against the real app, PostgreSQL and Redis: the stores
- * are off after every kind of transaction, and on (with transactions still
- * atomic and isolated from plain calls) while one is open.
+ * AsyncLocalStorage only while a transaction is open (db.ts): Node 20 runs a
+ * hook for every promise while any store is enabled, so the pg transaction
+ * store is disabled whenever no transaction is open, and MikroORM (whose
+ * flush would enable a store of its own for good) opens no transaction at
+ * run time. Against the real app, PostgreSQL and Redis: no hook is on after
+ * any kind of write; the store is on (and transactions atomic and isolated
+ * from plain calls) while one is open.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import { TransactionContext } from "@mikro-orm/core";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { transactionStores } from "../src/persistence/db.js";
+import { transactionStore } from "../src/persistence/db.js";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
 
 let t: TestApp;
 let biz: Business;
-
-/** `enabled` is how Node 20's AsyncLocalStorage tells whether its hook is on. */
-const ormStorage = (TransactionContext as unknown as { storage: AsyncLocalStorage<unknown> & { enabled: boolean } }).storage;
-
-const allOff = { open: 0, pg: false, orm: false };
+const closed = { open: 0, enabled: false };
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -31,34 +28,24 @@ afterAll(async () => {
   await t?.close();
 });
 
-test("MikroORM's store is a Node AsyncLocalStorage (what transactionScope disables)", () => {
-  expect(ormStorage).toBeInstanceOf(AsyncLocalStorage);
-  expect(typeof ormStorage.enabled).toBe("boolean");
-  expect(transactionStores().orm).toBe(ormStorage.enabled);
-});
-
-test("after register (MikroORM transaction), an idempotent check-in (pg transaction) and an adjustment (db.tx), no store is enabled", async () => {
-  // register ran in beforeAll: a MikroORM transaction.
-  expect(transactionStores()).toEqual(allOff);
-  const phone = "+353871110001";
-  const idem = await rest(t.url, "POST", "/v1/pos/checkin", {
-    body: { phone, amount: 12 },
-    headers: { ...posAuth(biz), "idempotency-key": "scope-1" },
-  });
-  expect(idem.status).toBe(200);
-  expect(idem.body.totalPoints).toBe(12);
-  const adjust = await rest(t.url, "POST", `/v1/owner/customers/${idem.body.customerId}/points`, {
-    body: { points: 3, reason: "scope test" },
-    headers: ownerAuth(biz),
-  });
-  expect(adjust.body).toEqual({ success: true, newBalance: 15, adjustment: 3 });
-  const program = await rest(t.url, "PATCH", "/v1/owner/program", {
-    body: { rewardTitle: "Scoped Coffee" },
-    headers: { ...ownerAuth(biz), "idempotency-key": "scope-2" },
-  });
-  expect(program.status).toBe(200);
-  expect(transactionStores()).toEqual(allOff);
-});
+test("in a process of its own: no async hook is on after start-up, register, settings, idempotent and db.tx writes, log-in", async () => {
+  const probe = fileURLToPath(new URL("./support/hooks-probe.ts", import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", probe], { timeout: 60_000 });
+  const lines = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.phase)).toEqual([
+    "migrated and started",
+    "registered, API key created",
+    "store created",
+    "program changed with a key",
+    "idempotent check-in",
+    "customer created (db.tx)",
+    "logged in, keys listed (MikroORM reads)",
+  ]);
+  for (const l of lines) {
+    expect(l, l.phase).toEqual({ phase: l.phase, status: l.status, hooks: false, ...closed });
+    if (l.status !== undefined) expect(l.status, l.phase).toBe(200);
+  }
+}, 90_000);
 
 test("while an idempotent check-in waits on a row lock, plain calls run beside it; it commits whole when the lock goes", async () => {
   const phone = "+353871110002";
@@ -75,7 +62,7 @@ test("while an idempotent check-in waits on a row lock, plain calls run beside i
       headers: { ...posAuth(biz), "idempotency-key": "scope-3" },
     });
     await new Promise((r) => setTimeout(r, 300));
-    expect(transactionStores()).toEqual({ open: 1, pg: true, orm: false });
+    expect(transactionStore()).toEqual({ open: 1, enabled: true });
     // A plain call meanwhile: outside the transaction, answered at once.
     const other = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: "+353871110003", amount: 7 }, headers: posAuth(biz) });
     expect(other.body.totalPoints).toBe(7);
@@ -96,7 +83,7 @@ test("while an idempotent check-in waits on a row lock, plain calls run beside i
     [customerId],
   );
   expect(row).toEqual({ total: 15, ledger: 15, records: 1 });
-  expect(transactionStores()).toEqual(allOff);
+  expect(transactionStore()).toEqual(closed);
 });
 
 test("60 concurrent calls, idempotent and plain mixed, on 20 customers: every total equals its ledger, every key stored once", async () => {
@@ -126,5 +113,5 @@ test("60 concurrent calls, idempotent and plain mixed, on 20 customers: every to
     biz.businessId,
   ]);
   expect(keys!.n).toBe(30);
-  expect(transactionStores()).toEqual(allOff);
+  expect(transactionStore()).toEqual(closed);
 });

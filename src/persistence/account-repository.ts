@@ -1,10 +1,8 @@
 import { newId as createId } from "../infrastructure/ids.js";
 import type { Db } from "./db.js";
 import { ApiKeySchema, type ApiKey } from "./entities/api-key.js";
-import { AuditEventSchema } from "./entities/audit-event.js";
-import { BusinessSchema } from "./entities/business.js";
 import { OwnerSchema, type Owner } from "./entities/owner.js";
-import { ProgramSchema, type Program } from "./entities/program.js";
+import type { Program } from "./entities/program.js";
 import { StoreSchema, type Store } from "./entities/store.js";
 
 /** How long a program read stays in the per-instance cache. */
@@ -17,24 +15,40 @@ export interface ApiKeyPrincipal {
   storeId: string | null;
 }
 
+/** A program row as the `Program` entity names its fields. */
+const PROGRAM_COLUMNS = `business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
+  points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
+  reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
+  default_country as "defaultCountry", updated_at as "updatedAt"`;
+/** The program fields an owner may change, and their columns. */
+const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, string> = {
+  mode: "mode",
+  spendRateHundredths: "spend_rate_hundredths",
+  pointsPerUnit: "points_per_unit",
+  pointsPerVisit: "points_per_visit",
+  rewardThreshold: "reward_threshold",
+  rewardTitle: "reward_title",
+  defaultCountry: "default_country",
+};
+const STORE_COLUMNS = `id, business_id as "businessId", name, created_at as "createdAt"`;
+const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash as "keyHash", store_id as "storeId",
+  created_at as "createdAt", last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
+
 /**
- * Businesses, owners, programs, stores, API keys and the audit trail. These
- * are the low-traffic paths, so they use MikroORM's unit of work (on the
- * transaction's EntityManager, or a fork per operation); every query filters
- * by business.
+ * Businesses, owners, programs, stores, API keys and the audit trail; every
+ * query filters by business.
+ *
+ * Writes are SQL through `Db` (inside the caller's transaction, if any), not
+ * MikroORM's unit of work: a flush enables an AsyncLocalStorage inside
+ * MikroORM (UnitOfWork's `insideFlush`) that is never disabled again, and
+ * from then on Node 20 runs a hook for every promise of the process — every
+ * POS call paid for an owner having once created a store (bench/README.md,
+ * third round). Reads of entities use MikroORM (`find`, `findOne`, which do
+ * not flush), on a fork per operation.
  */
 export function createAccountRepository(db: Db) {
-  /**
-   * The EntityManager of the current transaction, else a fresh one for the
-   * operation (the POS hot path never needs one, so requests do not get a
-   * request-scoped fork each). One operation uses one EntityManager.
-   */
-  const em = () => {
-    // Its writes would land outside the pg transaction the caller is in.
-    if (db.inPgTransaction()) throw new Error("MikroORM's unit of work used inside a pg transaction (use db.ormTx)");
-    const current = db.orm.em.getContext(false);
-    return current === db.orm.em ? db.orm.em.fork() : current;
-  };
+  /** A fresh EntityManager for one read (requests get no request-scoped fork). */
+  const em = () => db.orm.em.fork();
   const programCache = new Map<string, { program: Program; expires: number }>();
 
   return {
@@ -46,20 +60,21 @@ export function createAccountRepository(db: Db) {
     }): Promise<{ businessId: string; ownerId: string }> {
       const businessId = createId();
       const ownerId = createId();
-      await db.ormTx(async (tx) => {
-        tx.create(BusinessSchema, { id: businessId, name: input.businessName, createdAt: new Date() });
-        // Flushed first: the unit of work cannot order rows linked only by
-        // foreign keys it does not model as relations.
-        await tx.flush();
-        tx.create(OwnerSchema, {
-          id: ownerId,
+      const p = input.program;
+      await db.tx(async () => {
+        await db.query(`insert into business (id, name) values (?, ?)`, [businessId, input.businessName]);
+        await db.query(`insert into owner (id, business_id, email, password_hash) values (?, ?, ?, ?)`, [
+          ownerId,
           businessId,
-          email: input.email,
-          passwordHash: input.passwordHash,
-          createdAt: new Date(),
-        });
-        tx.create(ProgramSchema, { businessId, ...input.program, updatedAt: new Date() });
-        await tx.flush();
+          input.email,
+          input.passwordHash,
+        ]);
+        await db.query(
+          `insert into program (business_id, mode, spend_rate_hundredths, points_per_unit, points_per_visit,
+                                reward_threshold, reward_title, default_country)
+           values (?, ?, ?, ?, ?, ?, ?, ?)`,
+          [businessId, p.mode, p.spendRateHundredths, p.pointsPerUnit, p.pointsPerVisit, p.rewardThreshold, p.rewardTitle, p.defaultCountry],
+        );
       });
       return { businessId, ownerId };
     },
@@ -86,14 +101,7 @@ export function createAccountRepository(db: Db) {
     async getProgram(businessId: string): Promise<Program> {
       const hit = programCache.get(businessId);
       if (hit && hit.expires > Date.now()) return hit.program;
-      const rows = await db.query<Program>(
-        `select business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
-                points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
-                reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
-                default_country as "defaultCountry", updated_at as "updatedAt"
-         from program where business_id = ?`,
-        [businessId],
-      );
+      const rows = await db.query<Program>(`select ${PROGRAM_COLUMNS} from program where business_id = ?`, [businessId]);
       const program = rows[0];
       if (!program) throw new Error(`business ${businessId} has no program`);
       if (programCache.size > 10_000) programCache.clear();
@@ -107,19 +115,30 @@ export function createAccountRepository(db: Db) {
     },
 
     async updateProgram(businessId: string, changes: Partial<Omit<Program, "businessId" | "updatedAt">>): Promise<Program> {
-      const m = em();
-      const program = await m.findOneOrFail(ProgramSchema, { businessId });
-      m.assign(program, { ...changes, updatedAt: new Date() });
-      await m.flush();
+      const sets = ["updated_at = now()"];
+      const params: unknown[] = [];
+      for (const [field, column] of Object.entries(PROGRAM_FIELDS)) {
+        const value = changes[field as keyof typeof PROGRAM_FIELDS];
+        if (value === undefined) continue;
+        sets.push(`${column} = ?`);
+        params.push(value);
+      }
+      const rows = await db.query<Program>(`update program set ${sets.join(", ")} where business_id = ? returning ${PROGRAM_COLUMNS}`, [
+        ...params,
+        businessId,
+      ]);
+      if (!rows[0]) throw new Error(`business ${businessId} has no program`);
       programCache.delete(businessId);
-      return program;
+      return rows[0];
     },
 
     async createStore(businessId: string, name: string): Promise<Store> {
-      const m = em();
-      const store = m.create(StoreSchema, { id: createId(), businessId, name, createdAt: new Date() });
-      await m.flush();
-      return store;
+      const rows = await db.query<Store>(`insert into store (id, business_id, name) values (?, ?, ?) returning ${STORE_COLUMNS}`, [
+        createId(),
+        businessId,
+        name,
+      ]);
+      return rows[0]!;
     },
 
     async listStores(businessId: string): Promise<Store[]> {
@@ -132,16 +151,11 @@ export function createAccountRepository(db: Db) {
     },
 
     async createApiKey(input: { businessId: string; name: string; prefix: string; keyHash: string; storeId: string | null }): Promise<ApiKey> {
-      const m = em();
-      const key = m.create(ApiKeySchema, {
-        id: createId(),
-        ...input,
-        createdAt: new Date(),
-        lastUsedAt: null,
-        revokedAt: null,
-      });
-      await m.flush();
-      return key;
+      const rows = await db.query<ApiKey>(
+        `insert into api_key (id, business_id, name, prefix, key_hash, store_id) values (?, ?, ?, ?, ?, ?) returning ${API_KEY_COLUMNS}`,
+        [createId(), input.businessId, input.name, input.prefix, input.keyHash, input.storeId],
+      );
+      return rows[0]!;
     },
 
     async listApiKeys(businessId: string): Promise<ApiKey[]> {

@@ -1,35 +1,27 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { TransactionContext } from "@mikro-orm/core";
-import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 
 /**
- * SQL access. The hot paths are single statements on a plain `pg` pool:
- * knex's and MikroORM's per-statement cost was a sixth of a check-in's CPU
- * (see bench/README.md). Placeholders are `?`.
+ * SQL access, on a plain `pg` pool: knex's and MikroORM's per-statement cost
+ * was a sixth of a check-in's CPU (see bench/README.md). Placeholders are `?`.
  *
- * Two kinds of transaction:
- * - `tx` (and `connection`, for the idempotency interceptor): one pooled
- *   `pg` connection, known to the statements run inside through an
- *   AsyncLocalStorage; a nested `tx` is a savepoint.
- * - `ormTx`: MikroORM's transaction, for operations that use its unit of
- *   work (entities flushed by the account repository). Inside it, `query`
- *   runs on MikroORM's connection and a nested `tx` is a MikroORM savepoint.
+ * A transaction (`tx`, or `connection` for the idempotency interceptor) is one
+ * pooled connection, known to the statements run inside through an
+ * AsyncLocalStorage; a nested `tx` is a savepoint. MikroORM keeps the schema
+ * (entities, migrations) and reads entities; it opens no transaction at run
+ * time (see account-repository.ts for why).
  */
 export interface Db {
   readonly orm: MikroORM;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
-  /** MikroORM's transaction; `fn` gets its EntityManager. */
-  ormTx<T>(fn: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * One pooled connection for `fn`, which opens and ends its transaction
    * itself (see Connection). If `fn` throws, whatever it left open is
    * rolled back before the connection goes back to the pool.
    */
   connection<T>(fn: (c: Connection) => Promise<T>): Promise<T>;
-  /** True inside `tx` or `connection`: MikroORM's unit of work cannot join it. */
-  inPgTransaction(): boolean;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -95,36 +87,29 @@ interface Bound {
 }
 
 const bound = new AsyncLocalStorage<Bound>();
-/** MikroORM's own (a private static: absent if a new version moves it). */
-const ormStorage = (TransactionContext as unknown as { storage?: unknown }).storage;
 let openScopes = 0;
 
 /**
  * While any AsyncLocalStorage is enabled, Node 20 runs a hook for every
  * promise the process makes (its ALS is built on async_hooks): about 150 ns
- * each, on every request. The only ones this service uses are `bound` and
- * MikroORM's transaction context, and only inside transactions; so every
- * transaction runs in a scope, and when the last open scope ends both are
- * disabled again. The POS hot path (single statements) then runs without
- * the hooks. A disabled store reads as empty, which is right outside every
- * transaction; `run` enables it again.
+ * each, on every request. `bound` is needed only inside transactions; so
+ * every transaction runs in a scope, and when the last open one ends the
+ * store is disabled again. The POS hot path (single statements) then runs
+ * without the hook. A disabled store reads as empty, which is right outside
+ * every transaction; `run` enables it again.
  */
-/** Whether each store is enabled now, and how many scopes are open (for tests and diagnostics). */
-export function transactionStores(): { open: number; pg: boolean; orm: boolean } {
-  const enabled = (s: unknown) => (s as { enabled?: boolean } | undefined)?.enabled === true;
-  return { open: openScopes, pg: enabled(bound), orm: enabled(ormStorage) };
-}
-
-export async function transactionScope<T>(fn: () => Promise<T>): Promise<T> {
+async function transactionScope<T>(fn: () => Promise<T>): Promise<T> {
   openScopes++;
   try {
     return await fn();
   } finally {
-    if (--openScopes === 0) {
-      bound.disable();
-      if (ormStorage instanceof AsyncLocalStorage) ormStorage.disable();
-    }
+    if (--openScopes === 0) bound.disable();
   }
+}
+
+/** Open transaction scopes, and whether the store is enabled (for tests and diagnostics). */
+export function transactionStore(): { open: number; enabled: boolean } {
+  return { open: openScopes, enabled: (bound as unknown as { enabled?: boolean }).enabled === true };
 }
 
 export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
@@ -196,15 +181,11 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
       const { text, name } = statement(sql);
       const b = bound.getStore();
       if (b !== undefined) return (await b.client.query({ text, name, values: params })).rows as T[];
-      const em = orm.em.getContext(false);
-      if (em.isInTransaction()) return (await em.execute(sql, params as never[], "all")) as T[];
       return (await pool.query({ text, name, values: params })).rows as T[];
     },
     async tx<T>(fn: () => Promise<T>) {
       const b = bound.getStore();
       if (b !== undefined) return savepoint(b, fn);
-      const em = orm.em.getContext(false);
-      if (em.isInTransaction()) return em.transactional(() => fn());
       return connection(async (c) => {
         await c.script("begin");
         const out = await c.within(fn);
@@ -212,12 +193,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
         return out;
       });
     },
-    async ormTx<T>(fn: (em: EntityManager) => Promise<T>) {
-      if (bound.getStore() !== undefined) throw new Error("a MikroORM transaction cannot be nested in a pg one");
-      return transactionScope(() => orm.em.getContext(false).transactional((em) => fn(em)));
-    },
     connection,
-    inPgTransaction: () => bound.getStore() !== undefined,
     async ping() {
       try {
         await pool.query("select 1");

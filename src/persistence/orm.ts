@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { allEntities } from "./entities/index.js";
 import { migrationsList } from "./migrations/index.js";
-import { transactionScope } from "./db.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -51,11 +50,13 @@ export async function createOrm(clientUrl: string, poolMax?: number): Promise<Mi
 export async function migrate(orm: MikroORM): Promise<string[]> {
   // One instance migrates at a time: the others wait on this advisory lock
   // and then find nothing pending.
-  return transactionScope(() =>
-    orm.em.fork().transactional(async (em) => {
-      await em.execute("select pg_advisory_xact_lock(7310001)");
-      const done = await orm.getMigrator().up();
-      return done.map((m) => m.name);
-    }),
-  );
+  // A connection-level transaction, not an EntityManager's: that would flush
+  // at commit, and a flush leaves an AsyncLocalStorage of MikroORM's enabled
+  // for the life of the process (see account-repository.ts).
+  const connection = orm.em.getConnection();
+  return connection.transactional(async (trx) => {
+    await connection.execute("select pg_advisory_xact_lock(7310001)", [], "run", trx);
+    const done = await orm.getMigrator().up({ transaction: trx });
+    return done.map((m) => m.name);
+  });
 }

@@ -86,7 +86,7 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
 
 /** BusinessSettings: program, API keys, stores and dashboard (JWT auth). */
 export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<typeof BusinessSettings> {
-  const { accounts, apiKeys, log } = deps;
+  const { accounts, apiKeys, db, log } = deps;
 
   async function checkStore(businessId: string, storeId: string | undefined): Promise<string | null> {
     if (storeId === undefined || storeId.trim() === "") return null;
@@ -130,14 +130,18 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       }
       if (req.rewardTitle !== undefined) changes.rewardTitle = v.text(req.rewardTitle, "rewardTitle", { max: 100, required: true });
       if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
-      const program = await accounts.updateProgram(p.businessId, changes);
-      await accounts.audit({
-        businessId: p.businessId,
-        actorType: "owner",
-        actorId: p.ownerId,
-        action: "program.updated",
-        subjectId: p.businessId,
-        data: { fields: Object.keys(changes) },
+      // The change and its audit event together.
+      const program = await db.tx(async () => {
+        const updated = await accounts.updateProgram(p.businessId, changes);
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "program.updated",
+          subjectId: p.businessId,
+          data: { fields: Object.keys(changes) },
+        });
+        return updated;
       });
       return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
     },
@@ -147,14 +151,17 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const name = v.text(req.name, "name", { max: 100 });
       const storeId = await checkStore(p.businessId, req.storeId);
       const apiKey = generateApiKey();
-      const row = await accounts.createApiKey({
-        businessId: p.businessId,
-        name,
-        prefix: apiKey.slice(0, 8),
-        keyHash: hashApiKey(apiKey),
-        storeId,
+      const row = await db.tx(async () => {
+        const created = await accounts.createApiKey({
+          businessId: p.businessId,
+          name,
+          prefix: apiKey.slice(0, 8),
+          keyHash: hashApiKey(apiKey),
+          storeId,
+        });
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.created", subjectId: created.id });
+        return created;
       });
-      await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.created", subjectId: row.id });
       return create(CreateApiKeyResponseSchema, {
         success: true,
         apiKey,
@@ -173,11 +180,14 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
     async revokeApiKey(req, ctx) {
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
-      const keyHash = await accounts.revokeApiKey(p.businessId, id);
-      if (!keyHash) throw notFound("API key not found");
+      const keyHash = await db.tx(async () => {
+        const hash = await accounts.revokeApiKey(p.businessId, id);
+        if (!hash) throw notFound("API key not found");
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.revoked", subjectId: id });
+        return hash;
+      });
       // Evicted from every instance's cache so that all refuse it at once.
       await apiKeys.evict(keyHash).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache"));
-      await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.revoked", subjectId: id });
       return create(RevokeApiKeyResponseSchema, { success: true });
     },
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
@@ -63,7 +63,7 @@ const INSERT_SQL = `insert into idempotency_record (business_id, key, request_ha
         error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
     where idempotency_record.expires_at <= now()`;
 
-/** One of the statements above with its `?` replaced by SQL literals (for `Connection.script`). */
+/** One of the statements above with its `?` replaced by SQL literals (for `Connection.script`, one round trip). */
 function inline(sql: string, literals: string[]): string {
   let n = 0;
   return sql.replace(/\?/g, () => literals[n++]!);
@@ -71,9 +71,9 @@ function inline(sql: string, literals: string[]): string {
 
 /**
  * On one pooled `pg` connection, in three round trips for a new key: the
- * BEGIN, lock, read and savepoint together; the handler's own statements;
- * the record and the COMMIT together. For every service whose handlers use
- * `Db.query`/`Db.tx` only (the POS and customer services).
+ * BEGIN, lock, read and savepoint together; the handler's own statements
+ * (their `Db.query`/`Db.tx` run on this connection); the record and the
+ * COMMIT together.
  */
 function pgEngine(db: Db): IdemEngine {
   return (scope, key, requestHash, body) =>
@@ -118,36 +118,6 @@ function pgEngine(db: Db): IdemEngine {
 }
 
 /**
- * In MikroORM's transaction, for services whose handlers flush entities
- * through its unit of work (business settings): their writes must be in the
- * same transaction as the record.
- */
-function ormEngine(db: Db): IdemEngine {
-  return (scope, key, requestHash, body) =>
-    db.ormTx(() =>
-      body({
-        async claim() {
-          const [lock] = await db.query<{ ok: boolean }>(LOCK_SQL, [lockName(scope, key)]);
-          if (!lock?.ok) return { locked: false, stored: undefined };
-          const [stored] = await db.query<StoredRecord>(READ_SQL, [scope, key]);
-          return { locked: true, stored };
-        },
-        handle: (fn) => db.tx(fn),
-        async save(rec) {
-          await db.query(INSERT_SQL, [
-            scope,
-            key,
-            requestHash,
-            rec.outcome,
-            rec.response ? Buffer.from(rec.response) : null,
-            rec.message,
-          ]);
-        },
-      }),
-    );
-}
-
-/**
  * Idempotency-Key handling for every mutating RPC (contract §5), over REST,
  * gRPC and Connect alike. The key is claimed inside the same PostgreSQL
  * transaction as the change it guards, so a crash between commit and reply
@@ -159,19 +129,9 @@ function ormEngine(db: Db): IdemEngine {
  *   business error) again, with `Idempotent-Replayed: true`;
  * - a stored record with another hash → 422;
  * - otherwise the handler runs in a savepoint and its outcome is stored.
- *
- * `unitOfWork(method)` names the methods whose handlers use MikroORM's unit
- * of work; they run in MikroORM's transaction, the others on a plain `pg`
- * connection (a third of the cost).
  */
-export function createIdempotencyInterceptor(deps: {
-  db: Db;
-  log: FastifyBaseLogger;
-  unitOfWork: (method: DescMethod) => boolean;
-}): Interceptor {
-  const { db, unitOfWork } = deps;
-  const fast = pgEngine(db);
-  const orm = ormEngine(db);
+export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLogger }): Interceptor {
+  const engine = pgEngine(deps.db);
   return (next) => async (req) => {
     const key = req.header.get("idempotency-key");
     if (key === null || req.stream || !isMutating(req.method)) return next(req);
@@ -188,7 +148,6 @@ export function createIdempotencyInterceptor(deps: {
       .update(req.method.parent.typeName + "/" + req.method.name + "\n")
       .update(toBinary(req.method.input, req.message))
       .digest("hex");
-    const engine = unitOfWork(req.method) ? orm : fast;
 
     // A business error is stored and the transaction committed before it is
     // thrown: thrown inside the transaction, it would roll its own record back.
