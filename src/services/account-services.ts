@@ -143,6 +143,9 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         });
         return updated;
       });
+      // Again after the commit: a check-in between the update and the commit
+      // would have cached the old program.
+      accounts.forgetProgram(p.businessId);
       return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
     },
 
