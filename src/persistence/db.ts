@@ -22,6 +22,14 @@ export interface Db {
    * rolled back before the connection goes back to the pool.
    */
   connection<T>(fn: (c: Connection) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the current transaction has ended (committed or rolled
+   * back; before the call that opened it returns), or at once outside one.
+   * For effects that must not run ahead of a commit: evicting a cache entry
+   * early lets another request fill it again from the uncommitted past.
+   * Errors of `fn` are its own to handle.
+   */
+  afterTransaction(fn: () => Promise<void>): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -84,6 +92,8 @@ function statement(sql: string): Statement {
 interface Bound {
   client: pg.PoolClient;
   savepoints: number;
+  /** `afterTransaction` callbacks, run once the connection is released. */
+  after: (() => Promise<void>)[];
 }
 
 const bound = new AsyncLocalStorage<Bound>();
@@ -136,7 +146,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     let broken: Error | undefined;
     const lost = (err: Error) => (broken = err);
     client.on("error", lost);
-    const b: Bound = { client, savepoints: 0 };
+    const b: Bound = { client, savepoints: 0, after: [] };
     const run = async (sql: string) => {
       const res = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
       return Array.isArray(res) ? res : [res];
@@ -159,6 +169,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     } finally {
       client.off("error", lost);
       client.release(broken);
+      for (const after of b.after) await after().catch(() => undefined);
     }
   }
 
@@ -194,6 +205,11 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
       });
     },
     connection,
+    async afterTransaction(fn) {
+      const b = bound.getStore();
+      if (b === undefined) return fn();
+      b.after.push(fn);
+    },
     async ping() {
       try {
         await pool.query("select 1");

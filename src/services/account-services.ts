@@ -143,9 +143,10 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         });
         return updated;
       });
-      // Again after the commit: a check-in between the update and the commit
-      // would have cached the old program.
-      accounts.forgetProgram(p.businessId);
+      // Again after the commit (with an Idempotency-Key, the interceptor's):
+      // a check-in between the update and the commit would have cached the
+      // old program.
+      await db.afterTransaction(async () => accounts.forgetProgram(p.businessId));
       return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
     },
 
@@ -189,8 +190,13 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.revoked", subjectId: id });
         return hash;
       });
-      // Evicted from every instance's cache so that all refuse it at once.
-      await apiKeys.evict(keyHash).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache"));
+      // Evicted from every instance's cache so that all refuse it at once —
+      // after the commit (with an Idempotency-Key, the interceptor's): evicted
+      // before it, the key could be cached again as valid from the
+      // uncommitted past by a till's call in between.
+      await db.afterTransaction(() =>
+        apiKeys.evict(keyHash).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache")),
+      );
       return create(RevokeApiKeyResponseSchema, { success: true });
     },
 

@@ -81,6 +81,10 @@ export async function startTestApp(opts: {
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // An idle assertion connection whose backend is terminated (a test that
+  // kills backends, the database dropped) is dropped from the pool; without a
+  // listener the pool's 'error' event would crash the test run.
+  pool.on("error", () => undefined);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
