@@ -48,6 +48,32 @@ export const SORT_COLUMNS = {
 
 export type SortBy = keyof typeof SORT_COLUMNS;
 
+// The POS statements, written once: built per call, their text (about 700
+// characters for a check-in) was a string to allocate and hash each time.
+const FIND_BY_ID = `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and id = ?`;
+const FIND_BY_PHONE = `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and phone = ?`;
+/** The ledger row of a check-in, from the customer row `up` returns. */
+const CHECKIN_LEDGER = `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, balance_after)
+    select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, up.total_points from up
+    returning customer_id, balance_after`;
+/** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
+const CHECKIN_BY_PHONE = `with up as (
+     insert into customer (id, business_id, phone, status, total_points, last_visit_at)
+     values (?, ?, ?, 'ACTIVE', ?, now())
+     on conflict (business_id, phone) do update
+       set total_points = customer.total_points + excluded.total_points,
+           last_visit_at = now(), updated_at = now()
+       where customer.status = 'ACTIVE'
+     returning id, total_points
+   ), led as (${CHECKIN_LEDGER})
+   select customer_id, balance_after from led`;
+const CHECKIN_BY_ID = `with up as (
+     update customer set total_points = total_points + ?, last_visit_at = now(), updated_at = now()
+     where business_id = ? and id = ? and status = 'ACTIVE'
+     returning id, total_points
+   ), led as (${CHECKIN_LEDGER})
+   select customer_id, balance_after from led`;
+
 /** Escapes LIKE wildcards so a search is taken literally. */
 function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -66,11 +92,7 @@ export function createCustomerRepository(db: Db) {
 
   return {
     async find(businessId: string, ref: CustomerRef): Promise<CustomerRow | undefined> {
-      const [where, value] = refWhere(ref);
-      const rows = await db.query<CustomerRow>(
-        `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and ${where}`,
-        [businessId, value],
-      );
+      const rows = await db.query<CustomerRow>("id" in ref ? FIND_BY_ID : FIND_BY_PHONE, [businessId, "id" in ref ? ref.id : ref.phone]);
       return rows[0];
     },
 
@@ -86,37 +108,13 @@ export function createCustomerRepository(db: Db) {
       storeId: string | null,
       actor: Actor,
     ): Promise<{ customerId: string; totalPoints: number } | undefined> {
-      const ledgerId = createId();
-      const ledgerInsert = `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, balance_after)
-          select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, up.total_points from up
-          returning customer_id, balance_after`;
-      const ledgerParams = [ledgerId, businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null];
-      let rows: { customer_id: string; balance_after: number }[];
-      if ("phone" in ref) {
-        rows = await db.query(
-          `with up as (
-             insert into customer (id, business_id, phone, status, total_points, last_visit_at)
-             values (?, ?, ?, 'ACTIVE', ?, now())
-             on conflict (business_id, phone) do update
-               set total_points = customer.total_points + excluded.total_points,
-                   last_visit_at = now(), updated_at = now()
-               where customer.status = 'ACTIVE'
-             returning id, total_points
-           ), led as (${ledgerInsert})
-           select customer_id, balance_after from led`,
-          [createId(), businessId, ref.phone, points, ...ledgerParams],
-        );
-      } else {
-        rows = await db.query(
-          `with up as (
-             update customer set total_points = total_points + ?, last_visit_at = now(), updated_at = now()
-             where business_id = ? and id = ? and status = 'ACTIVE'
-             returning id, total_points
-           ), led as (${ledgerInsert})
-           select customer_id, balance_after from led`,
-          [points, businessId, ref.id, ...ledgerParams],
-        );
-      }
+      const ledgerParams = [createId(), businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null];
+      const rows = await db.query<{ customer_id: string; balance_after: number }>(
+        "phone" in ref ? CHECKIN_BY_PHONE : CHECKIN_BY_ID,
+        "phone" in ref
+          ? [createId(), businessId, ref.phone, points, ...ledgerParams]
+          : [points, businessId, ref.id, ...ledgerParams],
+      );
       const row = rows[0];
       return row && { customerId: row.customer_id, totalPoints: row.balance_after };
     },
