@@ -392,6 +392,12 @@ async function bench() {
     const conns = settings.connections;
 
     const baselineCheckin = httpSide("baseline REST", B, checkinReq(main));
+    const baselineTxCheckin = httpSide("baseline 5-stmt tx", B, checkinTxReq(main));
+    const productGrpcCheckin: Side = {
+      name: "product gRPC",
+      pids: () => [product.pid],
+      run: (d) => runGrpc(product.port, main.apiKey, "Checkin", () => checkinBody(main), d, conns),
+    };
     const comparisons: Comparison[] = [
       {
         key: "checkin-rest",
@@ -403,11 +409,7 @@ async function bench() {
       {
         key: "checkin-grpc",
         label: "POS check-in · gRPC (1 channel)",
-        a: {
-          name: "product gRPC",
-          pids: () => [product.pid],
-          run: (d) => runGrpc(product.port, main.apiKey, "Checkin", () => checkinBody(main), d, conns),
-        },
+        a: productGrpcCheckin,
         b: baselineCheckin,
         check: checkinTarget,
       },
@@ -415,17 +417,13 @@ async function bench() {
         key: "checkin-tx",
         label: "check-in REST vs BEGIN…COMMIT",
         a: httpSide("product REST", P, checkinReq(main)),
-        b: httpSide("baseline 5-stmt tx", B, checkinTxReq(main)),
+        b: baselineTxCheckin,
       },
       {
         key: "checkin-grpc-tx",
         label: "check-in gRPC vs BEGIN…COMMIT",
-        a: {
-          name: "product gRPC",
-          pids: () => [product.pid],
-          run: (d) => runGrpc(product.port, main.apiKey, "Checkin", () => checkinBody(main), d, conns),
-        },
-        b: httpSide("baseline 5-stmt tx", B, checkinTxReq(main)),
+        a: productGrpcCheckin,
+        b: baselineTxCheckin,
       },
       {
         key: "checkin-idem",

@@ -137,7 +137,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       log: app.log,
     }),
     createChangeInterceptor(reads),
-    createIdempotencyInterceptor({ db, log: app.log }),
+    createIdempotencyInterceptor({ db }),
   ];
   const impls = createServiceImpls(deps);
   const routes = createRoutes(deps, impls);

@@ -128,7 +128,12 @@ export function createAccountRepository(db: Db) {
         businessId,
       ]);
       if (!rows[0]) throw new Error(`business ${businessId} has no program`);
-      programCache.delete(businessId);
+      // Dropped once the change is committed (the caller's transaction, or
+      // the idempotency interceptor's): dropped before, a check-in in between
+      // would cache the old program again.
+      await db.afterTransaction(async () => {
+        programCache.delete(businessId);
+      });
       return rows[0];
     },
 

@@ -50,14 +50,37 @@ export type SortBy = keyof typeof SORT_COLUMNS;
 
 // The POS statements, written once: built per call, their text (about 700
 // characters for a check-in) was a string to allocate and hash each time.
-const FIND_BY_ID = `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and id = ?`;
-const FIND_BY_PHONE = `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and phone = ?`;
+
+/** How a POS statement finds its customer, and the value it looks for. */
+function refColumn(ref: CustomerRef): ["id" | "phone", string] {
+  return "id" in ref ? ["id", ref.id] : ["phone", ref.phone];
+}
+/** A statement in its two forms, by customer id and by phone. */
+const byRef = (sql: (column: "id" | "phone") => string) => ({ id: sql("id"), phone: sql("phone") });
+
+const FIND = byRef((column) => `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and ${column} = ?`);
+/** A conditional debit (ACTIVE and enough points) with the redemption and ledger rows. */
+const REDEEM = byRef(
+  (column) => `with c as (
+     update customer set total_points = total_points - ?, updated_at = now()
+     where business_id = ? and ${column} = ? and status = 'ACTIVE' and total_points >= ?
+     returning id, total_points
+   ), r as (
+     insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id)
+     select ?, ?, c.id, ?, ?, ?, ? from c returning id
+   ), l as (
+     insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after)
+     select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, c.total_points from c returning id
+   )
+   select c.id, c.total_points from c`,
+);
 /** The ledger row of a check-in, from the customer row `up` returns. */
 const CHECKIN_LEDGER = `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, balance_after)
     select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, up.total_points from up
     returning customer_id, balance_after`;
-/** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
-const CHECKIN_BY_PHONE = `with up as (
+const CHECKIN = {
+  /** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
+  phone: `with up as (
      insert into customer (id, business_id, phone, status, total_points, last_visit_at)
      values (?, ?, ?, 'ACTIVE', ?, now())
      on conflict (business_id, phone) do update
@@ -66,13 +89,14 @@ const CHECKIN_BY_PHONE = `with up as (
        where customer.status = 'ACTIVE'
      returning id, total_points
    ), led as (${CHECKIN_LEDGER})
-   select customer_id, balance_after from led`;
-const CHECKIN_BY_ID = `with up as (
+   select customer_id, balance_after from led`,
+  id: `with up as (
      update customer set total_points = total_points + ?, last_visit_at = now(), updated_at = now()
      where business_id = ? and id = ? and status = 'ACTIVE'
      returning id, total_points
    ), led as (${CHECKIN_LEDGER})
-   select customer_id, balance_after from led`;
+   select customer_id, balance_after from led`,
+};
 
 /** Escapes LIKE wildcards so a search is taken literally. */
 function likeLiteral(text: string): string {
@@ -86,13 +110,10 @@ function likeLiteral(text: string): string {
  * conditional updates, so concurrent redeems can never overdraw.
  */
 export function createCustomerRepository(db: Db) {
-  function refWhere(ref: CustomerRef): [string, string] {
-    return "id" in ref ? ["id = ?", ref.id] : ["phone = ?", ref.phone];
-  }
-
   return {
     async find(businessId: string, ref: CustomerRef): Promise<CustomerRow | undefined> {
-      const rows = await db.query<CustomerRow>("id" in ref ? FIND_BY_ID : FIND_BY_PHONE, [businessId, "id" in ref ? ref.id : ref.phone]);
+      const [column, value] = refColumn(ref);
+      const rows = await db.query<CustomerRow>(FIND[column], [businessId, value]);
       return rows[0];
     },
 
@@ -109,11 +130,10 @@ export function createCustomerRepository(db: Db) {
       actor: Actor,
     ): Promise<{ customerId: string; totalPoints: number } | undefined> {
       const ledgerParams = [createId(), businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null];
+      const [column, value] = refColumn(ref);
       const rows = await db.query<{ customer_id: string; balance_after: number }>(
-        "phone" in ref ? CHECKIN_BY_PHONE : CHECKIN_BY_ID,
-        "phone" in ref
-          ? [createId(), businessId, ref.phone, points, ...ledgerParams]
-          : [points, businessId, ref.id, ...ledgerParams],
+        CHECKIN[column],
+        column === "phone" ? [createId(), businessId, value, points, ...ledgerParams] : [points, businessId, value, ...ledgerParams],
       );
       const row = rows[0];
       return row && { customerId: row.customer_id, totalPoints: row.balance_after };
@@ -132,27 +152,13 @@ export function createCustomerRepository(db: Db) {
       storeId: string | null,
       actor: Actor,
     ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number } | undefined> {
-      const [where, value] = refWhere(ref);
+      const [column, value] = refColumn(ref);
       const redemptionId = createId();
-      const rows = await db.query<{ id: string; total_points: number }>(
-        `with c as (
-           update customer set total_points = total_points - ?, updated_at = now()
-           where business_id = ? and ${where} and status = 'ACTIVE' and total_points >= ?
-           returning id, total_points
-         ), r as (
-           insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id)
-           select ?, ?, c.id, ?, ?, ?, ? from c returning id
-         ), l as (
-           insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after)
-           select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, c.total_points from c returning id
-         )
-         select c.id, c.total_points from c`,
-        [
-          points, businessId, value, points,
-          redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null,
-          createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId,
-        ],
-      );
+      const rows = await db.query<{ id: string; total_points: number }>(REDEEM[column], [
+        points, businessId, value, points,
+        redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null,
+        createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId,
+      ]);
       const row = rows[0];
       return row && { customerId: row.id, redemptionId, remainingPoints: row.total_points };
     },

@@ -143,10 +143,6 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         });
         return updated;
       });
-      // Again after the commit (with an Idempotency-Key, the interceptor's):
-      // a check-in between the update and the commit would have cached the
-      // old program.
-      await db.afterTransaction(async () => accounts.forgetProgram(p.businessId));
       return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
     },
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
-import type { FastifyBaseLogger } from "fastify";
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
 import { kPrincipal } from "./context.js";
 import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
@@ -29,93 +28,24 @@ interface StoredRecord {
   error_message: string | null;
 }
 
-/** An outcome to store: "ok" with the response, or a Connect code with its message. */
-interface NewRecord {
-  outcome: string;
-  response: Uint8Array | null;
-  message: string | null;
-}
-
-/** The steps of one idempotent call, in one PostgreSQL transaction. */
-interface IdemTx {
-  /** Takes the key's advisory lock and reads its record (an expired one counts as none). */
-  claim(): Promise<{ locked: boolean; stored: StoredRecord | undefined }>;
-  /** Runs the handler in a savepoint: if it fails, only its own changes are undone. */
-  handle<T>(fn: () => Promise<T>): Promise<T>;
-  /** Stores the outcome and commits, with the handler's change if it succeeded. */
-  save(rec: NewRecord): Promise<void>;
-}
-
-/** Runs `body` in a transaction: committed by `save` or when it returns, rolled back if it throws. */
-type IdemEngine = <T>(scope: string, key: string, requestHash: string, body: (tx: IdemTx) => Promise<T>) => Promise<T>;
-
-const lockName = (scope: string, key: string) => `idem:${scope}:${key}`;
-/** The key's lock; taken, or held by a call still in flight. */
-const LOCK_SQL = "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as ok";
-/** The key's record; an expired one counts as none. */
-const READ_SQL = `select request_hash, outcome, response, error_message from idempotency_record
-  where business_id = ? and key = ? and expires_at > now()`;
+/**
+ * The statements of one idempotent call. They go to PostgreSQL as scripts
+ * (several statements in one round trip, simple protocol), so their values
+ * are SQL literals (`sqlLiteral`, `sqlBytes`).
+ */
+const claimSql = (scopeL: string, keyL: string, lockL: string) => `begin;
+  select pg_try_advisory_xact_lock(hashtextextended(${lockL}, 0)) as ok;
+  select request_hash, outcome, response, error_message from idempotency_record
+    where business_id = ${scopeL} and key = ${keyL} and expires_at > now();
+  savepoint idem`;
 /** An expired record of the key is replaced (contract: 24 h). */
-const INSERT_SQL = `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
-  values (?, ?, ?, ?, ?, ?, now() + interval '${TTL_HOURS} hours')
+const recordSql = (scopeL: string, keyL: string, hashL: string, outcomeL: string, responseL: string, messageL: string) =>
+  `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
+  values (${scopeL}, ${keyL}, ${hashL}, ${outcomeL}, ${responseL}, ${messageL}, now() + interval '${TTL_HOURS} hours')
   on conflict (business_id, key) do update
     set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
         error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
     where idempotency_record.expires_at <= now()`;
-
-/** One of the statements above with its `?` replaced by SQL literals (for `Connection.script`, one round trip). */
-function inline(sql: string, literals: string[]): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => literals[n++]!);
-}
-
-/**
- * On one pooled `pg` connection, in three round trips for a new key: the
- * BEGIN, lock, read and savepoint together; the handler's own statements
- * (their `Db.query`/`Db.tx` run on this connection); the record and the
- * COMMIT together.
- */
-function pgEngine(db: Db): IdemEngine {
-  return (scope, key, requestHash, body) =>
-    db.connection(async (c) => {
-      let handlerFailed = false;
-      let done = false;
-      const tx: IdemTx = {
-        async claim() {
-          // Separate statements, so the read's snapshot is taken after the
-          // lock is held: a holder that just committed is seen.
-          const res = await c.script(
-            `begin;
-             ${inline(LOCK_SQL, [sqlLiteral(lockName(scope, key))])};
-             ${inline(READ_SQL, [sqlLiteral(scope), sqlLiteral(key)])};
-             savepoint idem`,
-          );
-          return { locked: res[1]![0]!.ok === true, stored: res[2]![0] as unknown as StoredRecord | undefined };
-        },
-        async handle(fn) {
-          try {
-            return await c.within(fn);
-          } catch (err) {
-            handlerFailed = true;
-            throw err;
-          }
-        },
-        async save(rec) {
-          const insert = inline(INSERT_SQL, [
-            ...[scope, key, requestHash, rec.outcome].map(sqlLiteral),
-            rec.response ? sqlBytes(rec.response) : "null",
-            rec.message === null ? "null" : sqlLiteral(rec.message),
-          ]);
-          await c.commit(handlerFailed ? `rollback to savepoint idem; ${insert}` : insert);
-          done = true;
-        },
-      };
-      const out = await body(tx);
-      // Nothing was changed (a replay or a refusal read from the record).
-      if (!done) await c.script("rollback");
-      return out;
-    });
-}
 
 /**
  * Idempotency-Key handling for every mutating RPC (contract §5), over REST,
@@ -129,9 +59,14 @@ function pgEngine(db: Db): IdemEngine {
  *   business error) again, with `Idempotent-Replayed: true`;
  * - a stored record with another hash → 422;
  * - otherwise the handler runs in a savepoint and its outcome is stored.
+ *
+ * All on one pooled `pg` connection, in three round trips for a new key:
+ * BEGIN, lock, read and savepoint together; the handler's own statements
+ * (its `Db.query`/`Db.tx` run on this connection); the record and the
+ * COMMIT together.
  */
-export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLogger }): Interceptor {
-  const engine = pgEngine(deps.db);
+export function createIdempotencyInterceptor(deps: { db: Db }): Interceptor {
+  const { db } = deps;
   return (next) => async (req) => {
     const key = req.header.get("idempotency-key");
     if (key === null || req.stream || !isMutating(req.method)) return next(req);
@@ -148,13 +83,22 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
       .update(req.method.parent.typeName + "/" + req.method.name + "\n")
       .update(toBinary(req.method.input, req.message))
       .digest("hex");
+    const scopeL = sqlLiteral(scope);
+    const keyL = sqlLiteral(key);
 
     // A business error is stored and the transaction committed before it is
-    // thrown: thrown inside the transaction, it would roll its own record back.
+    // thrown: thrown inside the transaction, it would roll its own record
+    // back. Anything thrown in here rolls the whole transaction back.
     type Outcome = { res: Awaited<ReturnType<typeof next>> } | { refused: ConnectError } | { replay: unknown };
-    const outcome = await engine(scope, key, requestHash, async (tx): Promise<Outcome> => {
-      const { locked, stored } = await tx.claim();
-      if (!locked) {
+    const outcome = await db.connection(async (c): Promise<Outcome> => {
+      // Separate statements, so the read's snapshot is taken after the lock
+      // is held: a holder that just committed is seen.
+      const [, [lock], [stored]] = (await c.script(claimSql(scopeL, keyL, sqlLiteral(`idem:${scope}:${key}`)))) as [
+        unknown,
+        { ok: boolean }[],
+        StoredRecord[],
+      ];
+      if (lock?.ok !== true) {
         throw new ConnectError("a request with this Idempotency-Key is still in progress", Code.Aborted);
       }
       if (stored) {
@@ -165,22 +109,28 @@ export function createIdempotencyInterceptor(deps: { db: Db; log: FastifyBaseLog
             { [HTTP_STATUS_HEADER]: "422" },
           );
         }
-        if (stored.outcome === "ok") return { replay: fromBinary(req.method.output, stored.response ?? new Uint8Array()) };
-        throw new ConnectError(stored.error_message ?? "", Number(stored.outcome) as Code, {
-          "idempotent-replayed": "true",
-        });
+        if (stored.outcome !== "ok") {
+          throw new ConnectError(stored.error_message ?? "", Number(stored.outcome) as Code, {
+            "idempotent-replayed": "true",
+          });
+        }
+        await c.script("rollback"); // nothing was changed
+        return { replay: fromBinary(req.method.output, stored.response ?? new Uint8Array()) };
       }
+      let res: Awaited<ReturnType<typeof next>>;
       try {
-        const res = await tx.handle(() => next(req));
-        if (res.stream) return { res };
-        await tx.save({ outcome: "ok", response: toBinary(req.method.output, res.message), message: null });
-        return { res };
+        res = await c.within(() => next(req));
       } catch (err) {
-        const ce = toConnectError(err);
-        if (!REPLAYABLE.has(ce.code)) throw ce;
-        await tx.save({ outcome: String(ce.code), response: null, message: ce.rawMessage });
-        return { refused: ce };
+        const refused = toConnectError(err);
+        if (!REPLAYABLE.has(refused.code)) throw refused;
+        const record = recordSql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral(String(refused.code)), "null", sqlLiteral(refused.rawMessage));
+        await c.commit(`rollback to savepoint idem; ${record}`);
+        return { refused };
       }
+      // A unary request (streams are let through above) has a unary response.
+      const response = sqlBytes(toBinary(req.method.output, (res as { message: Message }).message));
+      await c.commit(recordSql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral("ok"), response, "null"));
+      return { res };
     });
     if ("refused" in outcome) throw outcome.refused;
     if ("replay" in outcome) {

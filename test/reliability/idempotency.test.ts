@@ -314,24 +314,20 @@ describe("Idempotency-Key over REST", () => {
     expect([v1.status, v2.status]).toEqual([200, 200]);
     expect(v2.headers.get("idempotent-replayed")).toBe("true");
 
-    // Stores and API keys are flushed through MikroORM's unit of work, in the
-    // same transaction as the key's record: one row each, the same answer.
-    const sk = key("store");
-    const s1 = await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "Quay St" }, headers: { ...ownerAuth(b), "idempotency-key": sk } });
-    const s2 = await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "Quay St" }, headers: { ...ownerAuth(b), "idempotency-key": sk } });
-    expect([s1.status, s2.status]).toEqual([200, 200]);
-    expect(s2.headers.get("idempotent-replayed")).toBe("true");
-    expect(s2.body).toEqual(s1.body);
-    const stores = await t.sql<{ n: string }>(`select count(*) as n from store where business_id = $1 and name = 'Quay St'`, [b.businessId]);
-    expect(stores[0]!.n).toBe("1");
-    const kk = key("api-key");
-    const k1 = await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "till 9" }, headers: { ...ownerAuth(b), "idempotency-key": kk } });
-    const k2 = await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "till 9" }, headers: { ...ownerAuth(b), "idempotency-key": kk } });
-    expect([k1.status, k2.status]).toEqual([200, 200]);
-    expect(k2.headers.get("idempotent-replayed")).toBe("true");
-    expect(k2.body).toEqual(k1.body);
-    const keys = await t.sql<{ n: string }>(`select count(*) as n from api_key where business_id = $1 and name = 'till 9'`, [b.businessId]);
-    expect(keys[0]!.n).toBe("1");
+    // Stores and API keys: one row each, the same answer replayed.
+    for (const [path, body, table] of [
+      ["/v1/owner/stores", { name: "Quay St" }, "store"],
+      ["/v1/owner/api-keys", { name: "till 9" }, "api_key"],
+    ] as const) {
+      const k = key(table);
+      const first = await rest(t.url, "POST", path, { body, headers: { ...ownerAuth(b), "idempotency-key": k } });
+      const again = await rest(t.url, "POST", path, { body, headers: { ...ownerAuth(b), "idempotency-key": k } });
+      expect([first.status, again.status], path).toEqual([200, 200]);
+      expect(again.headers.get("idempotent-replayed"), path).toBe("true");
+      expect(again.body, path).toEqual(first.body);
+      const rows = await t.sql<{ n: string }>(`select count(*) as n from ${table} where business_id = $1 and name = $2`, [b.businessId, body.name]);
+      expect(rows[0]!.n, path).toBe("1");
+    }
   });
 
   test("records live 24 h; an expired one is purged and the key runs afresh", async () => {
