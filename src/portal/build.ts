@@ -19,7 +19,7 @@ const SERVER_ONLY = new Set(["serve-portal.ts", "build.ts"]);
  */
 export async function buildPortal(opts: { quiet?: boolean } = {}): Promise<void> {
   const { build } = await import("vite");
-  const { default: config } = await import("./vite.config.js");
+  const { default: config } = await import("./vite.config.ts");
   await build({ ...config, configFile: false, logLevel: opts.quiet ? "warn" : "info" });
   await precompress(DIST_DIR);
 }
@@ -83,7 +83,8 @@ export async function buildPortalIfStale(opts: { force?: boolean; quiet?: boolea
   return true;
 }
 
-// CLI: `tsx src/portal/build.ts` builds; `--if-stale` skips an up-to-date build.
+// CLI: `node src/portal/build.ts` builds; `--if-stale` skips an up-to-date build
+// (`npm run build` builds the server and the portal: scripts/build.ts).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const ifStale = process.argv.includes("--if-stale");
   buildPortalIfStale({ force: !ifStale })

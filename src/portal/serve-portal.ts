@@ -1,11 +1,11 @@
 import { stat } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { packageRoot } from "../infrastructure/package-root.js";
 
 /** Where `buildPortal` writes the portal. */
-export const PORTAL_DIST = fileURLToPath(new URL("./dist/", import.meta.url));
+export const PORTAL_DIST = join(packageRoot(import.meta.url), "src/portal/dist");
 
 /**
  * The portal loads its scripts, styles and icon from its own origin and
@@ -77,7 +77,7 @@ export async function registerPortal(app: FastifyInstance, opts: { distDir?: str
           .code(503)
           .header("cache-control", "no-store")
           .type("text/plain; charset=utf-8")
-          .send("The admin portal has not been built. Run `npx tsx src/portal/build.ts` (npm start does it), then reload.\n");
+          .send("The admin portal has not been built. Run `npm run build` (npm ci and npm start do it), then reload.\n");
       }
       return reply.header("cache-control", "no-cache").sendFile("index.html", root, { cacheControl: false });
     });

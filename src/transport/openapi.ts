@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
+import { packageRoot } from "../infrastructure/package-root.js";
 import { AUTH_OF_SERVICE } from "./auth-interceptor.js";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import {
@@ -35,7 +35,7 @@ export const DEFAULT_AUTH_OF_SERVICE: Readonly<Record<string, Auth>> = AUTH_OF_S
 const SECURITY_SCHEME_OF: Record<Auth, string> = { api_key: "ApiKeyAuth", owner: "BearerAuth" };
 
 /** Where the `.proto` sources live in the repository. */
-const DEFAULT_PROTO_ROOT = fileURLToPath(new URL("../../proto/", import.meta.url));
+const DEFAULT_PROTO_ROOT = join(packageRoot(import.meta.url), "proto");
 
 export interface OpenApiOptions {
   /** Credential per fully-qualified service name (default: contract §3). */

@@ -78,7 +78,7 @@ test("answers 503 with the build command when the portal is not built", async ()
   await registerPortal(bare, { distDir: join(dir, "missing"), redirectRoot: false });
   const res = await bare.inject("/portal/");
   expect(res.statusCode).toBe(503);
-  expect(res.body).toContain("src/portal/build.ts");
+  expect(res.body).toContain("npm run build");
   expect((await bare.inject("/")).statusCode).toBe(404);
   await bare.close();
 });
