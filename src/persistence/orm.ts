@@ -18,13 +18,10 @@ export function createOrmOptions(clientUrl: string, poolMax = 10): Options {
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
-    driverOptions: {
-      connection: { connectionTimeoutMillis: 3_000, statement_timeout: 15_000 },
-      // knex would console.log "Connection Error: <error>" for every dead pooled
-      // connection, SQL and values included; the failing request reports it
-      // (classified, without its message) instead.
-      log: { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined },
-    },
+    // pg Pool options (MikroORM 7 runs on kysely's pg dialect, no knex);
+    // a dead pooled connection is reported through `logger` below, i.e. not
+    // at all: the failing request reports it (classified, without SQL).
+    driverOptions: { connectionTimeoutMillis: 3_000, statement_timeout: 15_000 },
     migrations: {
       path: join(here, "migrations"),
       pathTs: join(here, "migrations"),
@@ -56,7 +53,7 @@ export async function migrate(orm: MikroORM): Promise<string[]> {
   const connection = orm.em.getConnection();
   return connection.transactional(async (trx) => {
     await connection.execute("select pg_advisory_xact_lock(7310001)", [], "run", trx);
-    const done = await orm.getMigrator().up({ transaction: trx });
+    const done = await orm.migrator.up({ transaction: trx });
     return done.map((m) => m.name);
   });
 }
