@@ -96,31 +96,14 @@ interface Bound {
   after: (() => Promise<void>)[];
 }
 
-const bound = new AsyncLocalStorage<Bound>();
-let openScopes = 0;
-
 /**
- * While any AsyncLocalStorage is enabled, Node 20 runs a hook for every
- * promise the process makes (its ALS is built on async_hooks): about 150 ns
- * each, on every request. `bound` is needed only inside transactions; so
- * every transaction runs in a scope, and when the last open one ends the
- * store is disabled again. The POS hot path (single statements) then runs
- * without the hook. A disabled store reads as empty, which is right outside
- * every transaction; `run` enables it again.
+ * The open transaction of the current call, if any. On Node 24 an
+ * AsyncLocalStorage costs nothing where it is not used: it is carried by
+ * AsyncContextFrame, not by a hook on every promise of the process (Node 20
+ * needed a scope counter that disabled the store whenever no transaction was
+ * open), so the store simply stays on.
  */
-async function transactionScope<T>(fn: () => Promise<T>): Promise<T> {
-  openScopes++;
-  try {
-    return await fn();
-  } finally {
-    if (--openScopes === 0) bound.disable();
-  }
-}
-
-/** Open transaction scopes, and whether the store is enabled (for tests and diagnostics). */
-export function transactionStore(): { open: number; enabled: boolean } {
-  return { open: openScopes, enabled: (bound as unknown as { enabled?: boolean }).enabled === true };
-}
+const bound = new AsyncLocalStorage<Bound>();
 
 export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   const pool = new pg.Pool({
@@ -134,11 +117,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
   // reported here; the pool drops it and opens a new one when needed.
   pool.on("error", () => undefined);
 
-  function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-    return transactionScope(() => onConnection(fn));
-  }
-
-  async function onConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+  async function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     // A checked-out client reports a lost backend as an 'error' event (the
     // pool listens only while it is idle); the query in flight fails with
