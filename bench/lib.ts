@@ -234,10 +234,14 @@ export function productEnv(database: string, port: number): Record<string, strin
 }
 
 /**
- * Starts a TypeScript entry point with `node --import tsx` (one process, so
- * its pid is the server's and /proc/<pid>/status is its memory) and waits
- * until GET /healthz answers.
+ * Starts a server and waits until GET /healthz answers: compiled JavaScript
+ * (`dist/main.js`, the product as `npm start` runs it) with plain `node`, a
+ * TypeScript entry (the baseline) with `node --import tsx`; one process
+ * either way, so its pid is the server's and /proc/<pid>/status its memory.
  */
+/** The product's entry as `npm start` runs it (`npm run bench` builds it first when stale). */
+export const PRODUCT_ENTRY = "dist/main.js";
+
 export async function startServer(opts: {
   name: string;
   script: string;
@@ -249,7 +253,8 @@ export async function startServer(opts: {
   if (await portBusy(opts.port)) {
     throw new Error(`${opts.name}: port ${opts.port} is already in use by another process (set BENCH_PORT_BASE or leave it unset for free ports)`);
   }
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", opts.script], {
+  const loader = opts.script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, opts.script], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -23,6 +23,7 @@ import {
   productEnv,
   settings,
   sql,
+  PRODUCT_ENTRY,
   startServer,
   STATE_FILE,
   type BenchBusiness,
@@ -96,7 +97,7 @@ async function post(url: string, path: string, body: unknown, headers: Record<st
 async function registerAll(database: string, port: number, plans: Plan[]): Promise<BenchBusiness[]> {
   const server = await startServer({
     name: `product (loader, ${database})`,
-    script: "src/main.ts",
+    script: PRODUCT_ENTRY,
     port,
     env: productEnv(database, port),
   });

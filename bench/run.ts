@@ -28,6 +28,7 @@ import {
   settings,
   sleep,
   sql,
+  PRODUCT_ENTRY,
   startServer,
   databaseUrl,
   Latencies,
@@ -298,7 +299,7 @@ function productNodeArgs(): string[] {
 
 async function startProduct(name: string, database: string, role: Parameters<typeof portFor>[0], nodeArgs: string[] = []) {
   const port = await portFor(role);
-  return startServer({ name, script: "src/main.ts", port, env: productEnv(database, port), nodeArgs: [...productNodeArgs(), ...nodeArgs] });
+  return startServer({ name, script: PRODUCT_ENTRY, port, env: productEnv(database, port), nodeArgs: [...productNodeArgs(), ...nodeArgs] });
 }
 
 async function startBaseline(state: BenchState, nodeArgs: string[] = [], role: Parameters<typeof portFor>[0] = "baseline") {
