@@ -38,13 +38,13 @@ const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash
  * Businesses, owners, programs, stores, API keys and the audit trail; every
  * query filters by business.
  *
- * Writes are SQL through `Db` (inside the caller's transaction, if any), not
- * MikroORM's unit of work: a flush enables an AsyncLocalStorage inside
- * MikroORM (UnitOfWork's `insideFlush`) that is never disabled again, and
- * from then on Node 20 runs a hook for every promise of the process — every
- * POS call paid for an owner having once created a store (bench/README.md,
- * third round). Reads of entities use MikroORM (`find`, `findOne`, which do
- * not flush), on a fork per operation.
+ * Writes are SQL through `Db`, so that they join the caller's transaction
+ * (the idempotency interceptor's, or `db.tx`) on the pg pool, where a change
+ * and its audit event commit together. (On Node 20 a MikroORM flush also
+ * taxed every later promise of the process through an AsyncLocalStorage; on
+ * Node 24 it does not, so that is no longer a reason: see
+ * test/transaction-scope.test.ts.) Reads of entities use MikroORM (`find`,
+ * `findOne`), on a fork per operation.
  */
 export function createAccountRepository(db: Db) {
   /** A fresh EntityManager for one read (requests get no request-scoped fork). */

@@ -29,6 +29,10 @@ export function createOrmOptions(clientUrl: string, poolMax = 10): Options {
       transactional: true,
       snapshot: true,
       snapshotName: ".snapshot-loyalty",
+      // The snapshot is written by `migration:create` only: MikroORM 7 would
+      // rewrite it from the database after every run that applied something,
+      // i.e. write into the code folder at run time (dist/ in production).
+      snapshotOnMigrate: false,
       migrationsList,
     },
     debug: false,
@@ -47,9 +51,8 @@ export async function createOrm(clientUrl: string, poolMax?: number): Promise<Mi
 export async function migrate(orm: MikroORM): Promise<string[]> {
   // One instance migrates at a time: the others wait on this advisory lock
   // and then find nothing pending.
-  // A connection-level transaction, not an EntityManager's: that would flush
-  // at commit, and a flush leaves an AsyncLocalStorage of MikroORM's enabled
-  // for the life of the process (see account-repository.ts).
+  // A connection-level transaction: migrations are SQL, there is nothing for
+  // an EntityManager to flush.
   const connection = orm.em.getConnection();
   return connection.transactional(async (trx) => {
     await connection.execute("select pg_advisory_xact_lock(7310001)", [], "run", trx);

@@ -2,7 +2,7 @@ import { create, isMessage, type DescMethod, type Message } from "@bufbuild/prot
 import { createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { kProtocol } from "./context.js";
 
-/** No call made in process has a timeout of its own. Module-level: a closure per call costs a defineProperty under tsx (keepNames). */
+/** No call made in process has a timeout of its own (one function for all calls). */
 const noTimeout = (): undefined => undefined;
 
 /** What a transport hands over for one call: the decoded message and what came with it. */
