@@ -38,7 +38,7 @@ test("Node 24: no hook runs on promises after a MikroORM flush and after transac
   await em.flush();
   expect(await hooksOn()).toBe(false);
   const [row] = await t.sql<{ name: string }>("select name from store where id = $1", [store.id]);
-  expect(row).toEqual({ name: "Flushed St", createdAt: new Date() });
+  expect(row?.name).toBe("Flushed St");
   // …and POS calls after it, one of them inside the idempotency transaction.
   const plain = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: "+353871110001", amount: 3 }, headers: posAuth(biz) });
   const guarded = await rest(t.url, "POST", "/v1/pos/checkin", {
