@@ -41,6 +41,7 @@ const LEDGER_TYPES: Record<string, LedgerEntryType> = {
   REDEMPTION: LedgerEntryType.REDEMPTION,
   ADJUSTMENT: LedgerEntryType.ADJUSTMENT,
   INITIAL: LedgerEntryType.INITIAL,
+  IMPORT: LedgerEntryType.IMPORT,
 };
 
 export function customerToProto(row: CustomerRow, rewardThreshold: number): Customer {
