@@ -1,8 +1,16 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { CustomerStatus, LedgerEntryType, ProgramMode } from "../../../gen/loyalty/v1/types_pb.js";
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+/**
+ * One date format everywhere in the portal: day, short month, year ("2 Nov
+ * 2026" in English), with the time where it matters ("2 Nov 2026, 17:05").
+ * The words follow the browser's language; the shape is the same on every page.
+ */
+const DATE_PARTS = { day: "numeric", month: "short", year: "numeric" } as const;
+const dateTime = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, hour: "2-digit", minute: "2-digit" });
+const dateOnly = new Intl.DateTimeFormat(undefined, DATE_PARTS);
+const dayMonth = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+const calendarDay = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: "UTC" });
 const number = new Intl.NumberFormat();
 
 /** A timestamp as local date and time; `fallback` when absent. */
@@ -13,6 +21,13 @@ export function formatDateTime(ts: Timestamp | undefined, fallback = "—"): str
 /** A timestamp as a local date; `fallback` when absent. */
 export function formatDate(ts: Timestamp | undefined, fallback = "—"): string {
   return ts ? dateOnly.format(timestampDate(ts)) : fallback;
+}
+
+/** A calendar day sent as YYYY-MM-DD (the dashboard's UTC days), as "2 Nov 2026"; `short` leaves out the year. */
+export function formatDay(iso: string, opts: { short?: boolean } = {}): string {
+  const d = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) return iso;
+  return (opts.short ? dayMonth : calendarDay).format(d);
 }
 
 export function formatNumber(n: number): string {

@@ -185,7 +185,7 @@ function History({ entries }: { entries: LedgerEntry[] }) {
         <p className="empty">No points yet.</p>
       ) : (
         <div className="table-wrap">
-          <table data-testid="history-table">
+          <table data-testid="history-table" className="cards">
             <caption className="visually-hidden">Points history, newest first</caption>
             <thead>
               <tr>
@@ -204,12 +204,16 @@ function History({ entries }: { entries: LedgerEntry[] }) {
             <tbody>
               {entries.map((e) => (
                 <tr key={e.id} data-testid="history-row">
-                  <td>{formatDateTime(e.createdAt)}</td>
-                  <td>{ledgerTypeLabel(e.type)}</td>
-                  <td>{e.reason}</td>
-                  <td className={`num ${e.delta < 0 ? "negative" : "positive"}`}>{formatDelta(e.delta)}</td>
-                  <td className="num">{formatNumber(e.balanceAfter)}</td>
-                  <td>{source(e)}</td>
+                  <td data-label="When">{formatDateTime(e.createdAt)}</td>
+                  <td data-label="Type">{ledgerTypeLabel(e.type)}</td>
+                  <td data-label="Reason">{e.reason}</td>
+                  <td className={`num ${e.delta < 0 ? "negative" : "positive"}`} data-label="Points" data-testid="history-delta">
+                    {formatDelta(e.delta)}
+                  </td>
+                  <td className="num" data-label="Balance">
+                    {formatNumber(e.balanceAfter)}
+                  </td>
+                  <td data-label="By">{source(e)}</td>
                 </tr>
               ))}
             </tbody>
