@@ -1,6 +1,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { kClientAddress } from "./transport/context.js";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
@@ -148,6 +149,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       parseErrorsAsInvalidArgument(router.handlers);
     },
     interceptors,
+    // The socket's address, for the login and register throttles.
+    contextValues: (req) => createContextValues().set(kClientAddress, req.socket.remoteAddress),
     readMaxBytes: config.bodyLimitBytes,
     // Zero values and false are emitted (contract §1), as the REST layer does.
     // Unknown fields are refused over Connect JSON as over REST.

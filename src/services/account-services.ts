@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   BusinessSettings,
   CreateApiKeyResponseSchema,
@@ -30,9 +30,9 @@ import {
   verifyPassword,
 } from "../infrastructure/secrets.js";
 import type { Program } from "../persistence/entities/program.js";
-import { ownerPrincipal } from "../transport/context.js";
+import { kClientAddress, ownerPrincipal } from "../transport/context.js";
 import type { ServiceDeps } from "./deps.js";
-import { createLoginThrottle } from "./login-throttle.js";
+import { clientAddressOf, createAuthThrottle } from "./login-throttle.js";
 import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
 
 function country(value: string): string {
@@ -43,16 +43,24 @@ function country(value: string): string {
 
 /** OwnerAuth: register a business and log owners in. */
 export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof OwnerAuth> {
-  const { accounts, tokens } = deps;
-  const throttle = createLoginThrottle(deps.kv);
+  const { accounts, tokens, config } = deps;
+  const throttle = createAuthThrottle(deps.kv, {
+    loginPerAccount: config.loginAttemptsPerAccount,
+    loginPerAddress: config.loginAttemptsPerAddress,
+    registerPerAddress: config.registrationsPerAddress,
+  });
   const unauthorized = () => new DomainError("unauthenticated", "invalid email or password");
+  const addressOf = (ctx: HandlerContext) =>
+    clientAddressOf(ctx.values.get(kClientAddress), ctx.requestHeader.get("x-forwarded-for"), config.trustProxy);
 
   return {
-    async register(req) {
+    async register(req, ctx) {
       const businessName = v.text(req.businessName, "businessName", { max: 200, required: true });
       const email = v.email(req.email);
       const password = v.password(req.password);
       const defaultCountry = req.defaultCountry === undefined || req.defaultCountry === "" ? "IE" : country(req.defaultCountry);
+      // Counted before the argon2 hash, the costly part.
+      await throttle.beginRegister(addressOf(ctx));
       const passwordHash = await hashPassword(password);
       const { businessId, ownerId } = await accounts.register({
         businessName,
@@ -64,20 +72,19 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
       return create(RegisterResponseSchema, { success: true, token, expiresIn, businessId, ownerId });
     },
 
-    async login(req) {
+    async login(req, ctx) {
       if (req.email.trim() === "" || req.password === "") throw unauthorized();
       const email = req.email.trim().toLowerCase();
       // A control character (NUL above all) never matches an account, and
       // PostgreSQL refuses NUL in text: answer like any wrong email.
       if (email.length > 320 || req.password.length > 256 || /[\u0000-\u001f\u007f]/.test(email)) throw unauthorized();
-      const failures = await throttle.check(email);
+      // Counted before the password is verified: concurrent guesses cannot
+      // all pass a count that is read, checked and written afterwards.
+      const attempt = await throttle.beginLogin(email, addressOf(ctx));
       const owner = await accounts.findOwnerByEmail(email);
       const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
-      if (!owner || !ok) {
-        await throttle.failed(email, failures);
-        throw unauthorized();
-      }
-      if (failures > 0) await throttle.succeeded(email);
+      if (!owner || !ok) throw unauthorized();
+      await attempt.succeeded();
       const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId });
       return create(LoginResponseSchema, { success: true, token, expiresIn });
     },

@@ -178,6 +178,7 @@ class LaneCall {
         header,
         url: headers[":path"]!,
         requestMethod: "POST",
+        clientAddress: this.stream.session?.socket?.remoteAddress,
         get signal() {
           return call.signal;
         },

@@ -6,7 +6,7 @@ import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
 /** Request headers a REST call hands on to the RPC (auth, retries, tracing). */
-const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent"];
+const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent", "x-forwarded-for"];
 /** RPC response headers a REST caller sees. */
 const EXPOSED_HEADERS = ["idempotent-replayed", "retry-after"];
 
@@ -177,7 +177,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     if (typeof value === "string") headers.set(h, value);
   }
   try {
-    const res = await invoke({ message, header: headers, url: request.url, requestMethod: request.method });
+    const res = await invoke({ message, header: headers, url: request.url, requestMethod: request.method, clientAddress: request.socket.remoteAddress });
     for (const h of EXPOSED_HEADERS) {
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);

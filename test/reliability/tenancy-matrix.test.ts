@@ -511,42 +511,24 @@ describe("security", () => {
     expect(Object.keys(login.body).sort()).toEqual(["expiresIn", "success", "token"]);
   });
 
-  test("login throttling: 5 failures, then 429 with Retry-After; the right password works after the delay; the delay escalates", async () => {
+  test("login throttling: 10 attempts per email and address, then 429 with Retry-After, the right password too (test/login-throttle.test.ts has the rest)", async () => {
     const victim = await registerBusiness(t.url);
     const other = await registerBusiness(t.url);
     const attempt = (password: string, email = victim.email) => rest(t.url, "POST", "/v1/auth/login", { body: { email, password } });
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 10; i++) {
       const r = await attempt(`wrong password ${i}`);
       expect(r.status, `failure ${i + 1}`).toBe(401);
       expect(r.body).toEqual({ success: false, error: { code: "unauthenticated", message: "invalid email or password" } });
     }
-    // The 6th attempt within the delay is refused before the password is even checked — the right one too.
+    // Counted before the password is even checked — the right one too.
     for (const password of ["wrong again", victim.password]) {
       const r = await attempt(password);
       expect(r.status).toBe(429);
-      expect(r.headers.get("retry-after")).toBe("1");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(Number(r.headers.get("retry-after"))).toBeLessThanOrEqual(900);
       expect(r.body).toEqual({ success: false, error: { code: "resource_exhausted", message: "too many failed logins, retry later" } });
     }
     // Per account: another owner is not slowed down.
     expect((await attempt(other.password, other.email)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
-    // Another failure doubles the delay (OWASP: escalating, never a permanent lock-out).
-    expect((await attempt("still wrong")).status).toBe(401);
-    const slowed = await attempt(victim.password);
-    expect(slowed.status).toBe(429);
-    expect(slowed.headers.get("retry-after")).toBe("2");
-    await new Promise((r) => setTimeout(r, 2100));
-    const ok = await attempt(victim.password);
-    expect(ok.status).toBe(200);
-    expect(typeof ok.body.token).toBe("string");
-    // A success clears the counter.
-    expect((await attempt("wrong once more")).status).toBe(401);
-    expect((await attempt(victim.password)).status).toBe(200);
-    // Unknown emails are throttled the same way, so throttling reveals no account.
-    const ghost = `ghost-${Date.now()}@example.com`;
-    for (let i = 0; i < 5; i++) expect((await attempt("x-wrong-pass", ghost)).status).toBe(401);
-    const g = await attempt("x-wrong-pass", ghost);
-    expect(g.status).toBe(429);
-    expect(g.headers.get("retry-after")).toBe("1");
   });
 });
