@@ -17,7 +17,7 @@ import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
-import { HTTP_STATUS_HEADER, parseErrorsAsInvalidArgument } from "./transport/errors.js";
+import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
@@ -146,7 +146,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
       routes(router);
-      parseErrorsAsInvalidArgument(router.handlers);
+      fixConnectErrors(router.handlers, app.log);
     },
     interceptors,
     // The socket's address, for the login and register throttles.
@@ -172,7 +172,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log }),
   );
   registerOpenApi(app, apiServices);
   registerDocs(app);
