@@ -98,7 +98,8 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       const limit = req.limit === 0 ? 20 : v.wholeNumber(req.limit, "limit", 1, 100);
       const search = v.text(req.search, "search", { max: 100 });
       const sortBy = (req.sortBy || "createdAt") as SortBy;
-      if (!(sortBy in SORT_COLUMNS)) {
+      // Own keys only: `in` also finds inherited names (constructor, toString).
+      if (!Object.hasOwn(SORT_COLUMNS, sortBy)) {
         throw invalidArgument("sortBy must be one of createdAt, name, totalPoints, lastVisitAt");
       }
       const order = (req.sortOrder || "desc").toLowerCase();
