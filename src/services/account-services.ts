@@ -14,8 +14,11 @@ import {
   LoginResponseSchema,
   OwnerAuth,
   RegisterResponseSchema,
+  DeleteStoreResponseSchema,
   RevokeApiKeyResponseSchema,
+  UpdateApiKeyResponseSchema,
   UpdateProgramResponseSchema,
+  UpdateStoreResponseSchema,
 } from "../../gen/loyalty/v1/account_pb.js";
 import { ProgramMode } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
@@ -38,6 +41,15 @@ import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
 function country(value: string): string {
   const c = value.trim().toUpperCase();
   if (!isKnownCountry(c)) throw invalidArgument("defaultCountry must be an ISO 3166 alpha-2 country code");
+  return c;
+}
+
+/** The ISO 4217 codes the runtime knows (Intl), read once. */
+const CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
+
+function currency(value: string): string {
+  const c = value.trim().toUpperCase();
+  if (!/^[A-Z]{3}$/.test(c) || !CURRENCIES.has(c)) throw invalidArgument("currency must be an ISO 4217 currency code");
   return c;
 }
 
@@ -137,6 +149,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       }
       if (req.rewardTitle !== undefined) changes.rewardTitle = v.text(req.rewardTitle, "rewardTitle", { max: 100, required: true });
       if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
+      if (req.currency !== undefined) changes.currency = currency(req.currency);
       // The change and its audit event together.
       const program = await db.tx(async () => {
         const updated = await accounts.updateProgram(p.businessId, changes);
@@ -203,16 +216,68 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       return create(RevokeApiKeyResponseSchema, { success: true });
     },
 
+    async updateApiKey(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const name = v.text(req.name, "name", { max: 100 });
+      const key = await db.tx(async () => {
+        const renamed = await accounts.renameApiKey(p.businessId, id, name);
+        if (!renamed) throw notFound("API key not found");
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.renamed", subjectId: id });
+        return renamed;
+      });
+      return create(UpdateApiKeyResponseSchema, { success: true, apiKey: apiKeyToProto(key) });
+    },
+
     async createStore(req, ctx) {
       const p = ownerPrincipal(ctx);
       const name = v.text(req.name, "name", { max: 200, required: true });
-      const store = await accounts.createStore(p.businessId, name);
+      const store = await db.tx(async () => {
+        const created = await accounts.createStore(p.businessId, name);
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "store.created", subjectId: created.id });
+        return created;
+      });
       return create(CreateStoreResponseSchema, { success: true, store: storeToProto(store) });
     },
 
-    async listStores(_req, ctx) {
+    async listStores(req, ctx) {
       const p = ownerPrincipal(ctx);
-      return create(ListStoresResponseSchema, { stores: (await accounts.listStores(p.businessId)).map(storeToProto) });
+      const stores = await accounts.listStores(p.businessId, { includeArchived: req.includeArchived });
+      return create(ListStoresResponseSchema, { stores: stores.map(storeToProto) });
+    },
+
+    async updateStore(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const name = v.text(req.name, "name", { max: 200, required: true });
+      const store = await db.tx(async () => {
+        const renamed = await accounts.renameStore(p.businessId, id, name);
+        if (!renamed) throw notFound("store not found");
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "store.renamed", subjectId: id });
+        return renamed;
+      });
+      return create(UpdateStoreResponseSchema, { success: true, store: storeToProto(store) });
+    },
+
+    async deleteStore(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const outcome = await db.tx(async () => {
+        const result = await accounts.deleteStore(p.businessId, id);
+        if (result === "not_found") throw notFound("store not found");
+        if (result === "in_use") {
+          throw new DomainError("failed_precondition", "store has active API keys bound to it; revoke them first");
+        }
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: result === "archived" ? "store.archived" : "store.deleted",
+          subjectId: id,
+        });
+        return result;
+      });
+      return create(DeleteStoreResponseSchema, { success: true, archived: outcome === "archived" });
     },
 
     async getDashboard(req, ctx) {

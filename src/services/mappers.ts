@@ -94,11 +94,12 @@ export function programToProto(p: ProgramRow) {
     rewardThreshold: p.rewardThreshold,
     rewardTitle: p.rewardTitle,
     defaultCountry: p.defaultCountry,
+    currency: p.currency,
   });
 }
 
 export function storeToProto(s: StoreRow) {
-  return create(StoreSchema, { id: s.id, name: s.name, createdAt: ts(s.createdAt) });
+  return create(StoreSchema, { id: s.id, name: s.name, createdAt: ts(s.createdAt), archivedAt: s.archivedAt ? ts(s.archivedAt) : undefined });
 }
 
 export function apiKeyToProto(k: ApiKeyRow) {

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/account.proto.
  */
 export const file_loyalty_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIhMKEUdldEFjY291bnRSZXF1ZXN0ImEKEkdldEFjY291bnRSZXNwb25zZRITCgtidXNpbmVzc19pZBgBIAEoCRIVCg1idXNpbmVzc19uYW1lGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEg0KBWVtYWlsGAQgASgJIhMKEUdldFByb2dyYW1SZXF1ZXN0IjoKEkdldFByb2dyYW1SZXNwb25zZRIkCgdwcm9ncmFtGAEgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIocDChRVcGRhdGVQcm9ncmFtUmVxdWVzdBIqCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZUgAiAEBEiUKGHBvaW50c19wZXJfY3VycmVuY3lfdW5pdBgCIAEoAUgBiAEBEhwKD3BvaW50c19wZXJfdW5pdBgDIAEoBUgCiAEBEh0KEHBvaW50c19wZXJfdmlzaXQYBCABKAVIA4gBARIdChByZXdhcmRfdGhyZXNob2xkGAUgASgFSASIAQESGQoMcmV3YXJkX3RpdGxlGAYgASgJSAWIAQESHAoPZGVmYXVsdF9jb3VudHJ5GAcgASgJSAaIAQFCBwoFX21vZGVCGwoZX3BvaW50c19wZXJfY3VycmVuY3lfdW5pdEISChBfcG9pbnRzX3Blcl91bml0QhMKEV9wb2ludHNfcGVyX3Zpc2l0QhMKEV9yZXdhcmRfdGhyZXNob2xkQg8KDV9yZXdhcmRfdGl0bGVCEgoQX2RlZmF1bHRfY291bnRyeSJOChVVcGRhdGVQcm9ncmFtUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIkCgdwcm9ncmFtGAIgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIlUKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoEbmFtZRgBIAEoCUgAiAEBEhUKCHN0b3JlX2lkGAIgASgJSAGIAQFCBwoFX25hbWVCCwoJX3N0b3JlX2lkIokBChRDcmVhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhQKB2FwaV9rZXkYAiABKAlCA4ABARIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiIgoSQ3JlYXRlU3RvcmVSZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoTQ3JlYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSITChFMaXN0U3RvcmVzUmVxdWVzdCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiSQoLRGFpbHlQb2ludHMSDAoEZGF0ZRgBIAEoCRIOCgZpc3N1ZWQYBCABKAESEAoIcmVkZWVtZWQYBSABKAFKBAgCEANKBAgDEAQi4wEKFEdldERhc2hib2FyZFJlc3BvbnNlEhcKD3RvdGFsX2N1c3RvbWVycxgBIAEoBRIYChBhY3RpdmVfY3VzdG9tZXJzGAIgASgFEhkKEWJsb2NrZWRfY3VzdG9tZXJzGAMgASgFEhkKEXJld2FyZHNfYXZhaWxhYmxlGAQgASgFEhUKDXBvaW50c19pc3N1ZWQYCCABKAESFwoPcG9pbnRzX3JlZGVlbWVkGAkgASgBEiYKBWRhaWx5GAcgAygLMhcubG95YWx0eS52MS5EYWlseVBvaW50c0oECAUQBkoECAYQBzLJAQoJT3duZXJBdXRoEmMKCFJlZ2lzdGVyEhsubG95YWx0eS52MS5SZWdpc3RlclJlcXVlc3QaHC5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISVwoFTG9naW4SGC5sb3lhbHR5LnYxLkxvZ2luUmVxdWVzdBoZLmxveWFsdHkudjEuTG9naW5SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbjLsBwoQQnVzaW5lc3NTZXR0aW5ncxJmCgpHZXRBY2NvdW50Eh0ubG95YWx0eS52MS5HZXRBY2NvdW50UmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QWNjb3VudFJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9hY2NvdW50EmYKCkdldFByb2dyYW0SHS5sb3lhbHR5LnYxLkdldFByb2dyYW1SZXF1ZXN0Gh4ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVzcG9uc2UiGYLT5JMCExIRL3YxL293bmVyL3Byb2dyYW0ScgoNVXBkYXRlUHJvZ3JhbRIgLmxveWFsdHkudjEuVXBkYXRlUHJvZ3JhbVJlcXVlc3QaIS5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXNwb25zZSIcgtPkkwIWOgEqMhEvdjEvb3duZXIvcHJvZ3JhbRJwCgxDcmVhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9vd25lci9hcGkta2V5cxJqCgtMaXN0QXBpS2V5cxIeLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXF1ZXN0Gh8ubG95YWx0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhqC0+STAhQSEi92MS9vd25lci9hcGkta2V5cxJyCgxSZXZva2VBcGlLZXkSHy5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIh+C0+STAhkqFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMSbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIhMKEUdldEFjY291bnRSZXF1ZXN0ImEKEkdldEFjY291bnRSZXNwb25zZRITCgtidXNpbmVzc19pZBgBIAEoCRIVCg1idXNpbmVzc19uYW1lGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEg0KBWVtYWlsGAQgASgJIhMKEUdldFByb2dyYW1SZXF1ZXN0IjoKEkdldFByb2dyYW1SZXNwb25zZRIkCgdwcm9ncmFtGAEgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIqsDChRVcGRhdGVQcm9ncmFtUmVxdWVzdBIqCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZUgAiAEBEiUKGHBvaW50c19wZXJfY3VycmVuY3lfdW5pdBgCIAEoAUgBiAEBEhwKD3BvaW50c19wZXJfdW5pdBgDIAEoBUgCiAEBEh0KEHBvaW50c19wZXJfdmlzaXQYBCABKAVIA4gBARIdChByZXdhcmRfdGhyZXNob2xkGAUgASgFSASIAQESGQoMcmV3YXJkX3RpdGxlGAYgASgJSAWIAQESHAoPZGVmYXVsdF9jb3VudHJ5GAcgASgJSAaIAQESFQoIY3VycmVuY3kYCCABKAlIB4gBAUIHCgVfbW9kZUIbChlfcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0QhIKEF9wb2ludHNfcGVyX3VuaXRCEwoRX3BvaW50c19wZXJfdmlzaXRCEwoRX3Jld2FyZF90aHJlc2hvbGRCDwoNX3Jld2FyZF90aXRsZUISChBfZGVmYXVsdF9jb3VudHJ5QgsKCV9jdXJyZW5jeSJOChVVcGRhdGVQcm9ncmFtUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIkCgdwcm9ncmFtGAIgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIlUKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoEbmFtZRgBIAEoCUgAiAEBEhUKCHN0b3JlX2lkGAIgASgJSAGIAQFCBwoFX25hbWVCCwoJX3N0b3JlX2lkIokBChRDcmVhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhQKB2FwaV9rZXkYAiABKAlCA4ABARIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiLwoTVXBkYXRlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIkwKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIwoHYXBpX2tleRgCIAEoCzISLmxveWFsdHkudjEuQXBpS2V5IiIKEkNyZWF0ZVN0b3JlUmVxdWVzdBIMCgRuYW1lGAEgASgJIkgKE0NyZWF0ZVN0b3JlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIgCgVzdG9yZRgCIAEoCzIRLmxveWFsdHkudjEuU3RvcmUiLQoRTGlzdFN0b3Jlc1JlcXVlc3QSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIuChJVcGRhdGVTdG9yZVJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChNVcGRhdGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIAoFc3RvcmUYAiABKAsyES5sb3lhbHR5LnYxLlN0b3JlIiAKEkRlbGV0ZVN0b3JlUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChNEZWxldGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEAoIYXJjaGl2ZWQYAiABKAgiIwoTR2V0RGFzaGJvYXJkUmVxdWVzdBIMCgRkYXlzGAEgASgFIkkKC0RhaWx5UG9pbnRzEgwKBGRhdGUYASABKAkSDgoGaXNzdWVkGAQgASgBEhAKCHJlZGVlbWVkGAUgASgBSgQIAhADSgQIAxAEIuMBChRHZXREYXNoYm9hcmRSZXNwb25zZRIXCg90b3RhbF9jdXN0b21lcnMYASABKAUSGAoQYWN0aXZlX2N1c3RvbWVycxgCIAEoBRIZChFibG9ja2VkX2N1c3RvbWVycxgDIAEoBRIZChFyZXdhcmRzX2F2YWlsYWJsZRgEIAEoBRIVCg1wb2ludHNfaXNzdWVkGAggASgBEhcKD3BvaW50c19yZWRlZW1lZBgJIAEoARImCgVkYWlseRgHIAMoCzIXLmxveWFsdHkudjEuRGFpbHlQb2ludHNKBAgFEAZKBAgGEAcyyQEKCU93bmVyQXV0aBJjCghSZWdpc3RlchIbLmxveWFsdHkudjEuUmVnaXN0ZXJSZXF1ZXN0GhwubG95YWx0eS52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyElcKBUxvZ2luEhgubG95YWx0eS52MS5Mb2dpblJlcXVlc3QaGS5sb3lhbHR5LnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4yxAoKEEJ1c2luZXNzU2V0dGluZ3MSZgoKR2V0QWNjb3VudBIdLmxveWFsdHkudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEFjY291bnRSZXNwb25zZSIZgtPkkwITEhEvdjEvb3duZXIvYWNjb3VudBJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJ1CgxVcGRhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIiKC0+STAhw6ASoyFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMScAoLVXBkYXRlU3RvcmUSHi5sb3lhbHR5LnYxLlVwZGF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXNwb25zZSIggtPkkwIaOgEqMhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbQoLRGVsZXRlU3RvcmUSHi5sb3lhbHR5LnYxLkRlbGV0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXNwb25zZSIdgtPkkwIXKhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
 
 /**
  * Request of OwnerAuth.Register.
@@ -318,6 +318,13 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
    * @generated from field: optional string default_country = 7;
    */
   defaultCountry?: string | undefined;
+
+  /**
+   * ISO 4217 currency code (e.g. "EUR", "GBP"), upper case.
+   *
+   * @generated from field: optional string currency = 8;
+   */
+  currency?: string | undefined;
 };
 
 /**
@@ -514,6 +521,62 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
   messageDesc(file_loyalty_v1_account, 15);
 
 /**
+ * Request of BusinessSettings.UpdateApiKey.
+ *
+ * @generated from message loyalty.v1.UpdateApiKeyRequest
+ */
+export type UpdateApiKeyRequest = Message<"loyalty.v1.UpdateApiKeyRequest"> & {
+  /**
+   * The key's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new label, up to 100 characters; empty clears it.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateApiKeyRequest.
+ * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
+ */
+export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 16);
+
+/**
+ * Response of BusinessSettings.UpdateApiKey.
+ *
+ * @generated from message loyalty.v1.UpdateApiKeyResponse
+ */
+export type UpdateApiKeyResponse = Message<"loyalty.v1.UpdateApiKeyResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The key after the change.
+   *
+   * @generated from field: loyalty.v1.ApiKey api_key = 2;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateApiKeyResponse.
+ * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
+ */
+export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 17);
+
+/**
  * Request of BusinessSettings.CreateStore.
  *
  * @generated from message loyalty.v1.CreateStoreRequest
@@ -532,7 +595,7 @@ export type CreateStoreRequest = Message<"loyalty.v1.CreateStoreRequest"> & {
  * Use `create(CreateStoreRequestSchema)` to create a new message.
  */
 export const CreateStoreRequestSchema: GenMessage<CreateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 16);
+  messageDesc(file_loyalty_v1_account, 18);
 
 /**
  * Response of BusinessSettings.CreateStore.
@@ -560,7 +623,7 @@ export type CreateStoreResponse = Message<"loyalty.v1.CreateStoreResponse"> & {
  * Use `create(CreateStoreResponseSchema)` to create a new message.
  */
 export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 17);
+  messageDesc(file_loyalty_v1_account, 19);
 
 /**
  * Request of BusinessSettings.ListStores.
@@ -568,6 +631,12 @@ export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__P
  * @generated from message loyalty.v1.ListStoresRequest
  */
 export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
+  /**
+   * Also list archived stores (to name them in old history).
+   *
+   * @generated from field: bool include_archived = 1;
+   */
+  includeArchived: boolean;
 };
 
 /**
@@ -575,7 +644,7 @@ export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
  * Use `create(ListStoresRequestSchema)` to create a new message.
  */
 export const ListStoresRequestSchema: GenMessage<ListStoresRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 18);
+  messageDesc(file_loyalty_v1_account, 20);
 
 /**
  * Response of BusinessSettings.ListStores.
@@ -596,7 +665,112 @@ export type ListStoresResponse = Message<"loyalty.v1.ListStoresResponse"> & {
  * Use `create(ListStoresResponseSchema)` to create a new message.
  */
 export const ListStoresResponseSchema: GenMessage<ListStoresResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 19);
+  messageDesc(file_loyalty_v1_account, 21);
+
+/**
+ * Request of BusinessSettings.UpdateStore.
+ *
+ * @generated from message loyalty.v1.UpdateStoreRequest
+ */
+export type UpdateStoreRequest = Message<"loyalty.v1.UpdateStoreRequest"> & {
+  /**
+   * The store's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new name, 1-200 characters.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateStoreRequest.
+ * Use `create(UpdateStoreRequestSchema)` to create a new message.
+ */
+export const UpdateStoreRequestSchema: GenMessage<UpdateStoreRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 22);
+
+/**
+ * Response of BusinessSettings.UpdateStore.
+ *
+ * @generated from message loyalty.v1.UpdateStoreResponse
+ */
+export type UpdateStoreResponse = Message<"loyalty.v1.UpdateStoreResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The store after the change.
+   *
+   * @generated from field: loyalty.v1.Store store = 2;
+   */
+  store?: Store | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateStoreResponse.
+ * Use `create(UpdateStoreResponseSchema)` to create a new message.
+ */
+export const UpdateStoreResponseSchema: GenMessage<UpdateStoreResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 23);
+
+/**
+ * Request of BusinessSettings.DeleteStore.
+ *
+ * @generated from message loyalty.v1.DeleteStoreRequest
+ */
+export type DeleteStoreRequest = Message<"loyalty.v1.DeleteStoreRequest"> & {
+  /**
+   * The store's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message loyalty.v1.DeleteStoreRequest.
+ * Use `create(DeleteStoreRequestSchema)` to create a new message.
+ */
+export const DeleteStoreRequestSchema: GenMessage<DeleteStoreRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 24);
+
+/**
+ * Response of BusinessSettings.DeleteStore.
+ *
+ * @generated from message loyalty.v1.DeleteStoreResponse
+ */
+export type DeleteStoreResponse = Message<"loyalty.v1.DeleteStoreResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * True when the store had history and was archived rather than removed.
+   *
+   * @generated from field: bool archived = 2;
+   */
+  archived: boolean;
+};
+
+/**
+ * Describes the message loyalty.v1.DeleteStoreResponse.
+ * Use `create(DeleteStoreResponseSchema)` to create a new message.
+ */
+export const DeleteStoreResponseSchema: GenMessage<DeleteStoreResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 25);
 
 /**
  * Request of BusinessSettings.GetDashboard.
@@ -617,7 +791,7 @@ export type GetDashboardRequest = Message<"loyalty.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 20);
+  messageDesc(file_loyalty_v1_account, 26);
 
 /**
  * Points issued and redeemed on one day (UTC).
@@ -664,7 +838,7 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
  * Use `create(DailyPointsSchema)` to create a new message.
  */
 export const DailyPointsSchema: GenMessage<DailyPoints> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 21);
+  messageDesc(file_loyalty_v1_account, 27);
 
 /**
  * Response of BusinessSettings.GetDashboard.
@@ -732,7 +906,7 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 22);
+  messageDesc(file_loyalty_v1_account, 28);
 
 /**
  * OwnerAuth creates businesses and signs owners in. It needs no credentials;
@@ -835,7 +1009,18 @@ export const BusinessSettings: GenService<{
     output: typeof RevokeApiKeyResponseSchema;
   },
   /**
-   * Creates a store.
+   * Renames an API key (its secret, store and status are unchanged).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdateApiKey
+   */
+  updateApiKey: {
+    methodKind: "unary";
+    input: typeof UpdateApiKeyRequestSchema;
+    output: typeof UpdateApiKeyResponseSchema;
+  },
+  /**
+   * Creates a store. Names are unique within the business, ignoring case,
+   * among stores that are not archived: a duplicate is ALREADY_EXISTS (409).
    *
    * @generated from rpc loyalty.v1.BusinessSettings.CreateStore
    */
@@ -845,7 +1030,7 @@ export const BusinessSettings: GenService<{
     output: typeof CreateStoreResponseSchema;
   },
   /**
-   * Lists the business's stores.
+   * Lists the business's stores in use (archived ones with include_archived).
    *
    * @generated from rpc loyalty.v1.BusinessSettings.ListStores
    */
@@ -853,6 +1038,31 @@ export const BusinessSettings: GenService<{
     methodKind: "unary";
     input: typeof ListStoresRequestSchema;
     output: typeof ListStoresResponseSchema;
+  },
+  /**
+   * Renames a store; the same uniqueness as CreateStore. An archived store
+   * cannot be renamed (NOT_FOUND, as for any store not in use).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdateStore
+   */
+  updateStore: {
+    methodKind: "unary";
+    input: typeof UpdateStoreRequestSchema;
+    output: typeof UpdateStoreResponseSchema;
+  },
+  /**
+   * Deletes a store. A store with history (ledger entries or API keys that
+   * name it) is archived instead: it keeps its id and name for that history,
+   * leaves the list, and can no longer be named by a check-in or a new key.
+   * A store that active API keys are bound to is refused (FAILED_PRECONDITION)
+   * until they are revoked, so that no till changes store silently.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.DeleteStore
+   */
+  deleteStore: {
+    methodKind: "unary";
+    input: typeof DeleteStoreRequestSchema;
+    output: typeof DeleteStoreResponseSchema;
   },
   /**
    * Figures for the owner's dashboard over the last `days` days.
