@@ -178,7 +178,7 @@ describe("admin portal in Chromium", () => {
     await form.getByLabel("Points", { exact: true }).fill("10");
     await form.getByLabel("Reason").fill("Birthday bonus");
     await form.getByRole("button", { name: "Add points" }).click();
-    await expectText(page.getByTestId("adjust-notice"), /Added 10 points\. New balance: 35\./);
+    await expectText(page.getByTestId("adjust-notice"), /^Added 10 points\. New balance: 35 points\.$/);
     await expectText(page.getByTestId("customer-balance-value"), /^35$/);
     await expectText(page.getByTestId("history-row").first(), /Adjustment\s+Birthday bonus\s+\+10\s+35\s+Owner/);
 
@@ -186,7 +186,8 @@ describe("admin portal in Chromium", () => {
     await form.getByLabel("Points", { exact: true }).fill("100");
     await form.getByLabel("Reason").fill("Mistake");
     await form.getByRole("button", { name: "Deduct points" }).click();
-    await expectText(page.getByTestId("adjust-error"), /^Insufficient points\.$/);
+    // The refusal says the balance (the API's "insufficient points" in the portal's words).
+    await expectText(page.getByTestId("adjust-error"), /^\+353123456789 has 35 points, so you can deduct at most 35\.$/);
     await expectText(page.getByTestId("customer-balance-value"), /^35$/);
 
     const balance = await pos("GET", `/v1/pos/balance/${encodeURIComponent(PHONE)}`);
@@ -197,7 +198,7 @@ describe("admin portal in Chromium", () => {
     const form = page.getByTestId("edit-form");
     await form.getByLabel("Phone").fill("12");
     await form.getByRole("button", { name: "Save details" }).click();
-    await expectText(page.getByTestId("edit-error"), /^Phone is not a valid phone number\.$/);
+    await expectText(page.getByTestId("edit-error"), /^That doesn’t look like a phone number\./);
 
     await form.getByLabel("Phone").fill(PHONE);
     await form.getByLabel("Name").fill("Aoife Byrne");
@@ -251,9 +252,9 @@ describe("admin portal in Chromium", () => {
     await expectText(page.getByTestId("program-error"), /^Reward title is required\.$/);
 
     await form.getByLabel("Reward title").fill("Free Coffee");
-    await form.getByLabel("Points per currency unit").fill("1.5");
-    await expectText(page.getByTestId("program-example"), /25\.50 earns 38 points/);
-    await form.getByLabel("Points per currency unit").fill("1");
+    await form.getByLabel("Points per €1.00 spent").fill("1.5");
+    await expectText(page.getByTestId("program-example"), /€25\.50 earns 38 points/);
+    await form.getByLabel("Points per €1.00 spent").fill("1");
     await form.getByRole("button", { name: "Save program" }).click();
     await expectText(page.getByTestId("program-notice"), /Program saved/);
     await page.reload();

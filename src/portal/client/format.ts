@@ -34,6 +34,27 @@ export function formatNumber(n: number): string {
   return number.format(n);
 }
 
+const plurals = new Intl.PluralRules("en");
+
+/** "1 point", "0 points", "1,500 points": a count with its noun in the right number. */
+export function countOf(n: number, one: string, other: string): string {
+  return `${number.format(n)} ${plurals.select(n) === "one" ? one : other}`;
+}
+
+/** An amount in the program's currency: formatMoney(25.5, "EUR") → "€25.50". */
+export function formatMoney(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount);
+  } catch {
+    return `${number.format(amount)} ${currency}`;
+  }
+}
+
+/** "1 point", "25 points". */
+export function formatPoints(n: number): string {
+  return countOf(n, "point", "points");
+}
+
 /** A signed points change: "+25", "−10". */
 export function formatDelta(n: number): string {
   return n > 0 ? `+${number.format(n)}` : `−${number.format(Math.abs(n))}`;
