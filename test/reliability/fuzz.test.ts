@@ -726,7 +726,7 @@ test("inherited names (constructor, __proto__, toString, …) in every path segm
   const requests: FuzzRequest[] = [];
   for (const b of bindings) {
     const body = b.body !== "" ? JSON.stringify(baseBody(b.method)) : undefined;
-    const json = b.body !== "" ? { "content-type": "application/json" } : {};
+    const json: Record<string, string> = b.body !== "" ? { "content-type": "application/json" } : {};
     // Each path segment in turn.
     for (const name of b.pathFields.length ? INHERITED : []) {
       requests.push({ label: `${b.verb} ${b.path} path ${name}`, mutating: b.verb !== "GET", method: b.verb, path: b.path.replace(/:(\w+)/g, encodeURIComponent(name)), headers: { ...credentials(b.method), ...json }, rawBody: body });
@@ -782,7 +782,7 @@ test("inherited names (constructor, __proto__, toString, …) in every path segm
   expect(requests.length).toBeGreaterThan(400);
   expect(await snapshot()).toEqual(before);
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-});
+}, 120_000);
 
 test("inherited names in free-text fields are kept as the text they are", async () => {
   const g = await registerBusiness(t.url);
@@ -825,4 +825,4 @@ test("inherited names in free-text fields are kept as the text they are", async 
   // Stored as given: the customer created with name "__proto__" has exactly that name.
   const stored = await t.sql<{ name: string }>(`select name from customer where business_id = $1 and name = any($2) order by name`, [g.businessId, INHERITED]);
   expect(stored.map((s) => s.name)).toEqual([...INHERITED].sort());
-});
+}, 120_000);
