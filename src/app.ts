@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
 import { createApiKeyCache } from "./infrastructure/api-key-cache.js";
+import { createOwnerTokenCache } from "./infrastructure/owner-token-cache.js";
 import { createBusinessReadCache } from "./infrastructure/business-read-cache.js";
 import { createChangeInterceptor } from "./transport/change-interceptor.js";
 import { createRateCounter } from "./infrastructure/rate-counter.js";
@@ -77,6 +78,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const db = createDb(orm);
   const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
   const accounts = createAccountRepository(db);
+  const ownerTokens = createOwnerTokenCache(kv, { load: (ownerId) => accounts.ownerTokenGeneration(ownerId) });
   // A change message also drops the program another instance may have
   // changed (at most one per business every 50 ms: check-ins are coalesced).
   const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs, onMessage: (businessId) => accounts.forgetProgram(businessId) });
@@ -86,6 +88,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     db,
     kv,
     apiKeys,
+    ownerTokens,
     reads,
     tokens: createTokenService({
       secret: config.jwtSecret,
@@ -134,6 +137,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       tokens: deps.tokens,
       accounts: deps.accounts,
       apiKeys,
+      ownerTokens,
       rates: createRateCounter(kv),
       log: app.log,
     }),

@@ -94,6 +94,35 @@ export function createAccountRepository(db: Db) {
       return em().findOne(OwnerSchema, { email }, { disableIdentityMap: true });
     },
 
+    /** The owner of a token, for a password change; undefined when deleted. */
+    async findOwner(businessId: string, ownerId: string): Promise<{ email: string; passwordHash: string } | undefined> {
+      const rows = await db.query<{ email: string; passwordHash: string }>(
+        `select email, password_hash as "passwordHash" from owner where business_id = ? and id = ?`,
+        [businessId, ownerId],
+      );
+      return rows[0];
+    },
+
+    /** The owner's token generation (owner-token-cache.ts); undefined when the owner is gone. */
+    async ownerTokenGeneration(ownerId: string): Promise<number | undefined> {
+      const rows = await db.query<{ g: number }>(`select token_generation as g from owner where id = ?`, [ownerId]);
+      return rows[0]?.g;
+    },
+
+    /**
+     * Ends every token of the owner issued so far, and sets a new password
+     * hash if given; returns the new generation, or undefined when the owner
+     * is gone. Call inside the transaction of its audit event.
+     */
+    async endOwnerTokens(businessId: string, ownerId: string, newPasswordHash?: string): Promise<number | undefined> {
+      const rows = await db.query<{ g: number }>(
+        `update owner set token_generation = token_generation + 1, password_hash = coalesce(?, password_hash)
+         where business_id = ? and id = ? returning token_generation as g`,
+        [newPasswordHash ?? null, businessId, ownerId],
+      );
+      return rows[0]?.g;
+    },
+
     /**
      * The program of a business. Every POS call needs it, so it is kept in
      * process for PROGRAM_CACHE_MS: a change made on this instance is seen at

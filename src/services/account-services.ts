@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   BusinessSettings,
+  ChangePasswordResponseSchema,
   CreateApiKeyResponseSchema,
   CreateStoreResponseSchema,
   GetAccountResponseSchema,
@@ -12,6 +13,7 @@ import {
   ListApiKeysResponseSchema,
   ListStoresResponseSchema,
   LoginResponseSchema,
+  LogoutResponseSchema,
   OwnerAuth,
   RegisterResponseSchema,
   DeleteStoreResponseSchema,
@@ -53,9 +55,9 @@ function currency(value: string): string {
   return c;
 }
 
-/** OwnerAuth: register a business and log owners in. */
+/** OwnerAuth: register a business, log owners in, change passwords, log out everywhere. */
 export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof OwnerAuth> {
-  const { accounts, tokens, config } = deps;
+  const { accounts, tokens, config, db, ownerTokens, log } = deps;
   const throttle = createAuthThrottle(deps.kv, {
     loginPerAccount: config.loginAttemptsPerAccount,
     loginPerAddress: config.loginAttemptsPerAddress,
@@ -64,6 +66,25 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
   const unauthorized = () => new DomainError("unauthenticated", "invalid email or password");
   const addressOf = (ctx: HandlerContext) =>
     clientAddressOf(ctx.values.get(kClientAddress), ctx.requestHeader.get("x-forwarded-for"), config.trustProxy);
+
+  /**
+   * Ends every token of the owner (and sets a new password hash, if given)
+   * with its audit event; once committed — by this transaction or the
+   * idempotency interceptor's — every instance learns the new generation.
+   * Evicted before the commit, another instance could read the old one back.
+   */
+  async function endTokens(businessId: string, ownerId: string, action: string, passwordHash?: string): Promise<number> {
+    const generation = await db.tx(async () => {
+      const g = await accounts.endOwnerTokens(businessId, ownerId, passwordHash);
+      if (g === undefined) throw new DomainError("unauthenticated", "invalid or expired token");
+      await accounts.audit({ businessId, actorType: "owner", actorId: ownerId, action, subjectId: ownerId });
+      return g;
+    });
+    await db.afterTransaction(() =>
+      ownerTokens.ended(ownerId, generation).catch((err: Error) => log.warn({ err: err.message }, "could not tell other instances that owner tokens ended")),
+    );
+    return generation;
+  }
 
   return {
     async register(req, ctx) {
@@ -80,7 +101,7 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
         passwordHash,
         program: { ...DEFAULT_PROGRAM, defaultCountry },
       });
-      const { token, expiresIn } = await tokens.sign({ ownerId, businessId });
+      const { token, expiresIn } = await tokens.sign({ ownerId, businessId, generation: 0 });
       return create(RegisterResponseSchema, { success: true, token, expiresIn, businessId, ownerId });
     },
 
@@ -97,8 +118,35 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
       const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
       if (!owner || !ok) throw unauthorized();
       await attempt.succeeded();
-      const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId });
+      const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId, generation: owner.tokenGeneration });
       return create(LoginResponseSchema, { success: true, token, expiresIn });
+    },
+
+    async changePassword(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      if (req.currentPassword === "") throw invalidArgument("currentPassword is required");
+      if (req.currentPassword.length > 256) throw invalidArgument("currentPassword is not the account's password");
+      const newPassword = v.password(req.newPassword);
+      if (newPassword === req.currentPassword) throw invalidArgument("newPassword must differ from currentPassword");
+      const owner = await accounts.findOwner(p.businessId, p.ownerId);
+      if (!owner) throw new DomainError("unauthenticated", "invalid or expired token");
+      // Counted like a log-in, before the password is verified: a stolen
+      // token does not make the password guessable.
+      const attempt = await throttle.beginLogin(owner.email, addressOf(ctx));
+      if (!(await verifyPassword(owner.passwordHash, req.currentPassword))) {
+        throw invalidArgument("currentPassword is not the account's password");
+      }
+      await attempt.succeeded();
+      const passwordHash = await hashPassword(newPassword);
+      const generation = await endTokens(p.businessId, p.ownerId, "owner.password_changed", passwordHash);
+      const { token, expiresIn } = await tokens.sign({ ownerId: p.ownerId, businessId: p.businessId, generation });
+      return create(ChangePasswordResponseSchema, { success: true, token, expiresIn });
+    },
+
+    async logout(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      await endTokens(p.businessId, p.ownerId, "owner.logged_out");
+      return create(LogoutResponseSchema, { success: true });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { AUTH_OF_SERVICE } from "./auth-interceptor.js";
+import { AUTH_OF_METHOD, AUTH_OF_SERVICE } from "./auth-interceptor.js";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
@@ -487,9 +487,12 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
 
   for (const service of services) {
     tags.push({ name: service.name, ...b.describe(service.typeName) });
-    const auth = authOf[service.typeName];
+    const serviceAuth = authOf[service.typeName];
     for (const binding of restBindings(service)) {
       const method = binding.method;
+      // A method may take another credential than its service (OwnerAuth's ChangePassword, Logout).
+      const own = `${service.typeName}/${method.name}`;
+      const auth = Object.hasOwn(AUTH_OF_METHOD, own) ? AUTH_OF_METHOD[own] : serviceAuth;
       const input = method.input;
       const path = openApiPath(binding);
       const doc = comments.get(`${service.typeName}.${method.name}`);

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/account.proto.
  */
 export const file_loyalty_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIhMKEUdldEFjY291bnRSZXF1ZXN0ImEKEkdldEFjY291bnRSZXNwb25zZRITCgtidXNpbmVzc19pZBgBIAEoCRIVCg1idXNpbmVzc19uYW1lGAIgASgJEhAKCG93bmVyX2lkGAMgASgJEg0KBWVtYWlsGAQgASgJIhMKEUdldFByb2dyYW1SZXF1ZXN0IjoKEkdldFByb2dyYW1SZXNwb25zZRIkCgdwcm9ncmFtGAEgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIqsDChRVcGRhdGVQcm9ncmFtUmVxdWVzdBIqCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZUgAiAEBEiUKGHBvaW50c19wZXJfY3VycmVuY3lfdW5pdBgCIAEoAUgBiAEBEhwKD3BvaW50c19wZXJfdW5pdBgDIAEoBUgCiAEBEh0KEHBvaW50c19wZXJfdmlzaXQYBCABKAVIA4gBARIdChByZXdhcmRfdGhyZXNob2xkGAUgASgFSASIAQESGQoMcmV3YXJkX3RpdGxlGAYgASgJSAWIAQESHAoPZGVmYXVsdF9jb3VudHJ5GAcgASgJSAaIAQESFQoIY3VycmVuY3kYCCABKAlIB4gBAUIHCgVfbW9kZUIbChlfcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0QhIKEF9wb2ludHNfcGVyX3VuaXRCEwoRX3BvaW50c19wZXJfdmlzaXRCEwoRX3Jld2FyZF90aHJlc2hvbGRCDwoNX3Jld2FyZF90aXRsZUISChBfZGVmYXVsdF9jb3VudHJ5QgsKCV9jdXJyZW5jeSJOChVVcGRhdGVQcm9ncmFtUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIkCgdwcm9ncmFtGAIgASgLMhMubG95YWx0eS52MS5Qcm9ncmFtIlUKE0NyZWF0ZUFwaUtleVJlcXVlc3QSEQoEbmFtZRgBIAEoCUgAiAEBEhUKCHN0b3JlX2lkGAIgASgJSAGIAQFCBwoFX25hbWVCCwoJX3N0b3JlX2lkIokBChRDcmVhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhQKB2FwaV9rZXkYAiABKAlCA4ABARIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiLwoTVXBkYXRlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIkwKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIwoHYXBpX2tleRgCIAEoCzISLmxveWFsdHkudjEuQXBpS2V5IiIKEkNyZWF0ZVN0b3JlUmVxdWVzdBIMCgRuYW1lGAEgASgJIkgKE0NyZWF0ZVN0b3JlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIgCgVzdG9yZRgCIAEoCzIRLmxveWFsdHkudjEuU3RvcmUiLQoRTGlzdFN0b3Jlc1JlcXVlc3QSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIuChJVcGRhdGVTdG9yZVJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJIChNVcGRhdGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIAoFc3RvcmUYAiABKAsyES5sb3lhbHR5LnYxLlN0b3JlIiAKEkRlbGV0ZVN0b3JlUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChNEZWxldGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEAoIYXJjaGl2ZWQYAiABKAgiIwoTR2V0RGFzaGJvYXJkUmVxdWVzdBIMCgRkYXlzGAEgASgFIkkKC0RhaWx5UG9pbnRzEgwKBGRhdGUYASABKAkSDgoGaXNzdWVkGAQgASgBEhAKCHJlZGVlbWVkGAUgASgBSgQIAhADSgQIAxAEIuMBChRHZXREYXNoYm9hcmRSZXNwb25zZRIXCg90b3RhbF9jdXN0b21lcnMYASABKAUSGAoQYWN0aXZlX2N1c3RvbWVycxgCIAEoBRIZChFibG9ja2VkX2N1c3RvbWVycxgDIAEoBRIZChFyZXdhcmRzX2F2YWlsYWJsZRgEIAEoBRIVCg1wb2ludHNfaXNzdWVkGAggASgBEhcKD3BvaW50c19yZWRlZW1lZBgJIAEoARImCgVkYWlseRgHIAMoCzIXLmxveWFsdHkudjEuRGFpbHlQb2ludHNKBAgFEAZKBAgGEAcyyQEKCU93bmVyQXV0aBJjCghSZWdpc3RlchIbLmxveWFsdHkudjEuUmVnaXN0ZXJSZXF1ZXN0GhwubG95YWx0eS52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyElcKBUxvZ2luEhgubG95YWx0eS52MS5Mb2dpblJlcXVlc3QaGS5sb3lhbHR5LnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4yxAoKEEJ1c2luZXNzU2V0dGluZ3MSZgoKR2V0QWNjb3VudBIdLmxveWFsdHkudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEFjY291bnRSZXNwb25zZSIZgtPkkwITEhEvdjEvb3duZXIvYWNjb3VudBJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJ1CgxVcGRhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIiKC0+STAhw6ASoyFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMScAoLVXBkYXRlU3RvcmUSHi5sb3lhbHR5LnYxLlVwZGF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXNwb25zZSIggtPkkwIaOgEqMhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbQoLRGVsZXRlU3RvcmUSHi5sb3lhbHR5LnYxLkRlbGV0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXNwb25zZSIdgtPkkwIXKhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSJRChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIg8KDUxvZ291dFJlcXVlc3QiIQoOTG9nb3V0UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCITChFHZXRBY2NvdW50UmVxdWVzdCJhChJHZXRBY2NvdW50UmVzcG9uc2USEwoLYnVzaW5lc3NfaWQYASABKAkSFQoNYnVzaW5lc3NfbmFtZRgCIAEoCRIQCghvd25lcl9pZBgDIAEoCRINCgVlbWFpbBgEIAEoCSITChFHZXRQcm9ncmFtUmVxdWVzdCI6ChJHZXRQcm9ncmFtUmVzcG9uc2USJAoHcHJvZ3JhbRgBIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSKrAwoUVXBkYXRlUHJvZ3JhbVJlcXVlc3QSKgoEbW9kZRgBIAEoDjIXLmxveWFsdHkudjEuUHJvZ3JhbU1vZGVIAIgBARIlChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAFIAYgBARIcCg9wb2ludHNfcGVyX3VuaXQYAyABKAVIAogBARIdChBwb2ludHNfcGVyX3Zpc2l0GAQgASgFSAOIAQESHQoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBUgEiAEBEhkKDHJld2FyZF90aXRsZRgGIAEoCUgFiAEBEhwKD2RlZmF1bHRfY291bnRyeRgHIAEoCUgGiAEBEhUKCGN1cnJlbmN5GAggASgJSAeIAQFCBwoFX21vZGVCGwoZX3BvaW50c19wZXJfY3VycmVuY3lfdW5pdEISChBfcG9pbnRzX3Blcl91bml0QhMKEV9wb2ludHNfcGVyX3Zpc2l0QhMKEV9yZXdhcmRfdGhyZXNob2xkQg8KDV9yZXdhcmRfdGl0bGVCEgoQX2RlZmF1bHRfY291bnRyeUILCglfY3VycmVuY3kiTgoVVXBkYXRlUHJvZ3JhbVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJAoHcHJvZ3JhbRgCIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSJVChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKBG5hbWUYASABKAlIAIgBARIVCghzdG9yZV9pZBgCIAEoCUgBiAEBQgcKBV9uYW1lQgsKCV9zdG9yZV9pZCKJAQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIUCgdhcGlfa2V5GAIgASgJQgOAAQESCgoCaWQYAyABKAkSDgoGcHJlZml4GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCI7ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiQKCGFwaV9rZXlzGAEgAygLMhIubG95YWx0eS52MS5BcGlLZXkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSInChRSZXZva2VBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIIi8KE1VwZGF0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJMChRVcGRhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiMKB2FwaV9rZXkYAiABKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIiChJDcmVhdGVTdG9yZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJIChNDcmVhdGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIAoFc3RvcmUYAiABKAsyES5sb3lhbHR5LnYxLlN0b3JlIi0KEUxpc3RTdG9yZXNSZXF1ZXN0EhgKEGluY2x1ZGVfYXJjaGl2ZWQYASABKAgiNwoSTGlzdFN0b3Jlc1Jlc3BvbnNlEiEKBnN0b3JlcxgBIAMoCzIRLmxveWFsdHkudjEuU3RvcmUiLgoSVXBkYXRlU3RvcmVSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiSAoTVXBkYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSIgChJEZWxldGVTdG9yZVJlcXVlc3QSCgoCaWQYASABKAkiOAoTRGVsZXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhAKCGFyY2hpdmVkGAIgASgIIiMKE0dldERhc2hib2FyZFJlcXVlc3QSDAoEZGF5cxgBIAEoBSJJCgtEYWlseVBvaW50cxIMCgRkYXRlGAEgASgJEg4KBmlzc3VlZBgEIAEoARIQCghyZWRlZW1lZBgFIAEoAUoECAIQA0oECAMQBCLjAQoUR2V0RGFzaGJvYXJkUmVzcG9uc2USFwoPdG90YWxfY3VzdG9tZXJzGAEgASgFEhgKEGFjdGl2ZV9jdXN0b21lcnMYAiABKAUSGQoRYmxvY2tlZF9jdXN0b21lcnMYAyABKAUSGQoRcmV3YXJkc19hdmFpbGFibGUYBCABKAUSFQoNcG9pbnRzX2lzc3VlZBgIIAEoARIXCg9wb2ludHNfcmVkZWVtZWQYCSABKAESJgoFZGFpbHkYByADKAsyFy5sb3lhbHR5LnYxLkRhaWx5UG9pbnRzSgQIBRAGSgQIBhAHMp0DCglPd25lckF1dGgSYwoIUmVnaXN0ZXISGy5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVxdWVzdBocLmxveWFsdHkudjEuUmVnaXN0ZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9yZWdpc3RlchJXCgVMb2dpbhIYLmxveWFsdHkudjEuTG9naW5SZXF1ZXN0GhkubG95YWx0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEnUKDkNoYW5nZVBhc3N3b3JkEiEubG95YWx0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi5sb3lhbHR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcGFzc3dvcmQSWwoGTG9nb3V0EhkubG95YWx0eS52MS5Mb2dvdXRSZXF1ZXN0GhoubG95YWx0eS52MS5Mb2dvdXRSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvYXV0aC9sb2dvdXQyxAoKEEJ1c2luZXNzU2V0dGluZ3MSZgoKR2V0QWNjb3VudBIdLmxveWFsdHkudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEFjY291bnRSZXNwb25zZSIZgtPkkwITEhEvdjEvb3duZXIvYWNjb3VudBJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJ1CgxVcGRhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIiKC0+STAhw6ASoyFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMScAoLVXBkYXRlU3RvcmUSHi5sb3lhbHR5LnYxLlVwZGF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXNwb25zZSIggtPkkwIaOgEqMhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbQoLRGVsZXRlU3RvcmUSHi5sb3lhbHR5LnYxLkRlbGV0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXNwb25zZSIdgtPkkwIXKhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
 
 /**
  * Request of OwnerAuth.Register.
@@ -172,6 +172,108 @@ export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_account, 3);
 
 /**
+ * Request of OwnerAuth.ChangePassword.
+ *
+ * @generated from message loyalty.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"loyalty.v1.ChangePasswordRequest"> & {
+  /**
+   * The owner's password now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * The new password: 8-256 characters, not the current one.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message loyalty.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 4);
+
+/**
+ * Response of OwnerAuth.ChangePassword.
+ *
+ * @generated from message loyalty.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"loyalty.v1.ChangePasswordResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * A new owner JWT (HS256); the tokens issued before the change no longer
+   * work. Marked debug_redact: never stored by the service, so a replay of
+   * the change (the same Idempotency-Key) answers it empty — log in with
+   * the new password.
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+
+  /**
+   * Seconds until the token expires.
+   *
+   * @generated from field: int32 expires_in = 3;
+   */
+  expiresIn: number;
+};
+
+/**
+ * Describes the message loyalty.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 5);
+
+/**
+ * Request of OwnerAuth.Logout.
+ *
+ * @generated from message loyalty.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"loyalty.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message loyalty.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 6);
+
+/**
+ * Response of OwnerAuth.Logout.
+ *
+ * @generated from message loyalty.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"loyalty.v1.LogoutResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+};
+
+/**
+ * Describes the message loyalty.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 7);
+
+/**
  * Request of BusinessSettings.GetAccount.
  *
  * @generated from message loyalty.v1.GetAccountRequest
@@ -184,7 +286,7 @@ export type GetAccountRequest = Message<"loyalty.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 4);
+  messageDesc(file_loyalty_v1_account, 8);
 
 /**
  * Response of BusinessSettings.GetAccount.
@@ -226,7 +328,7 @@ export type GetAccountResponse = Message<"loyalty.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 5);
+  messageDesc(file_loyalty_v1_account, 9);
 
 /**
  * Request of BusinessSettings.GetProgram.
@@ -241,7 +343,7 @@ export type GetProgramRequest = Message<"loyalty.v1.GetProgramRequest"> & {
  * Use `create(GetProgramRequestSchema)` to create a new message.
  */
 export const GetProgramRequestSchema: GenMessage<GetProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 6);
+  messageDesc(file_loyalty_v1_account, 10);
 
 /**
  * Response of BusinessSettings.GetProgram.
@@ -262,7 +364,7 @@ export type GetProgramResponse = Message<"loyalty.v1.GetProgramResponse"> & {
  * Use `create(GetProgramResponseSchema)` to create a new message.
  */
 export const GetProgramResponseSchema: GenMessage<GetProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 7);
+  messageDesc(file_loyalty_v1_account, 11);
 
 /**
  * Request of BusinessSettings.UpdateProgram. Absent fields are unchanged.
@@ -332,7 +434,7 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
  * Use `create(UpdateProgramRequestSchema)` to create a new message.
  */
 export const UpdateProgramRequestSchema: GenMessage<UpdateProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 8);
+  messageDesc(file_loyalty_v1_account, 12);
 
 /**
  * Response of BusinessSettings.UpdateProgram.
@@ -360,7 +462,7 @@ export type UpdateProgramResponse = Message<"loyalty.v1.UpdateProgramResponse"> 
  * Use `create(UpdateProgramResponseSchema)` to create a new message.
  */
 export const UpdateProgramResponseSchema: GenMessage<UpdateProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 9);
+  messageDesc(file_loyalty_v1_account, 13);
 
 /**
  * Request of BusinessSettings.CreateApiKey.
@@ -388,7 +490,7 @@ export type CreateApiKeyRequest = Message<"loyalty.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 10);
+  messageDesc(file_loyalty_v1_account, 14);
 
 /**
  * Response of BusinessSettings.CreateApiKey.
@@ -440,7 +542,7 @@ export type CreateApiKeyResponse = Message<"loyalty.v1.CreateApiKeyResponse"> & 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 11);
+  messageDesc(file_loyalty_v1_account, 15);
 
 /**
  * Request of BusinessSettings.ListApiKeys.
@@ -455,7 +557,7 @@ export type ListApiKeysRequest = Message<"loyalty.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 12);
+  messageDesc(file_loyalty_v1_account, 16);
 
 /**
  * Response of BusinessSettings.ListApiKeys.
@@ -476,7 +578,7 @@ export type ListApiKeysResponse = Message<"loyalty.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 13);
+  messageDesc(file_loyalty_v1_account, 17);
 
 /**
  * Request of BusinessSettings.RevokeApiKey.
@@ -497,7 +599,7 @@ export type RevokeApiKeyRequest = Message<"loyalty.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 14);
+  messageDesc(file_loyalty_v1_account, 18);
 
 /**
  * Response of BusinessSettings.RevokeApiKey.
@@ -518,7 +620,7 @@ export type RevokeApiKeyResponse = Message<"loyalty.v1.RevokeApiKeyResponse"> & 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 15);
+  messageDesc(file_loyalty_v1_account, 19);
 
 /**
  * Request of BusinessSettings.UpdateApiKey.
@@ -546,7 +648,7 @@ export type UpdateApiKeyRequest = Message<"loyalty.v1.UpdateApiKeyRequest"> & {
  * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
  */
 export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 16);
+  messageDesc(file_loyalty_v1_account, 20);
 
 /**
  * Response of BusinessSettings.UpdateApiKey.
@@ -574,7 +676,7 @@ export type UpdateApiKeyResponse = Message<"loyalty.v1.UpdateApiKeyResponse"> & 
  * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
  */
 export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 17);
+  messageDesc(file_loyalty_v1_account, 21);
 
 /**
  * Request of BusinessSettings.CreateStore.
@@ -595,7 +697,7 @@ export type CreateStoreRequest = Message<"loyalty.v1.CreateStoreRequest"> & {
  * Use `create(CreateStoreRequestSchema)` to create a new message.
  */
 export const CreateStoreRequestSchema: GenMessage<CreateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 18);
+  messageDesc(file_loyalty_v1_account, 22);
 
 /**
  * Response of BusinessSettings.CreateStore.
@@ -623,7 +725,7 @@ export type CreateStoreResponse = Message<"loyalty.v1.CreateStoreResponse"> & {
  * Use `create(CreateStoreResponseSchema)` to create a new message.
  */
 export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 19);
+  messageDesc(file_loyalty_v1_account, 23);
 
 /**
  * Request of BusinessSettings.ListStores.
@@ -644,7 +746,7 @@ export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
  * Use `create(ListStoresRequestSchema)` to create a new message.
  */
 export const ListStoresRequestSchema: GenMessage<ListStoresRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 20);
+  messageDesc(file_loyalty_v1_account, 24);
 
 /**
  * Response of BusinessSettings.ListStores.
@@ -665,7 +767,7 @@ export type ListStoresResponse = Message<"loyalty.v1.ListStoresResponse"> & {
  * Use `create(ListStoresResponseSchema)` to create a new message.
  */
 export const ListStoresResponseSchema: GenMessage<ListStoresResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 21);
+  messageDesc(file_loyalty_v1_account, 25);
 
 /**
  * Request of BusinessSettings.UpdateStore.
@@ -693,7 +795,7 @@ export type UpdateStoreRequest = Message<"loyalty.v1.UpdateStoreRequest"> & {
  * Use `create(UpdateStoreRequestSchema)` to create a new message.
  */
 export const UpdateStoreRequestSchema: GenMessage<UpdateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 22);
+  messageDesc(file_loyalty_v1_account, 26);
 
 /**
  * Response of BusinessSettings.UpdateStore.
@@ -721,7 +823,7 @@ export type UpdateStoreResponse = Message<"loyalty.v1.UpdateStoreResponse"> & {
  * Use `create(UpdateStoreResponseSchema)` to create a new message.
  */
 export const UpdateStoreResponseSchema: GenMessage<UpdateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 23);
+  messageDesc(file_loyalty_v1_account, 27);
 
 /**
  * Request of BusinessSettings.DeleteStore.
@@ -742,7 +844,7 @@ export type DeleteStoreRequest = Message<"loyalty.v1.DeleteStoreRequest"> & {
  * Use `create(DeleteStoreRequestSchema)` to create a new message.
  */
 export const DeleteStoreRequestSchema: GenMessage<DeleteStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 24);
+  messageDesc(file_loyalty_v1_account, 28);
 
 /**
  * Response of BusinessSettings.DeleteStore.
@@ -770,7 +872,7 @@ export type DeleteStoreResponse = Message<"loyalty.v1.DeleteStoreResponse"> & {
  * Use `create(DeleteStoreResponseSchema)` to create a new message.
  */
 export const DeleteStoreResponseSchema: GenMessage<DeleteStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 25);
+  messageDesc(file_loyalty_v1_account, 29);
 
 /**
  * Request of BusinessSettings.GetDashboard.
@@ -791,7 +893,7 @@ export type GetDashboardRequest = Message<"loyalty.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 26);
+  messageDesc(file_loyalty_v1_account, 30);
 
 /**
  * Points issued and redeemed on one day (UTC).
@@ -838,7 +940,7 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
  * Use `create(DailyPointsSchema)` to create a new message.
  */
 export const DailyPointsSchema: GenMessage<DailyPoints> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 27);
+  messageDesc(file_loyalty_v1_account, 31);
 
 /**
  * Response of BusinessSettings.GetDashboard.
@@ -906,11 +1008,13 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 28);
+  messageDesc(file_loyalty_v1_account, 32);
 
 /**
- * OwnerAuth creates businesses and signs owners in. It needs no credentials;
- * failed logins are throttled per account.
+ * OwnerAuth creates businesses, signs owners in and ends their tokens.
+ * Register and Login need no credentials; log-in attempts are throttled per
+ * (email, client address) and per client address. ChangePassword and Logout
+ * need the owner's JWT.
  *
  * @generated from service loyalty.v1.OwnerAuth
  */
@@ -936,6 +1040,34 @@ export const OwnerAuth: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Changes the signed-in owner's password. Every token issued before,
+   * the caller's own included, stops working on every instance; the
+   * response carries a new token, so the caller stays signed in (as
+   * Stripe's and Square's dashboards keep the session that made the
+   * change). A wrong current_password is INVALID_ARGUMENT (400) — not
+   * UNAUTHENTICATED, which would read as "your token is bad" — and is
+   * counted like a failed log-in (429 with Retry-After beyond the limit).
+   *
+   * @generated from rpc loyalty.v1.OwnerAuth.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Logs the owner out everywhere: every token issued to them so far,
+   * this one included, stops working on every instance at once. Log in
+   * again for a new token.
+   *
+   * @generated from rpc loyalty.v1.OwnerAuth.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_account, 0);

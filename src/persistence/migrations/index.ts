@@ -5,6 +5,7 @@ import { Migration20261125174500 } from "./Migration20261125174500.js";
 import { Migration20261125202000 } from "./Migration20261125202000.js";
 import { Migration20261201210000 } from "./Migration20261201210000.js";
 import { Migration20261201220000 } from "./Migration20261201220000.js";
+import { Migration20261202090000 } from "./Migration20261202090000.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261125202000", class: Migration20261125202000 },
   { name: "Migration20261201210000", class: Migration20261201210000 },
   { name: "Migration20261201220000", class: Migration20261201220000 },
+  { name: "Migration20261202090000", class: Migration20261202090000 },
 ];
