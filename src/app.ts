@@ -27,6 +27,7 @@ import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gate
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { registerOpenApi } from "./transport/openapi.js";
+import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
 
@@ -129,18 +130,19 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   const metrics = createMetrics();
+  const auth = createAuthInterceptor({
+    config,
+    tokens: deps.tokens,
+    accounts: deps.accounts,
+    apiKeys,
+    ownerTokens,
+    rates: createRateCounter(kv),
+    log: app.log,
+  });
   const interceptors = [
     metrics.interceptor,
     createErrorInterceptor(app.log),
-    createAuthInterceptor({
-      config,
-      tokens: deps.tokens,
-      accounts: deps.accounts,
-      apiKeys,
-      ownerTokens,
-      rates: createRateCounter(kv),
-      log: app.log,
-    }),
+    auth,
     createChangeInterceptor(reads),
     createIdempotencyInterceptor({ db }),
   ];
@@ -178,7 +180,9 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     app.server,
     createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log }),
   );
-  registerOpenApi(app, apiServices);
+  // CSV import and exports: plain HTTP routes behind the same owner auth.
+  await registerOwnerFiles(app, { auth, deps });
+  registerOpenApi(app, apiServices, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
   registerDocs(app);
   await registerPortal(app);
 

@@ -44,6 +44,8 @@ export interface OpenApiOptions {
   protoRoot?: string;
   title?: string;
   version?: string;
+  /** Routes without a proto binding (the owner's CSV file routes), in OpenAPI form. */
+  extraPaths?: Record<string, Record<string, unknown>>;
 }
 
 /** A GET/POST/… on a path, as the document lists it: for cross-checks. */
@@ -574,6 +576,8 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
       (paths[path] ??= {})[binding.verb.toLowerCase()] = operation;
     }
   }
+
+  for (const [path, item] of Object.entries(opts.extraPaths ?? {})) paths[path] = { ...paths[path], ...(item as Record<string, Json>) };
 
   const errorCodes = Object.values(Code)
     .filter((v): v is Code => typeof v === "number")
