@@ -37,14 +37,21 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
    * Contract §4: text with a letter in it is a customer id, text of digits
    * and phone punctuation a phone number. An id that is not of the shape
    * ids have (`cuid_does_not_exist`) names no customer: undefined, answered
-   * 404 without a query.
+   * 404 without a query. The letter is looked for only once the text is no
+   * phone number (a phone never has one): a till's look-up by phone, a memo
+   * hit in normalizePhone, costs no more than before (a Unicode regex test
+   * is a few hundred ns).
    */
   function refFromIdentifier(identifier: string, country: string): CustomerRef | undefined {
     const value = identifier.trim();
     if (value === "") throw invalidArgument("identifier is required");
     if (isCustomerId(value)) return { id: value };
-    if (LETTER.test(value)) return undefined;
-    return { phone: normalizePhone(value, country, "identifier") };
+    try {
+      return { phone: normalizePhone(value, country, "identifier") };
+    } catch (err) {
+      if (LETTER.test(value)) return undefined;
+      throw err;
+    }
   }
 
   async function storeFor(businessId: string, requested: string | undefined, keyStore: string | null) {
