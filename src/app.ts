@@ -1,11 +1,13 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { kClientAddress } from "./transport/context.js";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
 import { createApiKeyCache } from "./infrastructure/api-key-cache.js";
+import { createOwnerTokenCache } from "./infrastructure/owner-token-cache.js";
 import { createBusinessReadCache } from "./infrastructure/business-read-cache.js";
 import { createChangeInterceptor } from "./transport/change-interceptor.js";
 import { createRateCounter } from "./infrastructure/rate-counter.js";
@@ -16,7 +18,7 @@ import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
-import { HTTP_STATUS_HEADER, parseErrorsAsInvalidArgument } from "./transport/errors.js";
+import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
@@ -25,6 +27,7 @@ import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gate
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { registerOpenApi } from "./transport/openapi.js";
+import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
 
@@ -76,6 +79,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const db = createDb(orm);
   const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
   const accounts = createAccountRepository(db);
+  const ownerTokens = createOwnerTokenCache(kv, { load: (ownerId) => accounts.ownerTokenGeneration(ownerId) });
   // A change message also drops the program another instance may have
   // changed (at most one per business every 50 ms: check-ins are coalesced).
   const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs, onMessage: (businessId) => accounts.forgetProgram(businessId) });
@@ -85,6 +89,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     db,
     kv,
     apiKeys,
+    ownerTokens,
     reads,
     tokens: createTokenService({
       secret: config.jwtSecret,
@@ -125,17 +130,19 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   const metrics = createMetrics();
+  const auth = createAuthInterceptor({
+    config,
+    tokens: deps.tokens,
+    accounts: deps.accounts,
+    apiKeys,
+    ownerTokens,
+    rates: createRateCounter(kv),
+    log: app.log,
+  });
   const interceptors = [
     metrics.interceptor,
     createErrorInterceptor(app.log),
-    createAuthInterceptor({
-      config,
-      tokens: deps.tokens,
-      accounts: deps.accounts,
-      apiKeys,
-      rates: createRateCounter(kv),
-      log: app.log,
-    }),
+    auth,
     createChangeInterceptor(reads),
     createIdempotencyInterceptor({ db }),
   ];
@@ -145,9 +152,11 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
       routes(router);
-      parseErrorsAsInvalidArgument(router.handlers);
+      fixConnectErrors(router.handlers, app.log);
     },
     interceptors,
+    // The socket's address, for the login and register throttles.
+    contextValues: (req) => createContextValues().set(kClientAddress, req.socket.remoteAddress),
     readMaxBytes: config.bodyLimitBytes,
     // Zero values and false are emitted (contract §1), as the REST layer does.
     // Unknown fields are refused over Connect JSON as over REST.
@@ -169,9 +178,11 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log }),
   );
-  registerOpenApi(app, apiServices);
+  // CSV import and exports: plain HTTP routes behind the same owner auth.
+  await registerOwnerFiles(app, { auth, deps });
+  registerOpenApi(app, apiServices, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
   registerDocs(app);
   await registerPortal(app);
 

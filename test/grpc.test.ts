@@ -209,6 +209,7 @@ describe("owner flow over gRPC", () => {
         rewardThreshold: 100,
         rewardTitle: "Free Coffee",
         defaultCountry: "IE",
+        currency: "EUR",
       },
     });
     expect(await fails(stubs.settings, "UpdateProgram", { rewardThreshold: 0 }, b.owner)).toEqual({
@@ -219,7 +220,7 @@ describe("owner flow over gRPC", () => {
     const store = await ok(stubs.settings, "CreateStore", { name: "Main Street" }, b.owner);
     expect(store).toEqual({
       success: true,
-      store: { id: expect.stringMatching(CUID), name: "Main Street", createdAt: { seconds: expect.any(String), nanos: expect.any(Number) } },
+      store: { id: expect.stringMatching(CUID), name: "Main Street", createdAt: { seconds: expect.any(String), nanos: expect.any(Number) }, archivedAt: null },
     });
     const stores = await ok(stubs.settings, "ListStores", {}, b.owner);
     expect(stores.stores.map((s: any) => [s.id, s.name])).toEqual([[store.store.id, "Main Street"]]);

@@ -3,7 +3,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { restBindings } from "../src/transport/http-rules.js";
 import { registerRestGateway } from "../src/transport/rest-gateway.js";
 import { apiServices } from "../src/transport/routes.js";
-import { buildOpenApi, openApiRoutes, registerOpenApi, DEFAULT_AUTH_OF_SERVICE } from "../src/transport/openapi.js";
+import { buildOpenApi, openApiRoutes, registerOpenApi } from "../src/transport/openapi.js";
+import { authOf } from "../src/transport/auth-interceptor.js";
 import { registerDocs, REFERENCE_CURL_EXAMPLE } from "../src/transport/docs-page.js";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
@@ -244,11 +245,11 @@ describe("the OpenAPI document", () => {
     expect(balance.parameters).toEqual([expect.objectContaining({ name: "identifier", in: "path", schema: { type: "string" } })]);
   });
 
-  test("security: API key for LoyaltyPos, bearer JWT for CustomerAdmin and BusinessSettings, none for OwnerAuth", () => {
+  test("security: API key for LoyaltyPos, bearer JWT for CustomerAdmin, BusinessSettings and OwnerAuth's password and logout, none for register and login", () => {
     for (const service of apiServices) {
       for (const b of restBindings(service)) {
         const op = operationOf(doc, b.verb, b.path);
-        const auth = DEFAULT_AUTH_OF_SERVICE[service.typeName];
+        const auth = authOf(service.typeName, b.method.name);
         const expected = auth === "api_key" ? [{ ApiKeyAuth: [] }] : auth === "owner" ? [{ BearerAuth: [] }] : undefined;
         expect(op.security, `${b.verb} ${b.path}`).toEqual(expected);
       }
@@ -257,6 +258,9 @@ describe("the OpenAPI document", () => {
     expect(operationOf(doc, "GET", "/v1/owner/customers").security).toEqual([{ BearerAuth: [] }]);
     expect(operationOf(doc, "GET", "/v1/owner/program").security).toEqual([{ BearerAuth: [] }]);
     expect(operationOf(doc, "POST", "/v1/auth/login").security).toBeUndefined();
+    expect(operationOf(doc, "POST", "/v1/auth/register").security).toBeUndefined();
+    expect(operationOf(doc, "POST", "/v1/auth/password").security).toEqual([{ BearerAuth: [] }]);
+    expect(operationOf(doc, "POST", "/v1/auth/logout").security).toEqual([{ BearerAuth: [] }]);
   });
 
   test("carries the proto comments as descriptions", () => {
@@ -343,12 +347,16 @@ describe("against the real application", () => {
     await t?.close();
   });
 
-  test("every REST route the server registers is in the document and vice versa", () => {
+  test("every REST route the server registers is in the document and vice versa", async () => {
     const printed = parsePrintedRoutes(t.app.printRoutes({ commonPrefix: false }));
     const served = printed.filter((r) => r.path.startsWith("/v1/") && r.method !== "HEAD");
     // The parser reads what Fastify has: each parsed API route exists.
     for (const r of served) expect(t.app.hasRoute({ method: r.method as never, url: r.path }), key(r)).toBe(true);
-    expect(sorted(served.map(key))).toEqual(sorted(openApiRoutes(doc).map(key)));
+    // The served document: the bindings' routes and the owner's CSV file routes, which have no binding.
+    const servedDoc = await (await fetch(`${t.url}/openapi.json`)).json();
+    const fileRoutes = ["POST /v1/owner/customers/import", "GET /v1/owner/customers/export", "GET /v1/owner/ledger/export"];
+    expect(sorted(openApiRoutes(servedDoc).map(key))).toEqual(sorted([...openApiRoutes(doc).map(key), ...fileRoutes]));
+    expect(sorted(served.map(key))).toEqual(sorted(openApiRoutes(servedDoc).map(key)));
   });
 
   test("each operation's security scheme is what the server asks for", async () => {

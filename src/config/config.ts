@@ -36,6 +36,14 @@ export interface Config {
   apiKeyCacheTtlSeconds: number;
   /** How long an owner's customer-list result may be served again while nothing changed (0 = never). */
   listCacheTtlMs: number;
+  /** Log-in attempts per (email, client address) per 15-minute window (login-throttle.ts). */
+  loginAttemptsPerAccount: number;
+  /** Failed log-in attempts per client address per 15-minute window. */
+  loginAttemptsPerAddress: number;
+  /** Registrations per client address per hour. */
+  registrationsPerAddress: number;
+  /** The client address is the last X-Forwarded-For entry (one trusted proxy in front), not the socket's. */
+  trustProxy: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -111,5 +119,9 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: intVar(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     apiKeyCacheTtlSeconds: intVar(env, "API_KEY_CACHE_TTL_SECONDS", 60, 1, 60),
     listCacheTtlMs: intVar(env, "LIST_CACHE_TTL_MS", 3_000, 0, 60_000),
+    loginAttemptsPerAccount: intVar(env, "LOGIN_ATTEMPTS_PER_ACCOUNT", 10, 1, 1_000_000),
+    loginAttemptsPerAddress: intVar(env, "LOGIN_ATTEMPTS_PER_ADDRESS", 100, 1, 100_000_000),
+    registrationsPerAddress: intVar(env, "REGISTRATIONS_PER_ADDRESS", 50, 1, 100_000_000),
+    trustProxy: boolVar(env, "TRUST_PROXY", false),
   };
 }

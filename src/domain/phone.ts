@@ -23,6 +23,14 @@ export function normalizePhone(input: string, defaultCountry: string, field = "p
   return number;
 }
 
+/**
+ * `normalizePhone` without the memo, for bulk input (a CSV import of 100,000
+ * numbers would push the tills' numbers out of it).
+ */
+export function normalizePhoneUnmemoised(input: string, defaultCountry: string, field = "phone"): string {
+  return parse(input, defaultCountry, field);
+}
+
 // Tills look the same numbers up all day: parsing is memoised (valid
 // numbers only; a refusal is recomputed, it names the field), in two
 // generations of MEMO_GENERATION entries: when the recent one is full it

@@ -48,6 +48,13 @@ export function dummyPasswordHash(): Promise<string> {
 export interface OwnerClaims {
   ownerId: string;
   businessId: string;
+  /**
+   * The owner's token generation when the token was issued (claim `gen`;
+   * 0 for tokens from before it existed). A log-out or password change
+   * moves the owner's generation on, which ends every token of an older one
+   * — exact, where `iat` has 1-second resolution (owner-token-cache.ts).
+   */
+  generation: number;
 }
 
 /** Signs and verifies owner JWTs: HS256 only, with exp, iss and aud. */
@@ -69,7 +76,7 @@ export function createTokenService(opts: {
   const key = crypto.subtle.importKey("raw", new Uint8Array(opts.secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
   return {
     async sign(claims) {
-      const token = await new SignJWT({ bid: claims.businessId })
+      const token = await new SignJWT({ bid: claims.businessId, gen: claims.generation })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(claims.ownerId)
         .setIssuer(opts.issuer)
@@ -95,7 +102,9 @@ export function createTokenService(opts: {
           requiredClaims: ["exp", "sub", "iss", "aud"],
         });
         if (typeof payload.sub !== "string" || typeof payload.bid !== "string") return null;
-        const claims = { ownerId: payload.sub, businessId: payload.bid };
+        const gen = payload.gen ?? 0;
+        if (typeof gen !== "number" || !Number.isSafeInteger(gen) || gen < 0) return null;
+        const claims = { ownerId: payload.sub, businessId: payload.bid, generation: gen };
         if (verified.size >= 10_000) verified.clear();
         verified.set(token, { claims, expiresAt: payload.exp! * 1000 });
         return claims;

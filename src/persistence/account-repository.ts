@@ -19,7 +19,7 @@ export interface ApiKeyPrincipal {
 const PROGRAM_COLUMNS = `business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
   points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
   reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
-  default_country as "defaultCountry", updated_at as "updatedAt"`;
+  default_country as "defaultCountry", currency, updated_at as "updatedAt"`;
 /** The program fields an owner may change, and their columns. */
 const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, string> = {
   mode: "mode",
@@ -29,8 +29,9 @@ const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, st
   rewardThreshold: "reward_threshold",
   rewardTitle: "reward_title",
   defaultCountry: "default_country",
+  currency: "currency",
 };
-const STORE_COLUMNS = `id, business_id as "businessId", name, created_at as "createdAt"`;
+const STORE_COLUMNS = `id, business_id as "businessId", name, created_at as "createdAt", archived_at as "archivedAt"`;
 const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash as "keyHash", store_id as "storeId",
   created_at as "createdAt", last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
 
@@ -56,7 +57,8 @@ export function createAccountRepository(db: Db) {
       businessName: string;
       email: string;
       passwordHash: string;
-      program: Omit<Program, "businessId" | "updatedAt">;
+      /** The currency starts as the column's default (EUR). */
+      program: Omit<Program, "businessId" | "updatedAt" | "currency">;
     }): Promise<{ businessId: string; ownerId: string }> {
       const businessId = createId();
       const ownerId = createId();
@@ -90,6 +92,35 @@ export function createAccountRepository(db: Db) {
 
     async findOwnerByEmail(email: string): Promise<Owner | null> {
       return em().findOne(OwnerSchema, { email }, { disableIdentityMap: true });
+    },
+
+    /** The owner of a token, for a password change; undefined when deleted. */
+    async findOwner(businessId: string, ownerId: string): Promise<{ email: string; passwordHash: string } | undefined> {
+      const rows = await db.query<{ email: string; passwordHash: string }>(
+        `select email, password_hash as "passwordHash" from owner where business_id = ? and id = ?`,
+        [businessId, ownerId],
+      );
+      return rows[0];
+    },
+
+    /** The owner's token generation (owner-token-cache.ts); undefined when the owner is gone. */
+    async ownerTokenGeneration(ownerId: string): Promise<number | undefined> {
+      const rows = await db.query<{ g: number }>(`select token_generation as g from owner where id = ?`, [ownerId]);
+      return rows[0]?.g;
+    },
+
+    /**
+     * Ends every token of the owner issued so far, and sets a new password
+     * hash if given; returns the new generation, or undefined when the owner
+     * is gone. Call inside the transaction of its audit event.
+     */
+    async endOwnerTokens(businessId: string, ownerId: string, newPasswordHash?: string): Promise<number | undefined> {
+      const rows = await db.query<{ g: number }>(
+        `update owner set token_generation = token_generation + 1, password_hash = coalesce(?, password_hash)
+         where business_id = ? and id = ? returning token_generation as g`,
+        [newPasswordHash ?? null, businessId, ownerId],
+      );
+      return rows[0]?.g;
     },
 
     /**
@@ -146,13 +177,51 @@ export function createAccountRepository(db: Db) {
       return rows[0]!;
     },
 
-    async listStores(businessId: string): Promise<Store[]> {
-      return em().find(StoreSchema, { businessId }, { orderBy: { createdAt: "asc", id: "asc" } });
+    /** The stores in use, oldest first; archived ones too with `includeArchived`. */
+    async listStores(businessId: string, opts: { includeArchived?: boolean } = {}): Promise<Store[]> {
+      return em().find(StoreSchema, opts.includeArchived ? { businessId } : { businessId, archivedAt: null }, {
+        orderBy: { createdAt: "asc", id: "asc" },
+      });
     },
 
+    /** Is the store one of the business's, and in use (not archived)? */
     async storeExists(businessId: string, storeId: string): Promise<boolean> {
-      const rows = await db.query(`select 1 from store where business_id = ? and id = ?`, [businessId, storeId]);
+      const rows = await db.query(`select 1 from store where business_id = ? and id = ? and archived_at is null`, [businessId, storeId]);
       return rows.length > 0;
+    },
+
+    /** Renames a store in use; undefined when there is none with that id. */
+    async renameStore(businessId: string, id: string, name: string): Promise<Store | undefined> {
+      const rows = await db.query<Store>(
+        `update store set name = ? where business_id = ? and id = ? and archived_at is null returning ${STORE_COLUMNS}`,
+        [name, businessId, id],
+      );
+      return rows[0];
+    },
+
+    /**
+     * Deletes a store, or archives it when ledger rows or API keys name it.
+     * Locks the store's row first, so a check-in or key naming it meanwhile
+     * either commits before (and is seen) or finds it archived. Call inside
+     * a transaction.
+     */
+    async deleteStore(businessId: string, id: string): Promise<"deleted" | "archived" | "not_found" | "in_use"> {
+      const found = await db.query(`select 1 from store where business_id = ? and id = ? and archived_at is null for update`, [businessId, id]);
+      if (found.length === 0) return "not_found";
+      const [use] = await db.query<{ active_keys: string; history: boolean }>(
+        `select (select count(*) from api_key where business_id = ? and store_id = ? and revoked_at is null) as active_keys,
+                exists (select 1 from ledger_entry where business_id = ? and store_id = ?)
+                or exists (select 1 from redemption where business_id = ? and store_id = ?)
+                or exists (select 1 from api_key where business_id = ? and store_id = ?) as history`,
+        [businessId, id, businessId, id, businessId, id, businessId, id],
+      );
+      if (Number(use!.active_keys) > 0) return "in_use";
+      if (use!.history) {
+        await db.query(`update store set archived_at = now() where business_id = ? and id = ?`, [businessId, id]);
+        return "archived";
+      }
+      await db.query(`delete from store where business_id = ? and id = ?`, [businessId, id]);
+      return "deleted";
     },
 
     async createApiKey(input: { businessId: string; name: string; prefix: string; keyHash: string; storeId: string | null }): Promise<ApiKey> {
@@ -174,6 +243,16 @@ export function createAccountRepository(db: Db) {
         [businessId, id],
       );
       return rows[0]?.key_hash ?? null;
+    },
+
+    /** Renames a key; undefined when the business has no key with that id. */
+    async renameApiKey(businessId: string, id: string, name: string): Promise<ApiKey | undefined> {
+      const rows = await db.query<ApiKey>(`update api_key set name = ? where business_id = ? and id = ? returning ${API_KEY_COLUMNS}`, [
+        name,
+        businessId,
+        id,
+      ]);
+      return rows[0];
     },
 
     async findActiveApiKey(keyHash: string): Promise<ApiKeyPrincipal | undefined> {
@@ -226,15 +305,25 @@ export function createAccountRepository(db: Db) {
         ),
       ]);
       const c = counts[0]!;
+      // count(*) and sum(int) are bigint, which node-pg gives as text: read
+      // as exact whole numbers (the point sums pass 2^31; the proto fields
+      // are doubles, exact to 2^53).
       return {
-        totalCustomers: Number(c.total),
-        activeCustomers: Number(c.active),
-        blockedCustomers: Number(c.blocked),
-        rewardsAvailable: Number(c.rewards),
-        daily: daily.map((d) => ({ date: d.day, issued: Number(d.issued), redeemed: Number(d.redeemed) })),
+        totalCustomers: wholeNumber(c.total),
+        activeCustomers: wholeNumber(c.active),
+        blockedCustomers: wholeNumber(c.blocked),
+        rewardsAvailable: wholeNumber(c.rewards),
+        daily: daily.map((d) => ({ date: d.day, issued: wholeNumber(d.issued), redeemed: wholeNumber(d.redeemed) })),
       };
     },
   };
 }
 
 export type AccountRepository = ReturnType<typeof createAccountRepository>;
+
+/** A bigint column's text as a number, refused (a bug, INTERNAL) beyond what a double holds exactly. */
+function wholeNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error("a database sum is beyond 2^53");
+  return n;
+}

@@ -28,6 +28,9 @@ export function classifyDbError(err: unknown): DomainError | "unavailable" | nul
     if (e.constraint === "customer_business_phone_unique") {
       return new DomainError("already_exists", "a customer with this phone already exists");
     }
+    if (e.constraint === "store_business_name_unique") {
+      return new DomainError("already_exists", "a store with this name already exists");
+    }
     if (e.constraint === "owner_email_unique") {
       return new DomainError("already_exists", "an account with this email already exists");
     }

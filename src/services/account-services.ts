@@ -1,8 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   BusinessSettings,
+  ChangePasswordResponseSchema,
   CreateApiKeyResponseSchema,
   CreateStoreResponseSchema,
   GetAccountResponseSchema,
@@ -12,10 +13,14 @@ import {
   ListApiKeysResponseSchema,
   ListStoresResponseSchema,
   LoginResponseSchema,
+  LogoutResponseSchema,
   OwnerAuth,
   RegisterResponseSchema,
+  DeleteStoreResponseSchema,
   RevokeApiKeyResponseSchema,
+  UpdateApiKeyResponseSchema,
   UpdateProgramResponseSchema,
+  UpdateStoreResponseSchema,
 } from "../../gen/loyalty/v1/account_pb.js";
 import { ProgramMode } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
@@ -30,9 +35,9 @@ import {
   verifyPassword,
 } from "../infrastructure/secrets.js";
 import type { Program } from "../persistence/entities/program.js";
-import { ownerPrincipal } from "../transport/context.js";
+import { kClientAddress, ownerPrincipal } from "../transport/context.js";
 import type { ServiceDeps } from "./deps.js";
-import { createLoginThrottle } from "./login-throttle.js";
+import { clientAddressOf, createAuthThrottle } from "./login-throttle.js";
 import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
 
 function country(value: string): string {
@@ -41,18 +46,54 @@ function country(value: string): string {
   return c;
 }
 
-/** OwnerAuth: register a business and log owners in. */
+/** The ISO 4217 codes the runtime knows (Intl), read once. */
+const CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
+
+function currency(value: string): string {
+  const c = value.trim().toUpperCase();
+  if (!/^[A-Z]{3}$/.test(c) || !CURRENCIES.has(c)) throw invalidArgument("currency must be an ISO 4217 currency code");
+  return c;
+}
+
+/** OwnerAuth: register a business, log owners in, change passwords, log out everywhere. */
 export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof OwnerAuth> {
-  const { accounts, tokens } = deps;
-  const throttle = createLoginThrottle(deps.kv);
+  const { accounts, tokens, config, db, ownerTokens, log } = deps;
+  const throttle = createAuthThrottle(deps.kv, {
+    loginPerAccount: config.loginAttemptsPerAccount,
+    loginPerAddress: config.loginAttemptsPerAddress,
+    registerPerAddress: config.registrationsPerAddress,
+  });
   const unauthorized = () => new DomainError("unauthenticated", "invalid email or password");
+  const addressOf = (ctx: HandlerContext) =>
+    clientAddressOf(ctx.values.get(kClientAddress), ctx.requestHeader.get("x-forwarded-for"), config.trustProxy);
+
+  /**
+   * Ends every token of the owner (and sets a new password hash, if given)
+   * with its audit event; once committed — by this transaction or the
+   * idempotency interceptor's — every instance learns the new generation.
+   * Evicted before the commit, another instance could read the old one back.
+   */
+  async function endTokens(businessId: string, ownerId: string, action: string, passwordHash?: string): Promise<number> {
+    const generation = await db.tx(async () => {
+      const g = await accounts.endOwnerTokens(businessId, ownerId, passwordHash);
+      if (g === undefined) throw new DomainError("unauthenticated", "invalid or expired token");
+      await accounts.audit({ businessId, actorType: "owner", actorId: ownerId, action, subjectId: ownerId });
+      return g;
+    });
+    await db.afterTransaction(() =>
+      ownerTokens.ended(ownerId, generation).catch((err: Error) => log.warn({ err: err.message }, "could not tell other instances that owner tokens ended")),
+    );
+    return generation;
+  }
 
   return {
-    async register(req) {
+    async register(req, ctx) {
       const businessName = v.text(req.businessName, "businessName", { max: 200, required: true });
       const email = v.email(req.email);
       const password = v.password(req.password);
       const defaultCountry = req.defaultCountry === undefined || req.defaultCountry === "" ? "IE" : country(req.defaultCountry);
+      // Counted before the argon2 hash, the costly part.
+      await throttle.beginRegister(addressOf(ctx));
       const passwordHash = await hashPassword(password);
       const { businessId, ownerId } = await accounts.register({
         businessName,
@@ -60,26 +101,52 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
         passwordHash,
         program: { ...DEFAULT_PROGRAM, defaultCountry },
       });
-      const { token, expiresIn } = await tokens.sign({ ownerId, businessId });
+      const { token, expiresIn } = await tokens.sign({ ownerId, businessId, generation: 0 });
       return create(RegisterResponseSchema, { success: true, token, expiresIn, businessId, ownerId });
     },
 
-    async login(req) {
+    async login(req, ctx) {
       if (req.email.trim() === "" || req.password === "") throw unauthorized();
       const email = req.email.trim().toLowerCase();
       // A control character (NUL above all) never matches an account, and
       // PostgreSQL refuses NUL in text: answer like any wrong email.
       if (email.length > 320 || req.password.length > 256 || /[\u0000-\u001f\u007f]/.test(email)) throw unauthorized();
-      const failures = await throttle.check(email);
+      // Counted before the password is verified: concurrent guesses cannot
+      // all pass a count that is read, checked and written afterwards.
+      const attempt = await throttle.beginLogin(email, addressOf(ctx));
       const owner = await accounts.findOwnerByEmail(email);
       const ok = await verifyPassword(owner?.passwordHash ?? (await dummyPasswordHash()), req.password);
-      if (!owner || !ok) {
-        await throttle.failed(email, failures);
-        throw unauthorized();
-      }
-      if (failures > 0) await throttle.succeeded(email);
-      const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId });
+      if (!owner || !ok) throw unauthorized();
+      await attempt.succeeded();
+      const { token, expiresIn } = await tokens.sign({ ownerId: owner.id, businessId: owner.businessId, generation: owner.tokenGeneration });
       return create(LoginResponseSchema, { success: true, token, expiresIn });
+    },
+
+    async changePassword(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      if (req.currentPassword === "") throw invalidArgument("currentPassword is required");
+      if (req.currentPassword.length > 256) throw invalidArgument("currentPassword is not the account's password");
+      const newPassword = v.password(req.newPassword);
+      if (newPassword === req.currentPassword) throw invalidArgument("newPassword must differ from currentPassword");
+      const owner = await accounts.findOwner(p.businessId, p.ownerId);
+      if (!owner) throw new DomainError("unauthenticated", "invalid or expired token");
+      // Counted like a log-in, before the password is verified: a stolen
+      // token does not make the password guessable.
+      const attempt = await throttle.beginLogin(owner.email, addressOf(ctx));
+      if (!(await verifyPassword(owner.passwordHash, req.currentPassword))) {
+        throw invalidArgument("currentPassword is not the account's password");
+      }
+      await attempt.succeeded();
+      const passwordHash = await hashPassword(newPassword);
+      const generation = await endTokens(p.businessId, p.ownerId, "owner.password_changed", passwordHash);
+      const { token, expiresIn } = await tokens.sign({ ownerId: p.ownerId, businessId: p.businessId, generation });
+      return create(ChangePasswordResponseSchema, { success: true, token, expiresIn });
+    },
+
+    async logout(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      await endTokens(p.businessId, p.ownerId, "owner.logged_out");
+      return create(LogoutResponseSchema, { success: true });
     },
   };
 }
@@ -130,6 +197,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       }
       if (req.rewardTitle !== undefined) changes.rewardTitle = v.text(req.rewardTitle, "rewardTitle", { max: 100, required: true });
       if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
+      if (req.currency !== undefined) changes.currency = currency(req.currency);
       // The change and its audit event together.
       const program = await db.tx(async () => {
         const updated = await accounts.updateProgram(p.businessId, changes);
@@ -196,16 +264,68 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       return create(RevokeApiKeyResponseSchema, { success: true });
     },
 
+    async updateApiKey(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const name = v.text(req.name, "name", { max: 100 });
+      const key = await db.tx(async () => {
+        const renamed = await accounts.renameApiKey(p.businessId, id, name);
+        if (!renamed) throw notFound("API key not found");
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "api_key.renamed", subjectId: id });
+        return renamed;
+      });
+      return create(UpdateApiKeyResponseSchema, { success: true, apiKey: apiKeyToProto(key) });
+    },
+
     async createStore(req, ctx) {
       const p = ownerPrincipal(ctx);
       const name = v.text(req.name, "name", { max: 200, required: true });
-      const store = await accounts.createStore(p.businessId, name);
+      const store = await db.tx(async () => {
+        const created = await accounts.createStore(p.businessId, name);
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "store.created", subjectId: created.id });
+        return created;
+      });
       return create(CreateStoreResponseSchema, { success: true, store: storeToProto(store) });
     },
 
-    async listStores(_req, ctx) {
+    async listStores(req, ctx) {
       const p = ownerPrincipal(ctx);
-      return create(ListStoresResponseSchema, { stores: (await accounts.listStores(p.businessId)).map(storeToProto) });
+      const stores = await accounts.listStores(p.businessId, { includeArchived: req.includeArchived });
+      return create(ListStoresResponseSchema, { stores: stores.map(storeToProto) });
+    },
+
+    async updateStore(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const name = v.text(req.name, "name", { max: 200, required: true });
+      const store = await db.tx(async () => {
+        const renamed = await accounts.renameStore(p.businessId, id, name);
+        if (!renamed) throw notFound("store not found");
+        await accounts.audit({ businessId: p.businessId, actorType: "owner", actorId: p.ownerId, action: "store.renamed", subjectId: id });
+        return renamed;
+      });
+      return create(UpdateStoreResponseSchema, { success: true, store: storeToProto(store) });
+    },
+
+    async deleteStore(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const outcome = await db.tx(async () => {
+        const result = await accounts.deleteStore(p.businessId, id);
+        if (result === "not_found") throw notFound("store not found");
+        if (result === "in_use") {
+          throw new DomainError("failed_precondition", "store has active API keys bound to it; revoke them first");
+        }
+        await accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: result === "archived" ? "store.archived" : "store.deleted",
+          subjectId: id,
+        });
+        return result;
+      });
+      return create(DeleteStoreResponseSchema, { success: true, archived: outcome === "archived" });
     },
 
     async getDashboard(req, ctx) {

@@ -94,11 +94,13 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
 
     async listCustomers(req, ctx) {
       const p = ownerPrincipal(ctx);
-      const page = req.page === 0 ? 1 : v.wholeNumber(req.page, "page", 1, 100_000);
-      const limit = req.limit === 0 ? 20 : v.wholeNumber(req.limit, "limit", 1, 100);
+      // Absent is the default; an explicit 0 is out of range like -1.
+      const page = req.page === undefined ? 1 : v.wholeNumber(req.page, "page", 1, 100_000);
+      const limit = req.limit === undefined ? 20 : v.wholeNumber(req.limit, "limit", 1, 100);
       const search = v.text(req.search, "search", { max: 100 });
       const sortBy = (req.sortBy || "createdAt") as SortBy;
-      if (!(sortBy in SORT_COLUMNS)) {
+      // Own keys only: `in` also finds inherited names (constructor, toString).
+      if (!Object.hasOwn(SORT_COLUMNS, sortBy)) {
         throw invalidArgument("sortBy must be one of createdAt, name, totalPoints, lastVisitAt");
       }
       const order = (req.sortOrder || "desc").toLowerCase();

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
 import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
+import type { OwnerTokenCache } from "../infrastructure/owner-token-cache.js";
 import type { BusinessReadCache } from "../infrastructure/business-read-cache.js";
 import type { KvStore } from "../infrastructure/kv-store.js";
 import type { TokenService } from "../infrastructure/secrets.js";
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   db: Db;
   kv: KvStore;
   apiKeys: ApiKeyCache;
+  /** Each owner's token generation: log-out and password change end older tokens everywhere. */
+  ownerTokens: OwnerTokenCache;
   /** Short-lived reads of a business's data (the owner's customer list), dropped on every write. */
   reads: BusinessReadCache;
   tokens: TokenService;

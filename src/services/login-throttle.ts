@@ -1,47 +1,127 @@
+import { createHash } from "node:crypto";
+import ipaddr from "ipaddr.js";
 import { DomainError } from "../domain/errors.js";
-import type { KvStore } from "../infrastructure/kv-store.js";
+import { createMemoryKvStore, type KvStore } from "../infrastructure/kv-store.js";
 
-const WINDOW_MS = 15 * 60_000;
-const FREE_FAILURES = 5;
-const MAX_DELAY_S = 15 * 60;
+/** Log-in windows: fixed, 15 minutes, aligned to the clock (a failure never extends one). */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+/** Registration windows: fixed, one hour. */
+export const REGISTER_WINDOW_MS = 60 * 60_000;
+
+export interface ThrottleLimits {
+  /** Attempts per (email, client address) per log-in window; a success resets it. */
+  loginPerAccount: number;
+  /** Failed attempts per client address per log-in window, whatever the email. */
+  loginPerAddress: number;
+  /** Registrations per client address per registration window. */
+  registerPerAddress: number;
+}
+
+/** What a caller of `beginLogin` reports once the password has been checked. */
+export interface LoginAttempt {
+  /** The password was right: the (email, address) count starts again, the address keeps no failure. */
+  succeeded(): Promise<void>;
+}
 
 /**
- * Login throttling per account (OWASP): after 5 failures within 15 minutes
- * each further attempt must wait 1, 2, 4 … seconds, capped at 15 minutes.
- * The counter forgets 15 minutes after the last failure and a success clears
- * it, so an attacker can slow a real owner down but never lock them out for
- * good. With Redis down the throttle is skipped rather than blocking logins.
+ * The subject a client address is counted under: IPv4 as is (IPv4-mapped
+ * IPv6 too), IPv6 by its /64 — one subscriber's whole allocation, which a
+ * client can rotate through at will. Anything unparsable is one subject.
  */
-export function createLoginThrottle(kv: KvStore) {
-  const key = (email: string) => `login-fail:${email}`;
+export function addressSubject(address: string | undefined): string {
+  if (address === undefined || !ipaddr.isValid(address)) return "unknown";
+  const ip = ipaddr.process(address);
+  if (ip.kind() === "ipv4") return ip.toString();
+  const parts = (ip as ipaddr.IPv6).parts.slice(0, 4);
+  return `${parts.map((p) => p.toString(16)).join(":")}::/64`;
+}
+
+/**
+ * The client address of a call: the socket's remote address; with a trusted
+ * proxy in front (`TRUST_PROXY`), the last X-Forwarded-For entry — the one
+ * that proxy appended; entries before it are the client's own claims.
+ */
+export function clientAddressOf(socketAddress: string | undefined, forwardedFor: string | null, trustProxy: boolean): string | undefined {
+  if (!trustProxy || forwardedFor === null) return socketAddress;
+  const last = forwardedFor.split(",").pop()!.trim();
+  return ipaddr.isValid(last) ? last : socketAddress;
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest("base64url").slice(0, 22);
+
+/**
+ * Log-in and registration throttling in the manner of OWASP's Authentication
+ * Cheat Sheet, shared across instances through Redis (the in-process store
+ * without REDIS_URL):
+ *
+ * - every log-in attempt is counted — atomically (INCRBY), before the
+ *   password is verified — per (email, client address) and per client
+ *   address, in fixed 15-minute windows aligned to the clock; an attempt
+ *   over either limit is refused with 429 and a Retry-After that says when
+ *   the window ends, the right password included;
+ * - a success resets its (email, address) count and takes its own attempt
+ *   back from the address count, so the address count holds failures only;
+ * - there is no count per email alone: an attacker elsewhere cannot lock a
+ *   real owner out, and failures never push a window's end further away;
+ * - registration (an argon2 hash each) is counted per client address per hour.
+ *
+ * Emails are counted under a digest (no address book in Redis). When Redis
+ * fails, counting goes on in this instance's memory instead of stopping.
+ */
+export function createAuthThrottle(kv: KvStore, limits: ThrottleLimits, now: () => number = () => Date.now()) {
+  const local = kv.mode === "memory" ? kv : createMemoryKvStore();
+
+  async function count(key: string, n: number, ttlMs: number): Promise<number> {
+    try {
+      return await kv.incrBy(key, n, ttlMs);
+    } catch {
+      return local.incrBy(key, n, ttlMs);
+    }
+  }
+
+  async function forget(key: string): Promise<void> {
+    await kv.del(key).catch(() => local.del(key));
+  }
+
+  /** The window an instant falls in and the seconds until it ends (≥ 1). */
+  function windowOf(windowMs: number) {
+    const t = now();
+    const index = Math.floor(t / windowMs);
+    return { index, retryAfter: Math.max(1, Math.ceil(((index + 1) * windowMs - t) / 1000)) };
+  }
+
   return {
     /**
-     * Refuses an attempt that comes too early; otherwise resolves with the
-     * account's recent failures, for `failed` (no second read).
+     * Counts a log-in attempt before its password is checked; throws
+     * RESOURCE_EXHAUSTED (429, Retry-After) when it is over a limit.
      */
-    async check(email: string): Promise<number> {
-      let raw: string | null = null;
-      try {
-        raw = await kv.get(key(email));
-      } catch {
-        return 0;
+    async beginLogin(email: string, address: string | undefined): Promise<LoginAttempt> {
+      const w = windowOf(LOGIN_WINDOW_MS);
+      const subject = addressSubject(address);
+      const accountKey = `throttle:login:acct:${digest(email)}:${subject}:${w.index}`;
+      const addressKey = `throttle:login:addr:${subject}:${w.index}`;
+      // Kept a little past the window's end, which no clock skew between instances then outlives.
+      const ttl = LOGIN_WINDOW_MS + 60_000;
+      const [perAccount, perAddress] = await Promise.all([count(accountKey, 1, ttl), count(addressKey, 1, ttl)]);
+      if (perAccount > limits.loginPerAccount || perAddress > limits.loginPerAddress) {
+        throw new DomainError("resource_exhausted", "too many failed logins, retry later", w.retryAfter);
       }
-      if (!raw) return 0;
-      const { n, until } = JSON.parse(raw) as { n: number; until: number };
-      const wait = Math.ceil((until - Date.now()) / 1000);
-      if (wait > 0) {
-        throw new DomainError("resource_exhausted", "too many failed logins, retry later", wait);
+      return {
+        async succeeded() {
+          await Promise.all([forget(accountKey), count(addressKey, -1, ttl)]);
+        },
+      };
+    },
+
+    /** Counts a registration before its password is hashed; throws RESOURCE_EXHAUSTED over the limit. */
+    async beginRegister(address: string | undefined): Promise<void> {
+      const w = windowOf(REGISTER_WINDOW_MS);
+      const n = await count(`throttle:register:${addressSubject(address)}:${w.index}`, 1, REGISTER_WINDOW_MS + 60_000);
+      if (n > limits.registerPerAddress) {
+        throw new DomainError("resource_exhausted", "too many registrations from this address, retry later", w.retryAfter);
       }
-      return n;
-    },
-    async failed(email: string, previousFailures: number): Promise<void> {
-      const n = previousFailures + 1;
-      const delay = n >= FREE_FAILURES ? Math.min(2 ** (n - FREE_FAILURES), MAX_DELAY_S) : 0;
-      // Redis unavailable: no throttle rather than no login.
-      await kv.set(key(email), JSON.stringify({ n, until: Date.now() + delay * 1000 }), WINDOW_MS).catch(() => undefined);
-    },
-    async succeeded(email: string): Promise<void> {
-      await kv.del(key(email)).catch(() => undefined);
     },
   };
 }
+
+export type AuthThrottle = ReturnType<typeof createAuthThrottle>;

@@ -41,6 +41,7 @@ const LEDGER_TYPES: Record<string, LedgerEntryType> = {
   REDEMPTION: LedgerEntryType.REDEMPTION,
   ADJUSTMENT: LedgerEntryType.ADJUSTMENT,
   INITIAL: LedgerEntryType.INITIAL,
+  IMPORT: LedgerEntryType.IMPORT,
 };
 
 export function customerToProto(row: CustomerRow, rewardThreshold: number): Customer {
@@ -93,11 +94,12 @@ export function programToProto(p: ProgramRow) {
     rewardThreshold: p.rewardThreshold,
     rewardTitle: p.rewardTitle,
     defaultCountry: p.defaultCountry,
+    currency: p.currency,
   });
 }
 
 export function storeToProto(s: StoreRow) {
-  return create(StoreSchema, { id: s.id, name: s.name, createdAt: ts(s.createdAt) });
+  return create(StoreSchema, { id: s.id, name: s.name, createdAt: ts(s.createdAt), archivedAt: s.archivedAt ? ts(s.archivedAt) : undefined });
 }
 
 export function apiKeyToProto(k: ApiKeyRow) {

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
 import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
+import type { OwnerTokenCache } from "../infrastructure/owner-token-cache.js";
 import type { RateCounter } from "../infrastructure/rate-counter.js";
 import { API_KEY_PATTERN, hashApiKey, type TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-repository.js";
@@ -13,6 +14,18 @@ export const AUTH_OF_SERVICE: Readonly<Record<string, "api_key" | "owner">> = {
   "loyalty.v1.CustomerAdmin": "owner",
   "loyalty.v1.BusinessSettings": "owner",
 };
+
+/** Methods that take another credential than their service (`Service/Method`). */
+export const AUTH_OF_METHOD: Readonly<Record<string, "api_key" | "owner">> = {
+  "loyalty.v1.OwnerAuth/ChangePassword": "owner",
+  "loyalty.v1.OwnerAuth/Logout": "owner",
+};
+
+/** The credential a method takes; undefined = none. */
+export function authOf(serviceTypeName: string, methodName: string): "api_key" | "owner" | undefined {
+  const own = `${serviceTypeName}/${methodName}`;
+  return Object.hasOwn(AUTH_OF_METHOD, own) ? AUTH_OF_METHOD[own] : Object.hasOwn(AUTH_OF_SERVICE, serviceTypeName) ? AUTH_OF_SERVICE[serviceTypeName] : undefined;
+}
 
 /**
  * Authenticates every call, over every protocol, and rate-limits per API key
@@ -26,10 +39,11 @@ export function createAuthInterceptor(deps: {
   tokens: TokenService;
   accounts: AccountRepository;
   apiKeys: ApiKeyCache;
+  ownerTokens: OwnerTokenCache;
   rates: RateCounter;
   log: FastifyBaseLogger;
 }): Interceptor {
-  const { config, tokens, accounts, apiKeys, rates, log } = deps;
+  const { config, tokens, accounts, apiKeys, ownerTokens, rates, log } = deps;
   const lastTouched = new Map<string, number>();
   /** SHA-256 of the keys seen: a till sends its key with every call. */
   const keyHashes = new Map<string, string>();
@@ -70,7 +84,7 @@ export function createAuthInterceptor(deps: {
   }
 
   return (next) => async (req) => {
-    const kind = AUTH_OF_SERVICE[req.service.typeName];
+    const kind = authOf(req.service.typeName, req.method.name);
     let principal: Principal = { kind: "anonymous" };
     if (kind === "api_key") {
       const key = req.header.get("x-api-key");
@@ -87,6 +101,11 @@ export function createAuthInterceptor(deps: {
       if (!match) throw new ConnectError("missing owner token: send Authorization: Bearer <token>", Code.Unauthenticated);
       const claims = await tokens.verify(match[1]!);
       if (!claims) throw new ConnectError("invalid or expired token", Code.Unauthenticated);
+      // Ended by a log-out or password change, or the owner is gone: the
+      // generation is cached per owner (no database read per call).
+      if (!(await ownerTokens.isCurrent(claims.ownerId, claims.generation))) {
+        throw new ConnectError("invalid or expired token", Code.Unauthenticated);
+      }
       principal = { kind: "owner", businessId: claims.businessId, ownerId: claims.ownerId };
       await rateLimit(`owner:${claims.ownerId}`, config.ownerRateLimitPerMinute);
     }

@@ -13,6 +13,9 @@ export const kPrincipal = createContextKey<Principal>({ kind: "anonymous" }, { d
 /** The protocol of an in-process call ("rest", "grpc"), set by the invoker; unset for calls through Connect's router. */
 export const kProtocol = createContextKey<string | undefined>(undefined, { description: "protocol" });
 
+/** The remote address of the call's socket, set by each transport edge (REST, gRPC lane, Connect plugin). */
+export const kClientAddress = createContextKey<string | undefined>(undefined, { description: "client address" });
+
 
 /** The POS principal of a call; the auth interceptor guarantees it. */
 export function posPrincipal(ctx: HandlerContext): Extract<Principal, { kind: "api_key" }> {

@@ -168,9 +168,10 @@ export function registerDocs(app: FastifyInstance): void {
 
   app.get<{ Params: { file: string } }>("/docs/assets/:file", async (req, reply) => {
     const name = req.params.file;
-    const mine = own[name];
+    // Own keys only: a plain object also answers inherited names (constructor, __proto__).
+    const mine = Object.hasOwn(own, name) ? own[name] : undefined;
     if (mine) return reply.header("content-type", mine.type).header("cache-control", "public, max-age=300").send(mine.body);
-    const type = ASSETS[name];
+    const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (!type) return sendError(reply, new ConnectError("route not found", Code.NotFound));
     let body = cache.get(name);
     if (!body) {

@@ -6,7 +6,7 @@ import { toConnectError } from "./errors.js";
  * What is logged of an unexpected error: its type, driver code and first
  * stack frame — never its message, which may hold SQL or request data.
  */
-function describe(err: unknown): Record<string, unknown> {
+export function describeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { errType: typeof err };
   const e = err as Error & { code?: unknown };
   const frame = e.stack?.split("\n").find((l) => l.trim().startsWith("at "))?.trim();
@@ -22,7 +22,7 @@ export function createErrorInterceptor(log: FastifyBaseLogger): Interceptor {
     try {
       return await next(req);
     } catch (err) {
-      throw toConnectError(err, (bug) => log.error({ ...describe(bug), rpc: `${req.service.typeName}/${req.method.name}` }, "unexpected error in handler"));
+      throw toConnectError(err, (bug) => log.error({ ...describeError(bug), rpc: `${req.service.typeName}/${req.method.name}` }, "unexpected error in handler"));
     }
   };
 }

@@ -3,6 +3,8 @@ import { Code, ConnectError, type Interceptor, type UnaryResponse } from "@conne
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { contentTypeProto, parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import type { FastifyBaseLogger } from "fastify";
+import { describeError } from "./error-interceptor.js";
 import { encodeGrpcMessage, HTTP_STATUS_HEADER } from "./errors.js";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { StreamLane } from "./one-port-server.js";
@@ -29,6 +31,8 @@ export interface GrpcUnaryLaneOptions {
   readMaxBytes: number;
   /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
   isClosing: () => boolean;
+  /** Where a call that fails after its handler (a response that cannot be encoded) is logged. */
+  log: Pick<FastifyBaseLogger, "error">;
 }
 
 interface Route {
@@ -173,28 +177,63 @@ class LaneCall {
       else if (Array.isArray(value)) for (const v of value) header.append(key, v);
     }
     const call = this;
-    route
-      .invoke({
+    let pending: Promise<UnaryResponse>;
+    try {
+      pending = route.invoke({
         message,
         header,
         url: headers[":path"]!,
         requestMethod: "POST",
+        clientAddress: this.stream.session?.socket?.remoteAddress,
         get signal() {
           return call.signal;
         },
-      })
+      });
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    // Every outcome ends in this call's status: nothing thrown on the way to
+    // the socket may become an unhandled rejection (Node would exit).
+    pending
       .then(
         (res) => this.succeed(res),
         (err: unknown) => this.fail(ConnectError.from(err)),
-      );
+      )
+      .catch((err: unknown) => this.broken(err));
+  }
+
+  /** A failure after the handler: logged, and the call answered INTERNAL (or reset). */
+  private broken(err: unknown): void {
+    this.opts.log.error({ ...describeError(err), rpc: `${this.route.method.parent.typeName}/${this.route.method.name}`, protocol: "grpc" }, "response could not be sent");
+    if (!this.done) {
+      this.fail(new ConnectError("internal error", Code.Internal));
+      return;
+    }
+    const { stream } = this;
+    try {
+      if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    } catch {
+      // the stream is gone already
+    }
   }
 
   private succeed(res: UnaryResponse): void {
     if (this.done) return;
-    this.finish();
     const { stream } = this;
-    if (stream.destroyed || stream.closed) return;
-    const frame = encodeEnvelope(0, toBinary(this.route.method.output, res.message as never));
+    if (stream.destroyed || stream.closed) {
+      this.finish();
+      return;
+    }
+    // Encoded before the call counts as done: a message that cannot be
+    // encoded (a value outside its field's type) is answered INTERNAL.
+    let frame: Uint8Array;
+    try {
+      frame = encodeEnvelope(0, toBinary(this.route.method.output, res.message as never));
+    } catch (err) {
+      this.broken(err);
+      return;
+    }
+    this.finish();
     const out: Record<string, string | number> = { ":status": 200, "content-type": CONTENT_TYPE };
     res.header.forEach((value, key) => {
       if (!INTERNAL_METADATA.has(key)) out[key] = value;
@@ -205,7 +244,14 @@ class LaneCall {
     });
     try {
       stream.respond(out, RESPOND_MESSAGE);
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      stream.once("wantTrailers", () => {
+        try {
+          stream.sendTrailers(trailers);
+        } catch {
+          // the peer reset the stream meanwhile, or a trailer is no legal header
+          if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      });
       stream.end(frame);
     } catch {
       // the peer reset the stream meanwhile

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { clone, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
 import { kPrincipal } from "./context.js";
@@ -46,6 +47,51 @@ const recordSql = (scopeL: string, keyL: string, hashL: string, outcomeL: string
     set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
         error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
     where idempotency_record.expires_at <= now()`;
+
+/** Whether a message type has a secret field, at any depth (cached per type). */
+const holdsSecretsCache = new Map<DescMessage, boolean>();
+function holdsSecrets(desc: DescMessage, visiting = new Set<DescMessage>()): boolean {
+  const known = holdsSecretsCache.get(desc);
+  if (known !== undefined) return known;
+  if (visiting.has(desc)) return false; // a recursive type: decided where the cycle started
+  visiting.add(desc);
+  const result = desc.fields.some((f) => {
+    if (f.proto.options?.debugRedact === true) return true;
+    const sub = (f as { message?: DescMessage }).message;
+    return sub !== undefined && holdsSecrets(sub, visiting);
+  });
+  if (visiting.size === 1) holdsSecretsCache.set(desc, result);
+  visiting.delete(desc);
+  return result;
+}
+
+function scrub(r: ReflectMessage): void {
+  for (const f of r.fields) {
+    if (f.proto.options?.debugRedact === true) {
+      r.clear(f);
+      continue;
+    }
+    if (!r.isSet(f)) continue;
+    if (f.fieldKind === "message") scrub(r.get(f));
+    else if (f.fieldKind === "list" && f.listKind === "message") for (const item of r.get(f)) scrub(item as ReflectMessage);
+    else if (f.fieldKind === "map" && f.mapKind === "message") for (const [, v] of r.get(f)) scrub(v as ReflectMessage);
+  }
+}
+
+/**
+ * The response as it may be stored: a copy with every field marked
+ * `[debug_redact = true]` in the proto (API key secrets, owner tokens) at
+ * any depth cleared to its zero value. The rule is the proto's, not a list
+ * here, so a new secret field is covered by marking it. A replay answers this
+ * copy: the key's id and prefix, `apiKey` empty (contract §3: only a hash of
+ * a key is stored).
+ */
+export function withoutSecrets(desc: DescMessage, message: Message): Message {
+  if (!holdsSecrets(desc)) return message;
+  const copy = clone(desc, message);
+  scrub(reflect(desc, copy));
+  return copy;
+}
 
 /**
  * Idempotency-Key handling for every mutating RPC (contract §5), over REST,
@@ -128,7 +174,8 @@ export function createIdempotencyInterceptor(deps: { db: Db }): Interceptor {
         return { refused };
       }
       // A unary request (streams are let through above) has a unary response.
-      const response = sqlBytes(toBinary(req.method.output, (res as { message: Message }).message));
+      // Never a secret at rest: the stored copy has none (withoutSecrets).
+      const response = sqlBytes(toBinary(req.method.output, withoutSecrets(req.method.output, (res as { message: Message }).message)));
       await c.commit(recordSql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral("ok"), response, "null"));
       return { res };
     });

@@ -1,6 +1,6 @@
 import { create, isMessage, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { kProtocol } from "./context.js";
+import { kClientAddress, kProtocol } from "./context.js";
 
 /** No call made in process has a timeout of its own (one function for all calls). */
 const noTimeout = (): undefined => undefined;
@@ -11,6 +11,8 @@ export interface InProcessCall {
   header: Headers;
   url: string;
   requestMethod: string;
+  /** The socket's remote address (login and register throttles). */
+  clientAddress?: string | undefined;
   /** Read only if a handler asks; absent = the call cannot be cancelled (REST, gRPC without deadline). */
   readonly signal?: AbortSignal;
 }
@@ -72,7 +74,7 @@ export function createInvoker(
         return c.signal ?? NEVER_ABORTED;
       },
       header: c.header,
-      contextValues: createContextValues().set(kProtocol, protocolName),
+      contextValues: createContextValues().set(kProtocol, protocolName).set(kClientAddress, c.clientAddress),
       message: c.message as never,
     });
 }

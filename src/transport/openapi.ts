@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { packageRoot } from "../infrastructure/package-root.js";
-import { AUTH_OF_SERVICE } from "./auth-interceptor.js";
+import { AUTH_OF_METHOD, AUTH_OF_SERVICE } from "./auth-interceptor.js";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import {
@@ -44,6 +44,8 @@ export interface OpenApiOptions {
   protoRoot?: string;
   title?: string;
   version?: string;
+  /** Routes without a proto binding (the owner's CSV file routes), in OpenAPI form. */
+  extraPaths?: Record<string, Record<string, unknown>>;
 }
 
 /** A GET/POST/… on a path, as the document lists it: for cross-checks. */
@@ -487,9 +489,12 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
 
   for (const service of services) {
     tags.push({ name: service.name, ...b.describe(service.typeName) });
-    const auth = authOf[service.typeName];
+    const serviceAuth = authOf[service.typeName];
     for (const binding of restBindings(service)) {
       const method = binding.method;
+      // A method may take another credential than its service (OwnerAuth's ChangePassword, Logout).
+      const own = `${service.typeName}/${method.name}`;
+      const auth = Object.hasOwn(AUTH_OF_METHOD, own) ? AUTH_OF_METHOD[own] : serviceAuth;
       const input = method.input;
       const path = openApiPath(binding);
       const doc = comments.get(`${service.typeName}.${method.name}`);
@@ -571,6 +576,8 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
       (paths[path] ??= {})[binding.verb.toLowerCase()] = operation;
     }
   }
+
+  for (const [path, item] of Object.entries(opts.extraPaths ?? {})) paths[path] = { ...paths[path], ...(item as Record<string, Json>) };
 
   const errorCodes = Object.values(Code)
     .filter((v): v is Code => typeof v === "number")

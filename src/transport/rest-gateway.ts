@@ -2,11 +2,12 @@ import { fromJson, ScalarType, isFieldSet, toJson, type DescField, type DescMess
 import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { describeError } from "./error-interceptor.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
 import { restBindings, type RestBinding } from "./http-rules.js";
 
 /** Request headers a REST call hands on to the RPC (auth, retries, tracing). */
-const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent"];
+const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent", "x-forwarded-for"];
 /** RPC response headers a REST caller sees. */
 const EXPOSED_HEADERS = ["idempotent-replayed", "retry-after"];
 
@@ -177,7 +178,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     if (typeof value === "string") headers.set(h, value);
   }
   try {
-    const res = await invoke({ message, header: headers, url: request.url, requestMethod: request.method });
+    const res = await invoke({ message, header: headers, url: request.url, requestMethod: request.method, clientAddress: request.socket.remoteAddress });
     for (const h of EXPOSED_HEADERS) {
       const value = res.header.get(h);
       if (value !== null) reply.header(h, value);
@@ -191,6 +192,12 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     }
     return reply.code(200).header("content-type", "application/json").send(bytes);
   } catch (err) {
-    return sendError(reply, ConnectError.from(err));
+    // Errors of the call are ConnectErrors (the error interceptor logged any
+    // bug); anything else broke on the way out (the response's JSON).
+    if (!(err instanceof ConnectError)) {
+      request.log.error({ ...describeError(err), rpc: `${binding.method.parent.typeName}/${binding.method.name}`, protocol: "rest" }, "response could not be sent");
+      return sendError(reply, new ConnectError("internal error", Code.Internal));
+    }
+    return sendError(reply, err);
   }
 }

@@ -685,3 +685,144 @@ test("fuzz: thousands of hostile bodies, paths, queries and credentials on every
   // Prototype pollution did not reach the process.
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 }, 90_000);
+
+// ---------------------------------------------------------------------------
+// Inherited names (issue 11 §5): a lookup of a client-supplied name in a
+// plain object also finds Object.prototype's members
+// ---------------------------------------------------------------------------
+
+const INHERITED = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "prototype"];
+
+/**
+ * String fields that take any text (names, notes, reasons, titles, a search, a
+ * new password): an inherited name is a valid value there, so it must be taken
+ * as the text it is. Every other string or enum field names something (an id,
+ * a phone, a country, a sort column, an enum value) and must refuse it.
+ */
+const FREE_TEXT: Record<string, string[]> = {
+  "loyalty.v1.CustomerAdmin.CreateCustomer": ["name", "notes"],
+  "loyalty.v1.CustomerAdmin.UpdateCustomer": ["name", "notes"],
+  "loyalty.v1.CustomerAdmin.AdjustPoints": ["reason"],
+  "loyalty.v1.CustomerAdmin.ListCustomers": ["search"],
+  "loyalty.v1.OwnerAuth.Register": ["businessName", "password"],
+  "loyalty.v1.BusinessSettings.UpdateProgram": ["rewardTitle"],
+  "loyalty.v1.BusinessSettings.CreateApiKey": ["name"],
+  "loyalty.v1.BusinessSettings.UpdateApiKey": ["name"],
+  "loyalty.v1.BusinessSettings.CreateStore": ["name"],
+  "loyalty.v1.BusinessSettings.UpdateStore": ["name"],
+};
+const isFreeText = (m: DescMethod, field: DescField) => Object.hasOwn(FREE_TEXT, rpcName(m)) && FREE_TEXT[rpcName(m)]!.includes(field.jsonName);
+const isNamed = (field: DescField) => (field.fieldKind === "scalar" && field.scalar === 9) || field.fieldKind === "enum";
+
+/** Every value under `key` anywhere in a JSON value. */
+function valuesOf(json: unknown, key: string): unknown[] {
+  if (Array.isArray(json)) return json.flatMap((x) => valuesOf(x, key));
+  if (json === null || typeof json !== "object") return [];
+  return Object.entries(json).flatMap(([k, v]) => [...(k === key ? [v] : []), ...valuesOf(v, key)]);
+}
+
+test("inherited names (constructor, __proto__, toString, …) in every path segment, query and body field that names something → 4xx, nothing changed", async () => {
+  const before = await snapshot();
+  const requests: FuzzRequest[] = [];
+  for (const b of bindings) {
+    const body = b.body !== "" ? JSON.stringify(baseBody(b.method)) : undefined;
+    const json: Record<string, string> = b.body !== "" ? { "content-type": "application/json" } : {};
+    // Each path segment in turn.
+    for (const name of b.pathFields.length ? INHERITED : []) {
+      requests.push({ label: `${b.verb} ${b.path} path ${name}`, mutating: b.verb !== "GET", method: b.verb, path: b.path.replace(/:(\w+)/g, encodeURIComponent(name)), headers: { ...credentials(b.method), ...json }, rawBody: body });
+    }
+    // Each string or enum field that names something, in the body or the query.
+    for (const field of b.method.input.fields) {
+      if (!isNamed(field) || isFreeText(b.method, field) || b.pathFields.includes(field.name)) continue;
+      if ((IGNORED[rpcName(b.method)] ?? []).includes(field.name)) continue;
+      for (const name of INHERITED) {
+        const label = `${b.verb} ${b.path} ${field.jsonName}=${name}`;
+        if (b.body !== "") {
+          requests.push({ label, mutating: true, method: b.verb, path: realPath(b), headers: { ...credentials(b.method), ...json }, rawBody: JSON.stringify({ ...baseBody(b.method), [field.jsonName]: name }) });
+        } else {
+          requests.push({ label, mutating: false, method: "GET", path: `${realPath(b)}?${field.jsonName}=${encodeURIComponent(name)}`, headers: credentials(b.method) });
+        }
+      }
+    }
+    // And as the name of a query parameter.
+    if (b.verb === "GET") {
+      for (const name of INHERITED) requests.push({ label: `GET ${b.path} ?${name}=1`, mutating: false, method: "GET", path: `${realPath(b)}?${encodeURIComponent(name)}=1`, headers: credentials(b.method) });
+    }
+  }
+  // The same fields over Connect (JSON), path fields included.
+  for (const m of apiServices.flatMap((s) => s.methods)) {
+    for (const field of m.input.fields) {
+      if (!isNamed(field) || isFreeText(m, field) || (IGNORED[rpcName(m)] ?? []).includes(field.name)) continue;
+      for (const name of INHERITED) {
+        const readOnly = restBindings(m.parent).find((x) => x.method === m)?.verb === "GET";
+        const base = { ...baseBody(m), ...(field.name === "id" ? {} : m.input.fields.some((x) => x.name === "id") ? { id: customerId } : {}), ...(m.input.fields.some((x) => x.name === "identifier") && field.name !== "identifier" ? { identifier: PHONE } : {}) };
+        requests.push({ label: `connect ${rpcName(m)} ${field.jsonName}=${name}`, mutating: !readOnly, method: "POST", path: `/${m.parent.typeName}/${m.name}`, headers: { ...credentials(m), "content-type": "application/json" }, rawBody: JSON.stringify({ ...base, [field.jsonName]: name }), connect: true });
+      }
+    }
+  }
+  // Files served by name (the docs' assets answer in the API's error shape).
+  for (const name of INHERITED) requests.push({ label: `GET /docs/assets/${name}`, mutating: false, method: "GET", path: `/docs/assets/${encodeURIComponent(name)}`, headers: {} });
+
+  const findings: string[] = [];
+  const statuses: Record<number, number> = {};
+  await pool(requests, IN_FLIGHT, async (req) => {
+    const r = await fire(req);
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    if (!r.ok) findings.push(`${req.label} [${r.why}] → ${r.status} ${r.text.slice(0, 200)}`);
+    else if (r.status < 400 || r.status >= 500) findings.push(`${req.label} → ${r.status} ${r.text.slice(0, 200)}`);
+  });
+  // The portal's files: a plain 404 page.
+  for (const name of INHERITED) {
+    const res = await fetch(`${t.url}/portal/assets/${encodeURIComponent(name)}`);
+    await res.arrayBuffer();
+    if (res.status !== 404) findings.push(`GET /portal/assets/${name} → ${res.status}`);
+  }
+  console.log(`[fuzz] inherited names: ${requests.length} requests; statuses ${JSON.stringify(statuses)}`);
+  expect(findings).toEqual([]);
+  expect(requests.length).toBeGreaterThan(400);
+  expect(await snapshot()).toEqual(before);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+}, 120_000);
+
+test("inherited names in free-text fields are kept as the text they are", async () => {
+  const g = await registerBusiness(t.url);
+  const created = await rest(t.url, "POST", "/v1/owner/customers", { body: { name: "Free Text", phone: "+353871112223" }, headers: ownerAuth(g) });
+  const store = await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "Free store" }, headers: ownerAuth(g) });
+  const key = await rest(t.url, "GET", "/v1/owner/api-keys", { headers: ownerAuth(g) });
+  const ids: Record<string, string> = { customers: created.body.customer.id, stores: store.body.store.id, "api-keys": key.body.apiKeys[0].id };
+  const findings: string[] = [];
+  let n = 0;
+  for (const b of bindings) {
+    for (const field of b.method.input.fields.filter((x) => isFreeText(b.method, x))) {
+      for (const name of INHERITED) {
+        n++;
+        const path = b.path.replace(/\/(customers|stores|api-keys)\/:id/, (_m, what: string) => `/${what}/${ids[what]}`);
+        const headers = authOf(b.method) === "none" ? {} : ownerAuth(g);
+        const base = rpcName(b.method) === "loyalty.v1.OwnerAuth.Register" ? { ...baseBody(b.method), email: `inherited-${n}-${Date.now()}@example.com` } : rpcName(b.method) === "loyalty.v1.CustomerAdmin.CreateCustomer" ? { name: "x", phone: `+3538710000${String(n).padStart(2, "0")}` } : baseBody(b.method);
+        const r =
+          b.body !== ""
+            ? await rest(t.url, b.verb, path, { body: { ...base, [field.jsonName]: name }, headers })
+            : await rest(t.url, "GET", `${path}?${field.jsonName}=${encodeURIComponent(name)}`, { headers });
+        // A password under 8 characters is refused for its length, naming the field.
+        if (field.jsonName === "password" && name.length < 8) {
+          if (r.status !== 400 || !/password/.test(r.body?.error?.message ?? "")) findings.push(`${b.verb} ${b.path} ${field.jsonName}=${name} → ${r.status} ${r.text.slice(0, 200)}`);
+          continue;
+        }
+        // Store names are unique: the store created above with this very name holds it.
+        if (rpcName(b.method) === "loyalty.v1.BusinessSettings.UpdateStore" && r.status === 409 && r.body?.error?.message === "a store with this name already exists") continue;
+        if (r.status !== 200) {
+          findings.push(`${b.verb} ${b.path} ${field.jsonName}=${name} → ${r.status} ${r.text.slice(0, 200)}`);
+          continue;
+        }
+        // Where the answer shows the field, it shows the very text (a search answers the list it matched).
+        const shown = field.jsonName === "search" ? [] : valuesOf(r.body, field.jsonName === "businessName" ? "never-shown" : field.jsonName);
+        for (const v of shown) if (v !== name) findings.push(`${b.verb} ${b.path} ${field.jsonName}=${name} shown as ${JSON.stringify(v)}`);
+      }
+    }
+  }
+  expect(findings).toEqual([]);
+  expect(n).toBeGreaterThan(60);
+  // Stored as given: the customer created with name "__proto__" has exactly that name.
+  const stored = await t.sql<{ name: string }>(`select name from customer where business_id = $1 and name = any($2) order by name`, [g.businessId, INHERITED]);
+  expect(stored.map((s) => s.name)).toEqual([...INHERITED].sort());
+}, 120_000);

@@ -82,4 +82,5 @@ export const DEFAULT_PROGRAM_JSON = {
   rewardThreshold: 100,
   rewardTitle: "Free Reward",
   defaultCountry: "IE",
+  currency: "EUR",
 };

@@ -72,6 +72,11 @@ export async function startTestApp(opts: {
     PORT: String(opts.port ?? 0),
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
+    // Every test file registers and logs in from 127.0.0.1 against one Redis:
+    // the per-address throttles (login-throttle.ts) would count them all
+    // together. test/login-throttle.test.ts sets them low and uses addresses of its own.
+    LOGIN_ATTEMPTS_PER_ADDRESS: "100000000",
+    REGISTRATIONS_PER_ADDRESS: "100000000",
     ...opts.env,
   });
   const orm = await createOrm(databaseUrl);

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/account.proto.
  */
 export const file_loyalty_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJtChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDQoFdG9rZW4YAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRITCgtidXNpbmVzc19pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCSIvCgxMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiQwoNTG9naW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg0KBXRva2VuGAIgASgJEhIKCmV4cGlyZXNfaW4YAyABKAUiEwoRR2V0QWNjb3VudFJlcXVlc3QiYQoSR2V0QWNjb3VudFJlc3BvbnNlEhMKC2J1c2luZXNzX2lkGAEgASgJEhUKDWJ1c2luZXNzX25hbWUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDQoFZW1haWwYBCABKAkiEwoRR2V0UHJvZ3JhbVJlcXVlc3QiOgoSR2V0UHJvZ3JhbVJlc3BvbnNlEiQKB3Byb2dyYW0YASABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0ihwMKFFVwZGF0ZVByb2dyYW1SZXF1ZXN0EioKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlSACIAQESJQoYcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0GAIgASgBSAGIAQESHAoPcG9pbnRzX3Blcl91bml0GAMgASgFSAKIAQESHQoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBUgDiAEBEh0KEHJld2FyZF90aHJlc2hvbGQYBSABKAVIBIgBARIZCgxyZXdhcmRfdGl0bGUYBiABKAlIBYgBARIcCg9kZWZhdWx0X2NvdW50cnkYByABKAlIBogBAUIHCgVfbW9kZUIbChlfcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0QhIKEF9wb2ludHNfcGVyX3VuaXRCEwoRX3BvaW50c19wZXJfdmlzaXRCEwoRX3Jld2FyZF90aHJlc2hvbGRCDwoNX3Jld2FyZF90aXRsZUISChBfZGVmYXVsdF9jb3VudHJ5Ik4KFVVwZGF0ZVByb2dyYW1SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiQKB3Byb2dyYW0YAiABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0iVQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgRuYW1lGAEgASgJSACIAQESFQoIc3RvcmVfaWQYAiABKAlIAYgBAUIHCgVfbmFtZUILCglfc3RvcmVfaWQihAEKFENyZWF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSDwoHYXBpX2tleRgCIAEoCRIKCgJpZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIicKFFJldm9rZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiIgoSQ3JlYXRlU3RvcmVSZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoTQ3JlYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSITChFMaXN0U3RvcmVzUmVxdWVzdCI3ChJMaXN0U3RvcmVzUmVzcG9uc2USIQoGc3RvcmVzGAEgAygLMhEubG95YWx0eS52MS5TdG9yZSIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiPQoLRGFpbHlQb2ludHMSDAoEZGF0ZRgBIAEoCRIOCgZpc3N1ZWQYAiABKAUSEAoIcmVkZWVtZWQYAyABKAUi1wEKFEdldERhc2hib2FyZFJlc3BvbnNlEhcKD3RvdGFsX2N1c3RvbWVycxgBIAEoBRIYChBhY3RpdmVfY3VzdG9tZXJzGAIgASgFEhkKEWJsb2NrZWRfY3VzdG9tZXJzGAMgASgFEhkKEXJld2FyZHNfYXZhaWxhYmxlGAQgASgFEhUKDXBvaW50c19pc3N1ZWQYBSABKAUSFwoPcG9pbnRzX3JlZGVlbWVkGAYgASgFEiYKBWRhaWx5GAcgAygLMhcubG95YWx0eS52MS5EYWlseVBvaW50czLJAQoJT3duZXJBdXRoEmMKCFJlZ2lzdGVyEhsubG95YWx0eS52MS5SZWdpc3RlclJlcXVlc3QaHC5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISVwoFTG9naW4SGC5sb3lhbHR5LnYxLkxvZ2luUmVxdWVzdBoZLmxveWFsdHkudjEuTG9naW5SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbjLsBwoQQnVzaW5lc3NTZXR0aW5ncxJmCgpHZXRBY2NvdW50Eh0ubG95YWx0eS52MS5HZXRBY2NvdW50UmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QWNjb3VudFJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9hY2NvdW50EmYKCkdldFByb2dyYW0SHS5sb3lhbHR5LnYxLkdldFByb2dyYW1SZXF1ZXN0Gh4ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVzcG9uc2UiGYLT5JMCExIRL3YxL293bmVyL3Byb2dyYW0ScgoNVXBkYXRlUHJvZ3JhbRIgLmxveWFsdHkudjEuVXBkYXRlUHJvZ3JhbVJlcXVlc3QaIS5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXNwb25zZSIcgtPkkwIWOgEqMhEvdjEvb3duZXIvcHJvZ3JhbRJwCgxDcmVhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9vd25lci9hcGkta2V5cxJqCgtMaXN0QXBpS2V5cxIeLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXF1ZXN0Gh8ubG95YWx0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhqC0+STAhQSEi92MS9vd25lci9hcGkta2V5cxJyCgxSZXZva2VBcGlLZXkSHy5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIh+C0+STAhkqFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMSbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSJRChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIg8KDUxvZ291dFJlcXVlc3QiIQoOTG9nb3V0UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCITChFHZXRBY2NvdW50UmVxdWVzdCJhChJHZXRBY2NvdW50UmVzcG9uc2USEwoLYnVzaW5lc3NfaWQYASABKAkSFQoNYnVzaW5lc3NfbmFtZRgCIAEoCRIQCghvd25lcl9pZBgDIAEoCRINCgVlbWFpbBgEIAEoCSITChFHZXRQcm9ncmFtUmVxdWVzdCI6ChJHZXRQcm9ncmFtUmVzcG9uc2USJAoHcHJvZ3JhbRgBIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSKrAwoUVXBkYXRlUHJvZ3JhbVJlcXVlc3QSKgoEbW9kZRgBIAEoDjIXLmxveWFsdHkudjEuUHJvZ3JhbU1vZGVIAIgBARIlChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAFIAYgBARIcCg9wb2ludHNfcGVyX3VuaXQYAyABKAVIAogBARIdChBwb2ludHNfcGVyX3Zpc2l0GAQgASgFSAOIAQESHQoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBUgEiAEBEhkKDHJld2FyZF90aXRsZRgGIAEoCUgFiAEBEhwKD2RlZmF1bHRfY291bnRyeRgHIAEoCUgGiAEBEhUKCGN1cnJlbmN5GAggASgJSAeIAQFCBwoFX21vZGVCGwoZX3BvaW50c19wZXJfY3VycmVuY3lfdW5pdEISChBfcG9pbnRzX3Blcl91bml0QhMKEV9wb2ludHNfcGVyX3Zpc2l0QhMKEV9yZXdhcmRfdGhyZXNob2xkQg8KDV9yZXdhcmRfdGl0bGVCEgoQX2RlZmF1bHRfY291bnRyeUILCglfY3VycmVuY3kiTgoVVXBkYXRlUHJvZ3JhbVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJAoHcHJvZ3JhbRgCIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSJVChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKBG5hbWUYASABKAlIAIgBARIVCghzdG9yZV9pZBgCIAEoCUgBiAEBQgcKBV9uYW1lQgsKCV9zdG9yZV9pZCKJAQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIUCgdhcGlfa2V5GAIgASgJQgOAAQESCgoCaWQYAyABKAkSDgoGcHJlZml4GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCI7ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiQKCGFwaV9rZXlzGAEgAygLMhIubG95YWx0eS52MS5BcGlLZXkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSInChRSZXZva2VBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIIi8KE1VwZGF0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJMChRVcGRhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiMKB2FwaV9rZXkYAiABKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIiChJDcmVhdGVTdG9yZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJIChNDcmVhdGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIAoFc3RvcmUYAiABKAsyES5sb3lhbHR5LnYxLlN0b3JlIi0KEUxpc3RTdG9yZXNSZXF1ZXN0EhgKEGluY2x1ZGVfYXJjaGl2ZWQYASABKAgiNwoSTGlzdFN0b3Jlc1Jlc3BvbnNlEiEKBnN0b3JlcxgBIAMoCzIRLmxveWFsdHkudjEuU3RvcmUiLgoSVXBkYXRlU3RvcmVSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiSAoTVXBkYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSIgChJEZWxldGVTdG9yZVJlcXVlc3QSCgoCaWQYASABKAkiOAoTRGVsZXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhAKCGFyY2hpdmVkGAIgASgIIiMKE0dldERhc2hib2FyZFJlcXVlc3QSDAoEZGF5cxgBIAEoBSJJCgtEYWlseVBvaW50cxIMCgRkYXRlGAEgASgJEg4KBmlzc3VlZBgEIAEoARIQCghyZWRlZW1lZBgFIAEoAUoECAIQA0oECAMQBCLjAQoUR2V0RGFzaGJvYXJkUmVzcG9uc2USFwoPdG90YWxfY3VzdG9tZXJzGAEgASgFEhgKEGFjdGl2ZV9jdXN0b21lcnMYAiABKAUSGQoRYmxvY2tlZF9jdXN0b21lcnMYAyABKAUSGQoRcmV3YXJkc19hdmFpbGFibGUYBCABKAUSFQoNcG9pbnRzX2lzc3VlZBgIIAEoARIXCg9wb2ludHNfcmVkZWVtZWQYCSABKAESJgoFZGFpbHkYByADKAsyFy5sb3lhbHR5LnYxLkRhaWx5UG9pbnRzSgQIBRAGSgQIBhAHMp0DCglPd25lckF1dGgSYwoIUmVnaXN0ZXISGy5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVxdWVzdBocLmxveWFsdHkudjEuUmVnaXN0ZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9yZWdpc3RlchJXCgVMb2dpbhIYLmxveWFsdHkudjEuTG9naW5SZXF1ZXN0GhkubG95YWx0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEnUKDkNoYW5nZVBhc3N3b3JkEiEubG95YWx0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi5sb3lhbHR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcGFzc3dvcmQSWwoGTG9nb3V0EhkubG95YWx0eS52MS5Mb2dvdXRSZXF1ZXN0GhoubG95YWx0eS52MS5Mb2dvdXRSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvYXV0aC9sb2dvdXQyxAoKEEJ1c2luZXNzU2V0dGluZ3MSZgoKR2V0QWNjb3VudBIdLmxveWFsdHkudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEFjY291bnRSZXNwb25zZSIZgtPkkwITEhEvdjEvb3duZXIvYWNjb3VudBJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJ1CgxVcGRhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIiKC0+STAhw6ASoyFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMScAoLVXBkYXRlU3RvcmUSHi5sb3lhbHR5LnYxLlVwZGF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXNwb25zZSIggtPkkwIaOgEqMhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbQoLRGVsZXRlU3RvcmUSHi5sb3lhbHR5LnYxLkRlbGV0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXNwb25zZSIdgtPkkwIXKhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
 
 /**
  * Request of OwnerAuth.Register.
@@ -73,7 +73,7 @@ export type RegisterResponse = Message<"loyalty.v1.RegisterResponse"> & {
   success: boolean;
 
   /**
-   * An owner JWT (HS256).
+   * An owner JWT (HS256). Marked debug_redact: never stored by the service.
    *
    * @generated from field: string token = 2;
    */
@@ -150,7 +150,7 @@ export type LoginResponse = Message<"loyalty.v1.LoginResponse"> & {
   success: boolean;
 
   /**
-   * An owner JWT (HS256).
+   * An owner JWT (HS256). Marked debug_redact: never stored by the service.
    *
    * @generated from field: string token = 2;
    */
@@ -172,6 +172,108 @@ export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_account, 3);
 
 /**
+ * Request of OwnerAuth.ChangePassword.
+ *
+ * @generated from message loyalty.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"loyalty.v1.ChangePasswordRequest"> & {
+  /**
+   * The owner's password now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * The new password: 8-256 characters, not the current one.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message loyalty.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 4);
+
+/**
+ * Response of OwnerAuth.ChangePassword.
+ *
+ * @generated from message loyalty.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"loyalty.v1.ChangePasswordResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * A new owner JWT (HS256); the tokens issued before the change no longer
+   * work. Marked debug_redact: never stored by the service, so a replay of
+   * the change (the same Idempotency-Key) answers it empty — log in with
+   * the new password.
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+
+  /**
+   * Seconds until the token expires.
+   *
+   * @generated from field: int32 expires_in = 3;
+   */
+  expiresIn: number;
+};
+
+/**
+ * Describes the message loyalty.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 5);
+
+/**
+ * Request of OwnerAuth.Logout.
+ *
+ * @generated from message loyalty.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"loyalty.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message loyalty.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 6);
+
+/**
+ * Response of OwnerAuth.Logout.
+ *
+ * @generated from message loyalty.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"loyalty.v1.LogoutResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+};
+
+/**
+ * Describes the message loyalty.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 7);
+
+/**
  * Request of BusinessSettings.GetAccount.
  *
  * @generated from message loyalty.v1.GetAccountRequest
@@ -184,7 +286,7 @@ export type GetAccountRequest = Message<"loyalty.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 4);
+  messageDesc(file_loyalty_v1_account, 8);
 
 /**
  * Response of BusinessSettings.GetAccount.
@@ -226,7 +328,7 @@ export type GetAccountResponse = Message<"loyalty.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 5);
+  messageDesc(file_loyalty_v1_account, 9);
 
 /**
  * Request of BusinessSettings.GetProgram.
@@ -241,7 +343,7 @@ export type GetProgramRequest = Message<"loyalty.v1.GetProgramRequest"> & {
  * Use `create(GetProgramRequestSchema)` to create a new message.
  */
 export const GetProgramRequestSchema: GenMessage<GetProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 6);
+  messageDesc(file_loyalty_v1_account, 10);
 
 /**
  * Response of BusinessSettings.GetProgram.
@@ -262,7 +364,7 @@ export type GetProgramResponse = Message<"loyalty.v1.GetProgramResponse"> & {
  * Use `create(GetProgramResponseSchema)` to create a new message.
  */
 export const GetProgramResponseSchema: GenMessage<GetProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 7);
+  messageDesc(file_loyalty_v1_account, 11);
 
 /**
  * Request of BusinessSettings.UpdateProgram. Absent fields are unchanged.
@@ -318,6 +420,13 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
    * @generated from field: optional string default_country = 7;
    */
   defaultCountry?: string | undefined;
+
+  /**
+   * ISO 4217 currency code (e.g. "EUR", "GBP"), upper case.
+   *
+   * @generated from field: optional string currency = 8;
+   */
+  currency?: string | undefined;
 };
 
 /**
@@ -325,7 +434,7 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
  * Use `create(UpdateProgramRequestSchema)` to create a new message.
  */
 export const UpdateProgramRequestSchema: GenMessage<UpdateProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 8);
+  messageDesc(file_loyalty_v1_account, 12);
 
 /**
  * Response of BusinessSettings.UpdateProgram.
@@ -353,7 +462,7 @@ export type UpdateProgramResponse = Message<"loyalty.v1.UpdateProgramResponse"> 
  * Use `create(UpdateProgramResponseSchema)` to create a new message.
  */
 export const UpdateProgramResponseSchema: GenMessage<UpdateProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 9);
+  messageDesc(file_loyalty_v1_account, 13);
 
 /**
  * Request of BusinessSettings.CreateApiKey.
@@ -381,7 +490,7 @@ export type CreateApiKeyRequest = Message<"loyalty.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 10);
+  messageDesc(file_loyalty_v1_account, 14);
 
 /**
  * Response of BusinessSettings.CreateApiKey.
@@ -397,7 +506,10 @@ export type CreateApiKeyResponse = Message<"loyalty.v1.CreateApiKeyResponse"> & 
   success: boolean;
 
   /**
-   * The full key, `loy_` and 32 characters of [A-Za-z0-9]. Shown only here.
+   * The full key, `loy_` and 32 characters of [A-Za-z0-9]. Shown only here:
+   * only its hash is stored, so a replay of this call (the same
+   * Idempotency-Key) answers the same id, prefix and created_at with
+   * `api_key` empty. Fields marked debug_redact are never stored.
    *
    * @generated from field: string api_key = 2;
    */
@@ -430,7 +542,7 @@ export type CreateApiKeyResponse = Message<"loyalty.v1.CreateApiKeyResponse"> & 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 11);
+  messageDesc(file_loyalty_v1_account, 15);
 
 /**
  * Request of BusinessSettings.ListApiKeys.
@@ -445,7 +557,7 @@ export type ListApiKeysRequest = Message<"loyalty.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 12);
+  messageDesc(file_loyalty_v1_account, 16);
 
 /**
  * Response of BusinessSettings.ListApiKeys.
@@ -466,7 +578,7 @@ export type ListApiKeysResponse = Message<"loyalty.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 13);
+  messageDesc(file_loyalty_v1_account, 17);
 
 /**
  * Request of BusinessSettings.RevokeApiKey.
@@ -487,7 +599,7 @@ export type RevokeApiKeyRequest = Message<"loyalty.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 14);
+  messageDesc(file_loyalty_v1_account, 18);
 
 /**
  * Response of BusinessSettings.RevokeApiKey.
@@ -508,7 +620,63 @@ export type RevokeApiKeyResponse = Message<"loyalty.v1.RevokeApiKeyResponse"> & 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 15);
+  messageDesc(file_loyalty_v1_account, 19);
+
+/**
+ * Request of BusinessSettings.UpdateApiKey.
+ *
+ * @generated from message loyalty.v1.UpdateApiKeyRequest
+ */
+export type UpdateApiKeyRequest = Message<"loyalty.v1.UpdateApiKeyRequest"> & {
+  /**
+   * The key's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new label, up to 100 characters; empty clears it.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateApiKeyRequest.
+ * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
+ */
+export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 20);
+
+/**
+ * Response of BusinessSettings.UpdateApiKey.
+ *
+ * @generated from message loyalty.v1.UpdateApiKeyResponse
+ */
+export type UpdateApiKeyResponse = Message<"loyalty.v1.UpdateApiKeyResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The key after the change.
+   *
+   * @generated from field: loyalty.v1.ApiKey api_key = 2;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateApiKeyResponse.
+ * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
+ */
+export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 21);
 
 /**
  * Request of BusinessSettings.CreateStore.
@@ -529,7 +697,7 @@ export type CreateStoreRequest = Message<"loyalty.v1.CreateStoreRequest"> & {
  * Use `create(CreateStoreRequestSchema)` to create a new message.
  */
 export const CreateStoreRequestSchema: GenMessage<CreateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 16);
+  messageDesc(file_loyalty_v1_account, 22);
 
 /**
  * Response of BusinessSettings.CreateStore.
@@ -557,7 +725,7 @@ export type CreateStoreResponse = Message<"loyalty.v1.CreateStoreResponse"> & {
  * Use `create(CreateStoreResponseSchema)` to create a new message.
  */
 export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 17);
+  messageDesc(file_loyalty_v1_account, 23);
 
 /**
  * Request of BusinessSettings.ListStores.
@@ -565,6 +733,12 @@ export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__P
  * @generated from message loyalty.v1.ListStoresRequest
  */
 export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
+  /**
+   * Also list archived stores (to name them in old history).
+   *
+   * @generated from field: bool include_archived = 1;
+   */
+  includeArchived: boolean;
 };
 
 /**
@@ -572,7 +746,7 @@ export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
  * Use `create(ListStoresRequestSchema)` to create a new message.
  */
 export const ListStoresRequestSchema: GenMessage<ListStoresRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 18);
+  messageDesc(file_loyalty_v1_account, 24);
 
 /**
  * Response of BusinessSettings.ListStores.
@@ -593,7 +767,112 @@ export type ListStoresResponse = Message<"loyalty.v1.ListStoresResponse"> & {
  * Use `create(ListStoresResponseSchema)` to create a new message.
  */
 export const ListStoresResponseSchema: GenMessage<ListStoresResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 19);
+  messageDesc(file_loyalty_v1_account, 25);
+
+/**
+ * Request of BusinessSettings.UpdateStore.
+ *
+ * @generated from message loyalty.v1.UpdateStoreRequest
+ */
+export type UpdateStoreRequest = Message<"loyalty.v1.UpdateStoreRequest"> & {
+  /**
+   * The store's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new name, 1-200 characters.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateStoreRequest.
+ * Use `create(UpdateStoreRequestSchema)` to create a new message.
+ */
+export const UpdateStoreRequestSchema: GenMessage<UpdateStoreRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 26);
+
+/**
+ * Response of BusinessSettings.UpdateStore.
+ *
+ * @generated from message loyalty.v1.UpdateStoreResponse
+ */
+export type UpdateStoreResponse = Message<"loyalty.v1.UpdateStoreResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The store after the change.
+   *
+   * @generated from field: loyalty.v1.Store store = 2;
+   */
+  store?: Store | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateStoreResponse.
+ * Use `create(UpdateStoreResponseSchema)` to create a new message.
+ */
+export const UpdateStoreResponseSchema: GenMessage<UpdateStoreResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 27);
+
+/**
+ * Request of BusinessSettings.DeleteStore.
+ *
+ * @generated from message loyalty.v1.DeleteStoreRequest
+ */
+export type DeleteStoreRequest = Message<"loyalty.v1.DeleteStoreRequest"> & {
+  /**
+   * The store's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message loyalty.v1.DeleteStoreRequest.
+ * Use `create(DeleteStoreRequestSchema)` to create a new message.
+ */
+export const DeleteStoreRequestSchema: GenMessage<DeleteStoreRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 28);
+
+/**
+ * Response of BusinessSettings.DeleteStore.
+ *
+ * @generated from message loyalty.v1.DeleteStoreResponse
+ */
+export type DeleteStoreResponse = Message<"loyalty.v1.DeleteStoreResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * True when the store had history and was archived rather than removed.
+   *
+   * @generated from field: bool archived = 2;
+   */
+  archived: boolean;
+};
+
+/**
+ * Describes the message loyalty.v1.DeleteStoreResponse.
+ * Use `create(DeleteStoreResponseSchema)` to create a new message.
+ */
+export const DeleteStoreResponseSchema: GenMessage<DeleteStoreResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 29);
 
 /**
  * Request of BusinessSettings.GetDashboard.
@@ -614,10 +893,20 @@ export type GetDashboardRequest = Message<"loyalty.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 20);
+  messageDesc(file_loyalty_v1_account, 30);
 
 /**
  * Points issued and redeemed on one day (UTC).
+ *
+ * The two figures are sums over every customer of a business, so they can
+ * pass 2^31 (three check-ins of 1,000,000 at 1,000 points per unit are
+ * 3,000,000,000 points): they are `double`, which holds every whole number up
+ * to 2^53 exactly and stays a JSON number, as REST integrators and the portal
+ * read it (an int64 would be a JSON string in proto3). They were int32
+ * fields 2 and 3: a double is not wire-compatible with an int32, so they have
+ * new numbers and the old ones are reserved. A binary client compiled before
+ * the change sees 0 for them rather than misreading the bytes; JSON clients
+ * see no change. The dashboard is an owner/portal RPC, not used by POS tills.
  *
  * @generated from message loyalty.v1.DailyPoints
  */
@@ -630,16 +919,18 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
   date: string;
 
   /**
-   * Points added that day (check-ins, positive adjustments, initial points).
+   * Points added that day (check-ins, positive adjustments, initial points):
+   * a whole number.
    *
-   * @generated from field: int32 issued = 2;
+   * @generated from field: double issued = 4;
    */
   issued: number;
 
   /**
-   * Points removed that day (redemptions, negative adjustments).
+   * Points removed that day (redemptions, negative adjustments): a whole
+   * number.
    *
-   * @generated from field: int32 redeemed = 3;
+   * @generated from field: double redeemed = 5;
    */
   redeemed: number;
 };
@@ -649,10 +940,15 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
  * Use `create(DailyPointsSchema)` to create a new message.
  */
 export const DailyPointsSchema: GenMessage<DailyPoints> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 21);
+  messageDesc(file_loyalty_v1_account, 31);
 
 /**
  * Response of BusinessSettings.GetDashboard.
+ *
+ * Customer counts are int32: one row per customer, far below 2^31 for any
+ * business. The point sums are `double` (whole numbers, exact up to 2^53, JSON
+ * numbers), for the reasons given on DailyPoints; they were int32 fields 5
+ * and 6, now reserved.
  *
  * @generated from message loyalty.v1.GetDashboardResponse
  */
@@ -686,16 +982,16 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
   rewardsAvailable: number;
 
   /**
-   * Points issued over the window.
+   * Points issued over the window: a whole number.
    *
-   * @generated from field: int32 points_issued = 5;
+   * @generated from field: double points_issued = 8;
    */
   pointsIssued: number;
 
   /**
-   * Points redeemed over the window.
+   * Points redeemed over the window: a whole number.
    *
-   * @generated from field: int32 points_redeemed = 6;
+   * @generated from field: double points_redeemed = 9;
    */
   pointsRedeemed: number;
 
@@ -712,11 +1008,13 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 22);
+  messageDesc(file_loyalty_v1_account, 32);
 
 /**
- * OwnerAuth creates businesses and signs owners in. It needs no credentials;
- * failed logins are throttled per account.
+ * OwnerAuth creates businesses, signs owners in and ends their tokens.
+ * Register and Login need no credentials; log-in attempts are throttled per
+ * (email, client address) and per client address. ChangePassword and Logout
+ * need the owner's JWT.
  *
  * @generated from service loyalty.v1.OwnerAuth
  */
@@ -742,6 +1040,34 @@ export const OwnerAuth: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Changes the signed-in owner's password. Every token issued before,
+   * the caller's own included, stops working on every instance; the
+   * response carries a new token, so the caller stays signed in (as
+   * Stripe's and Square's dashboards keep the session that made the
+   * change). A wrong current_password is INVALID_ARGUMENT (400) — not
+   * UNAUTHENTICATED, which would read as "your token is bad" — and is
+   * counted like a failed log-in (429 with Retry-After beyond the limit).
+   *
+   * @generated from rpc loyalty.v1.OwnerAuth.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Logs the owner out everywhere: every token issued to them so far,
+   * this one included, stops working on every instance at once. Log in
+   * again for a new token.
+   *
+   * @generated from rpc loyalty.v1.OwnerAuth.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_account, 0);
@@ -815,7 +1141,18 @@ export const BusinessSettings: GenService<{
     output: typeof RevokeApiKeyResponseSchema;
   },
   /**
-   * Creates a store.
+   * Renames an API key (its secret, store and status are unchanged).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdateApiKey
+   */
+  updateApiKey: {
+    methodKind: "unary";
+    input: typeof UpdateApiKeyRequestSchema;
+    output: typeof UpdateApiKeyResponseSchema;
+  },
+  /**
+   * Creates a store. Names are unique within the business, ignoring case,
+   * among stores that are not archived: a duplicate is ALREADY_EXISTS (409).
    *
    * @generated from rpc loyalty.v1.BusinessSettings.CreateStore
    */
@@ -825,7 +1162,7 @@ export const BusinessSettings: GenService<{
     output: typeof CreateStoreResponseSchema;
   },
   /**
-   * Lists the business's stores.
+   * Lists the business's stores in use (archived ones with include_archived).
    *
    * @generated from rpc loyalty.v1.BusinessSettings.ListStores
    */
@@ -833,6 +1170,31 @@ export const BusinessSettings: GenService<{
     methodKind: "unary";
     input: typeof ListStoresRequestSchema;
     output: typeof ListStoresResponseSchema;
+  },
+  /**
+   * Renames a store; the same uniqueness as CreateStore. An archived store
+   * cannot be renamed (NOT_FOUND, as for any store not in use).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdateStore
+   */
+  updateStore: {
+    methodKind: "unary";
+    input: typeof UpdateStoreRequestSchema;
+    output: typeof UpdateStoreResponseSchema;
+  },
+  /**
+   * Deletes a store. A store with history (ledger entries or API keys that
+   * name it) is archived instead: it keeps its id and name for that history,
+   * leaves the list, and can no longer be named by a check-in or a new key.
+   * A store that active API keys are bound to is refused (FAILED_PRECONDITION)
+   * until they are revoked, so that no till changes store silently.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.DeleteStore
+   */
+  deleteStore: {
+    methodKind: "unary";
+    input: typeof DeleteStoreRequestSchema;
+    output: typeof DeleteStoreResponseSchema;
   },
   /**
    * Figures for the owner's dashboard over the last `days` days.

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/admin.proto.
  */
 export const file_loyalty_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIimwEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDgoGc2VhcmNoGAMgASgJEjEKDXN0YXR1c19maWx0ZXIYBCABKA4yGi5sb3lhbHR5LnYxLkN1c3RvbWVyU3RhdHVzEg8KB3NvcnRfYnkYBSABKAkSEgoKc29ydF9vcmRlchgGIAEoCSJsChVMaXN0Q3VzdG9tZXJzUmVzcG9uc2USJwoJY3VzdG9tZXJzGAEgAygLMhQubG95YWx0eS52MS5DdXN0b21lchIqCgpwYWdpbmF0aW9uGAIgASgLMhYubG95YWx0eS52MS5QYWdpbmF0aW9uIiAKEkdldEN1c3RvbWVyUmVxdWVzdBIKCgJpZBgBIAEoCSKEAQoTR2V0Q3VzdG9tZXJSZXNwb25zZRImCghjdXN0b21lchgBIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXISLwoOcG9pbnRzX2hpc3RvcnkYAiADKAsyFy5sb3lhbHR5LnYxLkxlZGdlckVudHJ5EhQKDHRvdGFsX3BvaW50cxgDIAEoBSK3AQoVVXBkYXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARISCgVwaG9uZRgDIAEoCUgBiAEBEi8KBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXNIAogBARISCgVub3RlcxgFIAEoCUgDiAEBQgcKBV9uYW1lQggKBl9waG9uZUIJCgdfc3RhdHVzQggKBl9ub3RlcyJRChZVcGRhdGVDdXN0b21lclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJgoIY3VzdG9tZXIYAiABKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyIkEKE0FkanVzdFBvaW50c1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcG9pbnRzGAIgASgFEg4KBnJlYXNvbhgDIAEoCSJQChRBZGp1c3RQb2ludHNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC25ld19iYWxhbmNlGAIgASgFEhIKCmFkanVzdG1lbnQYAyABKAUiIwoVRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFkRlbGV0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJMoUGCg1DdXN0b21lckFkbWluEncKDkNyZWF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5DcmVhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL293bmVyL2N1c3RvbWVycxJxCg1MaXN0Q3VzdG9tZXJzEiAubG95YWx0eS52MS5MaXN0Q3VzdG9tZXJzUmVxdWVzdBohLmxveWFsdHkudjEuTGlzdEN1c3RvbWVyc1Jlc3BvbnNlIhuC0+STAhUSEy92MS9vd25lci9jdXN0b21lcnMScAoLR2V0Q3VzdG9tZXISHi5sb3lhbHR5LnYxLkdldEN1c3RvbWVyUmVxdWVzdBofLmxveWFsdHkudjEuR2V0Q3VzdG9tZXJSZXNwb25zZSIggtPkkwIaEhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0SmwEKDlVwZGF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5VcGRhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2UiQoLT5JMCPDoBKlodOgEqGhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0yGC92MS9vd25lci9jdXN0b21lcnMve2lkfRJ9CgxBZGp1c3RQb2ludHMSHy5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1JlcXVlc3QaIC5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1Jlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9vd25lci9jdXN0b21lcnMve2lkfS9wb2ludHMSeQoORGVsZXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLkRlbGV0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuRGVsZXRlQ3VzdG9tZXJSZXNwb25zZSIggtPkkwIaKhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH1iBnByb3RvMw", [file_google_api_annotations, file_loyalty_v1_types]);
+  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiuAEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EhEKBHBhZ2UYASABKAVIAIgBARISCgVsaW1pdBgCIAEoBUgBiAEBEg4KBnNlYXJjaBgDIAEoCRIxCg1zdGF0dXNfZmlsdGVyGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1cxIPCgdzb3J0X2J5GAUgASgJEhIKCnNvcnRfb3JkZXIYBiABKAlCBwoFX3BhZ2VCCAoGX2xpbWl0ImwKFUxpc3RDdXN0b21lcnNSZXNwb25zZRInCgljdXN0b21lcnMYASADKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyEioKCnBhZ2luYXRpb24YAiABKAsyFi5sb3lhbHR5LnYxLlBhZ2luYXRpb24iIAoSR2V0Q3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIoQBChNHZXRDdXN0b21lclJlc3BvbnNlEiYKCGN1c3RvbWVyGAEgASgLMhQubG95YWx0eS52MS5DdXN0b21lchIvCg5wb2ludHNfaGlzdG9yeRgCIAMoCzIXLmxveWFsdHkudjEuTGVkZ2VyRW50cnkSFAoMdG90YWxfcG9pbnRzGAMgASgFIrcBChVVcGRhdGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEhIKBXBob25lGAMgASgJSAGIAQESLwoGc3RhdHVzGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1c0gCiAEBEhIKBW5vdGVzGAUgASgJSAOIAQFCBwoFX25hbWVCCAoGX3Bob25lQgkKB19zdGF0dXNCCAoGX25vdGVzIlEKFlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiQQoTQWRqdXN0UG9pbnRzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZwb2ludHMYAiABKAUSDgoGcmVhc29uGAMgASgJIlAKFEFkanVzdFBvaW50c1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEwoLbmV3X2JhbGFuY2UYAiABKAUSEgoKYWRqdXN0bWVudBgDIAEoBSIjChVEZWxldGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkiOgoWRGVsZXRlQ3VzdG9tZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkyhQYKDUN1c3RvbWVyQWRtaW4SdwoOQ3JlYXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLkNyZWF0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuQ3JlYXRlQ3VzdG9tZXJSZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvb3duZXIvY3VzdG9tZXJzEnEKDUxpc3RDdXN0b21lcnMSIC5sb3lhbHR5LnYxLkxpc3RDdXN0b21lcnNSZXF1ZXN0GiEubG95YWx0eS52MS5MaXN0Q3VzdG9tZXJzUmVzcG9uc2UiG4LT5JMCFRITL3YxL293bmVyL2N1c3RvbWVycxJwCgtHZXRDdXN0b21lchIeLmxveWFsdHkudjEuR2V0Q3VzdG9tZXJSZXF1ZXN0Gh8ubG95YWx0eS52MS5HZXRDdXN0b21lclJlc3BvbnNlIiCC0+STAhoSGC92MS9vd25lci9jdXN0b21lcnMve2lkfRKbAQoOVXBkYXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLlVwZGF0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuVXBkYXRlQ3VzdG9tZXJSZXNwb25zZSJCgtPkkwI8OgEqWh06ASoaGC92MS9vd25lci9jdXN0b21lcnMve2lkfTIYL3YxL293bmVyL2N1c3RvbWVycy97aWR9En0KDEFkanVzdFBvaW50cxIfLmxveWFsdHkudjEuQWRqdXN0UG9pbnRzUmVxdWVzdBogLmxveWFsdHkudjEuQWRqdXN0UG9pbnRzUmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL293bmVyL2N1c3RvbWVycy97aWR9L3BvaW50cxJ5Cg5EZWxldGVDdXN0b21lchIhLmxveWFsdHkudjEuRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0GiIubG95YWx0eS52MS5EZWxldGVDdXN0b21lclJlc3BvbnNlIiCC0+STAhoqGC92MS9vd25lci9jdXN0b21lcnMve2lkfWIGcHJvdG8z", [file_google_api_annotations, file_loyalty_v1_types]);
 
 /**
  * Request of CustomerAdmin.CreateCustomer.
@@ -22,7 +22,10 @@ export const file_loyalty_v1_admin: GenFile = /*@__PURE__*/
  */
 export type CreateCustomerRequest = Message<"loyalty.v1.CreateCustomerRequest"> & {
   /**
-   * Display name, 1-200 characters.
+   * Display name: optional (a till enrols customers by phone alone, so a
+   * customer may have none; absent or empty means no name). Surrounding
+   * whitespace is trimmed; at most 200 characters, no control characters
+   * (else INVALID_ARGUMENT naming `name`).
    *
    * @generated from field: string name = 1;
    */
@@ -92,18 +95,21 @@ export const CreateCustomerResponseSchema: GenMessage<CreateCustomerResponse> = 
  */
 export type ListCustomersRequest = Message<"loyalty.v1.ListCustomersRequest"> & {
   /**
-   * 1-based page number; default 1.
+   * 1-based page number, >= 1; absent = 1. `optional` so that an explicit
+   * 0 (or a negative page) is told from an absent one: INVALID_ARGUMENT
+   * naming `page`, not the first page.
    *
-   * @generated from field: int32 page = 1;
+   * @generated from field: optional int32 page = 1;
    */
-  page: number;
+  page?: number | undefined;
 
   /**
-   * Page size, 1-100; default 20.
+   * Page size, 1-100; absent = 20. An explicit 0 is out of range
+   * (INVALID_ARGUMENT naming `limit`), not the default.
    *
-   * @generated from field: int32 limit = 2;
+   * @generated from field: optional int32 limit = 2;
    */
-  limit: number;
+  limit?: number | undefined;
 
   /**
    * Case-insensitive name fragment, or phone digits.
@@ -239,7 +245,8 @@ export type UpdateCustomerRequest = Message<"loyalty.v1.UpdateCustomerRequest"> 
   id: string;
 
   /**
-   * New display name.
+   * New display name: trimmed, at most 200 characters, no control
+   * characters; empty removes the name. Absent leaves it unchanged.
    *
    * @generated from field: optional string name = 2;
    */

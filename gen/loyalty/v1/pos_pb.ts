@@ -129,6 +129,10 @@ export const CheckinResponseSchema: GenMessage<CheckinResponse> = /*@__PURE__*/
 export type LoyaltyPosGetCustomerRequest = Message<"loyalty.v1.LoyaltyPosGetCustomerRequest"> & {
   /**
    * A customer id, or a phone number (`+353...`, `%2B353...`, national form).
+   * Text with a letter in it is a customer id: an unknown one is NOT_FOUND.
+   * Text of digits and phone punctuation is a phone number: one that cannot
+   * be a phone number is INVALID_ARGUMENT naming `identifier`, a possible but
+   * unknown one NOT_FOUND. Look-ups never enrol a customer.
    *
    * @generated from field: string identifier = 1;
    */
@@ -205,7 +209,8 @@ export const LoyaltyPosGetCustomerResponseSchema: GenMessage<LoyaltyPosGetCustom
  */
 export type GetBalanceRequest = Message<"loyalty.v1.GetBalanceRequest"> & {
   /**
-   * A customer id or a phone number.
+   * A customer id or a phone number, told apart as in
+   * LoyaltyPosGetCustomerRequest.identifier.
    *
    * @generated from field: string identifier = 1;
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/types.proto.
  */
 export const file_loyalty_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIrECCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+QEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgJEg0KBWRlbHRhGAIgASgFEg4KBnJlYXNvbhgDIAEoCRIpCgR0eXBlGAQgASgOMhsubG95YWx0eS52MS5MZWRnZXJFbnRyeVR5cGUSEAoIc3RvcmVfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNYmFsYW5jZV9hZnRlchgHIAEoBRISCgphcGlfa2V5X2lkGAggASgJEhAKCG93bmVyX2lkGAkgASgJEhUKDXJlZGVtcHRpb25faWQYCiABKAkiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIlEKBVN0b3JlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgEKB1Byb2dyYW0SJQoEbW9kZRgBIAEoDjIXLmxveWFsdHkudjEuUHJvZ3JhbU1vZGUSIAoYcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0GAIgASgBEhcKD3BvaW50c19wZXJfdW5pdBgDIAEoBRIYChBwb2ludHNfcGVyX3Zpc2l0GAQgASgFEhgKEHJld2FyZF90aHJlc2hvbGQYBSABKAUSFAoMcmV3YXJkX3RpdGxlGAYgASgJEhcKD2RlZmF1bHRfY291bnRyeRgHIAEoCSLWAQoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcHJlZml4GAMgASgJEhAKCHN0b3JlX2lkGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqSgoOQ3VzdG9tZXJTdGF0dXMSHwobQ1VTVE9NRVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASCgoGQUNUSVZFEAESCwoHQkxPQ0tFRBACKksKC1Byb2dyYW1Nb2RlEhwKGFBST0dSQU1fTU9ERV9VTlNQRUNJRklFRBAAEgkKBVNQRU5EEAESCAoEVU5JVBACEgkKBVZJU0lUEAMqbgoPTGVkZ2VyRW50cnlUeXBlEiEKHUxFREdFUl9FTlRSWV9UWVBFX1VOU1BFQ0lGSUVEEAASCwoHQ0hFQ0tJThABEg4KClJFREVNUFRJT04QAhIOCgpBREpVU1RNRU5UEAMSCwoHSU5JVElBTBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIrECCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+QEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgJEg0KBWRlbHRhGAIgASgFEg4KBnJlYXNvbhgDIAEoCRIpCgR0eXBlGAQgASgOMhsubG95YWx0eS52MS5MZWRnZXJFbnRyeVR5cGUSEAoIc3RvcmVfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNYmFsYW5jZV9hZnRlchgHIAEoBRISCgphcGlfa2V5X2lkGAggASgJEhAKCG93bmVyX2lkGAkgASgJEhUKDXJlZGVtcHRpb25faWQYCiABKAkiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIoIBCgVTdG9yZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2FyY2hpdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLgAQoHUHJvZ3JhbRIlCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZRIgChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAESFwoPcG9pbnRzX3Blcl91bml0GAMgASgFEhgKEHBvaW50c19wZXJfdmlzaXQYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIUCgxyZXdhcmRfdGl0bGUYBiABKAkSFwoPZGVmYXVsdF9jb3VudHJ5GAcgASgJEhAKCGN1cnJlbmN5GAggASgJItYBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSEAoIc3RvcmVfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpKCg5DdXN0b21lclN0YXR1cxIfChtDVVNUT01FUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARILCgdCTE9DS0VEEAIqSwoLUHJvZ3JhbU1vZGUSHAoYUFJPR1JBTV9NT0RFX1VOU1BFQ0lGSUVEEAASCQoFU1BFTkQQARIICgRVTklUEAISCQoFVklTSVQQAyp6Cg9MZWRnZXJFbnRyeVR5cGUSIQodTEVER0VSX0VOVFJZX1RZUEVfVU5TUEVDSUZJRUQQABILCgdDSEVDS0lOEAESDgoKUkVERU1QVElPThACEg4KCkFESlVTVE1FTlQQAxILCgdJTklUSUFMEAQSCgoGSU1QT1JUEAViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A loyalty customer of one business.
@@ -120,7 +120,8 @@ export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
 
   /**
    * "Visit" for check-ins, "Redemption: <reward>" for redemptions, the
-   * owner's reason for adjustments, "Initial points" for opening balances.
+   * owner's reason for adjustments, "Initial points" for opening balances,
+   * "CSV import" for imported points.
    *
    * @generated from field: string reason = 3;
    */
@@ -244,6 +245,14 @@ export type Store = Message<"loyalty.v1.Store"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 3;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * When the store was archived (deleted while it had history); absent (null
+   * over REST) while it is in use.
+   *
+   * @generated from field: google.protobuf.Timestamp archived_at = 4;
+   */
+  archivedAt?: Timestamp | undefined;
 };
 
 /**
@@ -307,6 +316,14 @@ export type Program = Message<"loyalty.v1.Program"> & {
    * @generated from field: string default_country = 7;
    */
   defaultCountry: string;
+
+  /**
+   * ISO 4217 currency of the business (e.g. "EUR"): the unit of SPEND mode's
+   * amounts, shown with them in the portal. "EUR" unless the owner sets it.
+   *
+   * @generated from field: string currency = 8;
+   */
+  currency: string;
 };
 
 /**
@@ -499,6 +516,14 @@ export enum LedgerEntryType {
    * @generated from enum value: INITIAL = 4;
    */
   INITIAL = 4,
+
+  /**
+   * Points added by a CSV import (POST /v1/owner/customers/import), one
+   * entry per imported row with points > 0 (reason "CSV import").
+   *
+   * @generated from enum value: IMPORT = 5;
+   */
+  IMPORT = 5,
 }
 
 /**

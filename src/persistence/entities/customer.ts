@@ -22,7 +22,10 @@ export const CustomerSchema = new EntitySchema<Customer>({
   // No index may cover totalPoints, lastVisitAt or updatedAt: a check-in
   // must stay a HOT update (migration Migration20261125202000).
   indexes: [
-    { name: "customer_business_created_idx", properties: ["businessId", "createdAt"] },
+    // With the id, the order of the list by createdAt and the export's
+    // keyset pages (created_at, id) are one index range, even when an import
+    // created thousands of customers in one transaction (one created_at).
+    { name: "customer_business_created_idx", properties: ["businessId", "createdAt", "id"] },
   ],
   checks: [{ name: "customer_total_points_non_negative", expression: "total_points >= 0" }],
   properties: {

@@ -2,6 +2,7 @@ import { ApiKeySchema } from "./api-key.js";
 import { AuditEventSchema } from "./audit-event.js";
 import { BusinessSchema } from "./business.js";
 import { CustomerSchema } from "./customer.js";
+import { CustomerImportSchema } from "./customer-import.js";
 import { IdempotencyRecordSchema } from "./idempotency-record.js";
 import { LedgerEntrySchema } from "./ledger-entry.js";
 import { OwnerSchema } from "./owner.js";
@@ -21,4 +22,5 @@ export const allEntities = [
   RedemptionSchema,
   AuditEventSchema,
   IdempotencyRecordSchema,
+  CustomerImportSchema,
 ];

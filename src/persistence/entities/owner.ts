@@ -8,6 +8,8 @@ export interface Owner {
   email: string;
   /** argon2id PHC string; never leaves the persistence layer. */
   passwordHash: string;
+  /** Moved on by each log-out and password change; tokens of an older generation are refused. */
+  tokenGeneration: number;
   createdAt: Date;
 }
 
@@ -19,6 +21,7 @@ export const OwnerSchema = new EntitySchema<Owner>({
     businessId: { type: "string", length: 32, index: true },
     email: { type: "string", length: 320, unique: true },
     passwordHash: { type: "string", length: 255 },
+    tokenGeneration: { type: "integer", default: 0 },
     createdAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
   },
 });

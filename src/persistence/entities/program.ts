@@ -11,6 +11,8 @@ export interface Program {
   rewardThreshold: number;
   rewardTitle: string;
   defaultCountry: string;
+  /** ISO 4217 code, e.g. "EUR". */
+  currency: string;
   updatedAt: Date;
 }
 
@@ -26,6 +28,7 @@ export const ProgramSchema = new EntitySchema<Program>({
     rewardThreshold: { type: "integer" },
     rewardTitle: { type: "string", length: 100 },
     defaultCountry: { type: "string", length: 2 },
+    currency: { type: "string", length: 3, default: "EUR" },
     updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
   },
 });

@@ -6,6 +6,8 @@ export interface Store {
   businessId: string;
   name: string;
   createdAt: Date;
+  /** Set when the store was deleted while it had history. */
+  archivedAt: Date | null;
 }
 
 export const StoreSchema = new EntitySchema<Store>({
@@ -17,5 +19,6 @@ export const StoreSchema = new EntitySchema<Store>({
     businessId: { type: "string", length: 32 },
     name: { type: "string", length: 200 },
     createdAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
+    archivedAt: { type: "Date", columnType: "timestamptz", nullable: true },
   },
 });

@@ -132,16 +132,8 @@ const NAV: { label: ReactNode; name: string; target: string; match: string }[] =
   { label: "Customers", name: "Customers", target: href("customers"), match: "customers" },
   { label: "Program", name: "Program", target: href("program"), match: "program" },
   { label: "Stores", name: "Stores", target: href("stores"), match: "stores" },
-  {
-    label: (
-      <>
-        Billing <span aria-hidden="true">→</span> API Key
-      </>
-    ),
-    name: "Billing → API Key",
-    target: href("billing", "api-key"),
-    match: "billing",
-  },
+  // Called what it is: there is no billing yet (the old #/billing/api-key still opens it).
+  { label: "API keys", name: "API keys", target: href("api-keys"), match: "api-keys" },
 ];
 
 /** Which page a route shows, and its title. */
@@ -156,8 +148,9 @@ function pageOf(route: Route): { key: string; title: string; node: ReactNode } {
       return second
         ? { key: `customer:${second}`, title: "Customer", node: <CustomerPage id={second} /> }
         : { key: "customers", title: "Customers", node: <CustomersPage query={route.query} /> };
+    case "api-keys":
     case "billing":
-      return { key: "api-key", title: "Billing → API Key", node: <ApiKeysPage /> };
+      return { key: "api-keys", title: "API keys", node: <ApiKeysPage /> };
     case "program":
       return { key: "program", title: "Program", node: <ProgramPage /> };
     case "stores":
@@ -187,6 +180,7 @@ function Shell({ session, route, onLogout }: { session: Session; route: Route; o
   // The sign-in pages are not for signed-in owners: show the dashboard's URL.
   useEffect(() => {
     if (current === "login" || current === "signup") navigate(href("dashboard"), { replace: true });
+    if (current === "billing") navigate(href("api-keys"), { replace: true });
   }, [current]);
 
   return (

@@ -1,8 +1,16 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { CustomerStatus, LedgerEntryType, ProgramMode } from "../../../gen/loyalty/v1/types_pb.js";
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+/**
+ * One date format everywhere in the portal: day, short month, year ("2 Nov
+ * 2026" in English), with the time where it matters ("2 Nov 2026, 17:05").
+ * The words follow the browser's language; the shape is the same on every page.
+ */
+const DATE_PARTS = { day: "numeric", month: "short", year: "numeric" } as const;
+const dateTime = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, hour: "2-digit", minute: "2-digit" });
+const dateOnly = new Intl.DateTimeFormat(undefined, DATE_PARTS);
+const dayMonth = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+const calendarDay = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: "UTC" });
 const number = new Intl.NumberFormat();
 
 /** A timestamp as local date and time; `fallback` when absent. */
@@ -15,8 +23,36 @@ export function formatDate(ts: Timestamp | undefined, fallback = "—"): string 
   return ts ? dateOnly.format(timestampDate(ts)) : fallback;
 }
 
+/** A calendar day sent as YYYY-MM-DD (the dashboard's UTC days), as "2 Nov 2026"; `short` leaves out the year. */
+export function formatDay(iso: string, opts: { short?: boolean } = {}): string {
+  const d = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) return iso;
+  return (opts.short ? dayMonth : calendarDay).format(d);
+}
+
 export function formatNumber(n: number): string {
   return number.format(n);
+}
+
+const plurals = new Intl.PluralRules("en");
+
+/** "1 point", "0 points", "1,500 points": a count with its noun in the right number. */
+export function countOf(n: number, one: string, other: string): string {
+  return `${number.format(n)} ${plurals.select(n) === "one" ? one : other}`;
+}
+
+/** An amount in the program's currency: formatMoney(25.5, "EUR") → "€25.50". */
+export function formatMoney(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount);
+  } catch {
+    return `${number.format(amount)} ${currency}`;
+  }
+}
+
+/** "1 point", "25 points". */
+export function formatPoints(n: number): string {
+  return countOf(n, "point", "points");
 }
 
 /** A signed points change: "+25", "−10". */

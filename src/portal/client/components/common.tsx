@@ -1,15 +1,26 @@
+import { ConnectError } from "@connectrpc/connect";
 import { useEffect, useId, useRef, type ReactNode } from "react";
 import { errorText } from "../errors.js";
 
 /**
  * A failed call, written next to what caused it. role="alert" makes screen
- * readers announce it; nothing is left to fail silently.
+ * readers announce it; nothing is left to fail silently. `describe` words a
+ * refusal with what the page knows (a balance, a name); undefined falls back
+ * to the general wording.
  */
-export function ErrorMessage({ error, testId }: { error: unknown; testId?: string }) {
+export function ErrorMessage({
+  error,
+  testId,
+  describe,
+}: {
+  error: unknown;
+  testId?: string;
+  describe?: (err: ConnectError) => string | undefined;
+}) {
   if (!error) return null;
   return (
     <p className="message message-error" role="alert" data-testid={testId ?? "error"}>
-      {errorText(error)}
+      {describe?.(ConnectError.from(error)) ?? errorText(error)}
     </p>
   );
 }

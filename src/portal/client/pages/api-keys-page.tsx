@@ -7,15 +7,16 @@ import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } f
 import { formatDateTime } from "../format.js";
 
 /**
- * Billing → API Key: the keys tills and web shops send in `X-API-Key`.
- * A new key is shown once (only its hash is stored); the list shows each
- * key by its prefix, with its last use, and revokes it.
+ * API keys: the keys tills and web shops send in `X-API-Key`. A new key is
+ * shown once (only its hash is stored); the list shows each key by its name
+ * (and prefix), with its last use, renames and revokes it; revoked keys are
+ * folded away below.
  */
 export function ApiKeysPage() {
   const [created, setCreated] = useState<CreateApiKeyResponse>();
   return (
     <>
-      <PageHeading eyebrow="Billing">API Key</PageHeading>
+      <PageHeading>API keys</PageHeading>
       <p className="lead">
         Your till, web shop or integration sends an API key in the <code>X-API-Key</code> header of every call to the POS API. Create one key
         per till or integration, so that you can revoke one without stopping the others.
@@ -149,6 +150,11 @@ function NewKey({ created, onDone }: { created: CreateApiKeyResponse; onDone: ()
   );
 }
 
+/** The name an owner gave the key, or its prefix when it has none. */
+export function keyLabel(k: { name: string; prefix: string }): string {
+  return k.name.trim() || `${k.prefix}…`;
+}
+
 function KeyList() {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
   const stores = useQuery(BusinessSettings.method.listStores, {});
@@ -158,65 +164,65 @@ function KeyList() {
   const queryClient = useQueryClient();
   const revoke = useMutation(BusinessSettings.method.revokeApiKey, {
     onSuccess: () => {
-      setDone(`Key ${revoking?.prefix ?? ""}… revoked. Calls made with it are refused from now on.`);
+      setDone(`Key “${revoking ? keyLabel(revoking) : ""}” revoked. Calls made with it are refused from now on.`);
       setRevoking(undefined);
       void queryClient.invalidateQueries();
     },
   });
+  const all = keys.data?.apiKeys ?? [];
+  const active = all.filter((k) => !k.revokedAt);
+  const revoked = all.filter((k) => k.revokedAt);
+  const store = (k: ApiKey) => (k.storeId ? (storeName.get(k.storeId) ?? "Unknown store") : "—");
 
   return (
     <section className="panel" aria-labelledby="keys-title">
       <h2 id="keys-title">Your API keys</h2>
       <Notice testId="revoke-notice">{done}</Notice>
       <QueryState query={keys} what="API keys" />
-      {keys.data && keys.data.apiKeys.length === 0 ? <p className="empty">No API keys yet.</p> : null}
-      {keys.data && keys.data.apiKeys.length > 0 ? (
+      {keys.data && active.length === 0 ? <p className="empty">{revoked.length ? "No active API keys." : "No API keys yet."}</p> : null}
+      {active.length > 0 ? (
         <div className="table-wrap">
-          <table data-testid="api-keys-table">
-            <caption className="visually-hidden">API keys, newest first</caption>
+          <table data-testid="api-keys-table" className="cards">
+            <caption className="visually-hidden">Active API keys, newest first</caption>
             <thead>
               <tr>
-                <th scope="col">Key</th>
                 <th scope="col">Name</th>
                 <th scope="col">Store</th>
                 <th scope="col">Created</th>
                 <th scope="col">Last used</th>
-                <th scope="col">Status</th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>
             <tbody>
-              {keys.data.apiKeys.map((k) => (
+              {active.map((k) => (
                 <tr key={k.id} data-testid="api-key-row" data-prefix={k.prefix}>
-                  <td className="mono">{k.prefix}…</td>
-                  <td>{k.name || "—"}</td>
-                  <td>{k.storeId ? (storeName.get(k.storeId) ?? "Unknown store") : "—"}</td>
-                  <td>{formatDateTime(k.createdAt)}</td>
-                  <td data-testid="api-key-last-used">{formatDateTime(k.lastUsedAt, "Never")}</td>
-                  <td data-testid="api-key-status">
-                    {k.revokedAt ? (
-                      <span className="badge badge-blocked">Revoked {formatDateTime(k.revokedAt)}</span>
-                    ) : (
-                      <span className="badge badge-active">Active</span>
-                    )}
+                  <td className="card-title">
+                    <span data-testid="api-key-name">{keyLabel(k)}</span>{" "}
+                    <span className="badge badge-active" data-testid="api-key-status">
+                      Active
+                    </span>
+                    <span className="subtle mono">{k.prefix}…</span>
                   </td>
-                  <td>
-                    {k.revokedAt ? null : (
-                      <button
-                        type="button"
-                        className="danger small"
-                        aria-label={`Revoke key ${k.prefix}`}
-                        onClick={() => {
-                          setDone(undefined);
-                          revoke.reset();
-                          setRevoking(k);
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    )}
+                  <td data-label="Store">{store(k)}</td>
+                  <td data-label="Created">{formatDateTime(k.createdAt)}</td>
+                  <td data-label="Last used" data-testid="api-key-last-used">
+                    {formatDateTime(k.lastUsedAt, "Never")}
+                  </td>
+                  <td className="row-actions">
+                    <button
+                      type="button"
+                      className="danger small"
+                      aria-label={`Revoke key “${keyLabel(k)}”`}
+                      onClick={() => {
+                        setDone(undefined);
+                        revoke.reset();
+                        setRevoking(k);
+                      }}
+                    >
+                      Revoke
+                    </button>
                   </td>
                 </tr>
               ))}
@@ -224,16 +230,37 @@ function KeyList() {
           </table>
         </div>
       ) : null}
+      {revoked.length > 0 ? (
+        <details className="revoked-keys" data-testid="revoked-keys">
+          <summary>
+            Revoked keys ({revoked.length})
+          </summary>
+          <ul className="plain-list">
+            {revoked.map((k) => (
+              <li key={k.id} data-testid="revoked-key" data-prefix={k.prefix}>
+                <strong>{keyLabel(k)}</strong> <span className="subtle mono">{k.prefix}…</span>
+                <span className="subtle">
+                  Revoked {formatDateTime(k.revokedAt)} · last used {formatDateTime(k.lastUsedAt, "never")}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </details>
+      ) : null}
       <ConfirmDialog
         open={revoking !== undefined}
-        title={`Revoke key ${revoking?.prefix ?? ""}…?`}
+        title={`Revoke “${revoking ? keyLabel(revoking) : ""}”?`}
         confirmLabel="Revoke key"
         busy={revoke.isPending}
         error={revoke.error}
         onCancel={() => setRevoking(undefined)}
         onConfirm={() => revoking && revoke.mutate({ id: revoking.id })}
       >
-        <p>Every till or integration using this key stops working at once. This cannot be undone; create a new key to replace it.</p>
+        <p>
+          The key <span className="mono">{revoking?.prefix}…</span>
+          {revoking?.storeId ? ` (${store(revoking)})` : ""} stops working at once on every till or integration using it. This cannot be
+          undone; create a new key to replace it.
+        </p>
       </ConfirmDialog>
     </section>
   );

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { BusinessSettings, OwnerAuth } from "../../../../gen/loyalty/v1/account_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { ErrorMessage, Field, Notice, PageHeading } from "../components/common.js";
+import { CountrySelect } from "../components/country-select.js";
 import { href } from "../router.js";
 import { sessionFromToken, type Session } from "../session.js";
 
@@ -101,7 +102,7 @@ function SignupForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
     e.preventDefault();
     setLocalError(undefined);
     register.mutate(
-      { businessName: businessName.trim(), email: email.trim(), password, defaultCountry: country.trim().toUpperCase() },
+      { businessName: businessName.trim(), email: email.trim(), password, defaultCountry: country },
       {
         onSuccess(res) {
           const session = sessionFromToken(res.token, email.trim(), businessName.trim());
@@ -138,21 +139,8 @@ function SignupForm({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           />
         )}
       </Field>
-      <Field label="Country" hint="Two-letter country code (IE, GB, FR…) used to read local phone numbers.">
-        {(p) => (
-          <input
-            {...p}
-            name="country"
-            autoComplete="country"
-            required
-            minLength={2}
-            maxLength={2}
-            pattern="[A-Za-z]{2}"
-            className="short"
-            value={country}
-            onChange={(e) => setCountry(e.target.value)}
-          />
-        )}
+      <Field label="Country" hint="Local phone numbers (087 123 4567) are read as numbers of this country.">
+        {(p) => <CountrySelect {...p} name="country" value={country} onChange={setCountry} />}
       </Field>
       <ErrorMessage error={register.error ?? localError} />
       <button type="submit" disabled={register.isPending}>

@@ -1,3 +1,4 @@
+import type { ConnectError } from "@connectrpc/connect";
 import { useQueryClient } from "@tanstack/react-query";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useEffect, useState, type FormEvent } from "react";
@@ -5,7 +6,7 @@ import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
-import { customerName, formatDateTime, formatDelta, formatNumber, ledgerTypeLabel, statusLabel } from "../format.js";
+import { customerName, formatDateTime, formatDelta, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
 
 /** One customer: balance, history, adjustments, details, block and delete. */
@@ -60,50 +61,94 @@ export function CustomerPage({ id }: { id: string }) {
   );
 }
 
+/** The largest change one adjustment may make (the API's bound). */
+const MAX_ADJUSTMENT = 10_000_000;
+
 function AdjustPoints({ customer }: { customer: Customer }) {
   const [direction, setDirection] = useState<"add" | "deduct">("add");
   const [points, setPoints] = useState("");
   const [reason, setReason] = useState("");
   const [done, setDone] = useState<string>();
+  const [invalid, setInvalid] = useState<string>();
   const queryClient = useQueryClient();
   const adjust = useMutation(CustomerAdmin.method.adjustPoints, {
     onSuccess: (res) => {
-      setDone(`${res.adjustment > 0 ? "Added" : "Deducted"} ${formatNumber(Math.abs(res.adjustment))} points. New balance: ${formatNumber(res.newBalance)}.`);
+      setDone(`${res.adjustment > 0 ? "Added" : "Deducted"} ${formatPoints(Math.abs(res.adjustment))}. New balance: ${formatPoints(res.newBalance)}.`);
       setPoints("");
       setReason("");
       void queryClient.invalidateQueries();
     },
   });
+  // What was said about the last attempt goes as soon as the owner changes the form.
+  const edit = <T,>(setter: (v: T) => void) => (v: T) => {
+    setter(v);
+    setDone(undefined);
+    setInvalid(undefined);
+    adjust.reset();
+  };
 
   function submit(e: FormEvent) {
     e.preventDefault();
     setDone(undefined);
-    const n = Math.trunc(Number(points));
+    adjust.reset();
+    const n = Number(points.trim());
+    if (points.trim() === "" || !Number.isInteger(n) || n < 1 || n > MAX_ADJUSTMENT) {
+      setInvalid(`Points must be a whole number from 1 to ${formatNumber(MAX_ADJUSTMENT)}.`);
+      return;
+    }
+    if (reason.trim() === "") {
+      setInvalid("Give a reason: it is kept in the customer’s history.");
+      return;
+    }
+    setInvalid(undefined);
     adjust.mutate({ id: customer.id, points: direction === "add" ? n : -n, reason: reason.trim() });
   }
+
+  const describe = (err: ConnectError) =>
+    err.rawMessage === "insufficient points"
+      ? `${customerName(customer)} has ${formatPoints(customer.totalPoints)}, so you can deduct at most ${formatNumber(Math.max(0, customer.totalPoints))}.`
+      : undefined;
 
   return (
     <section className="panel" aria-labelledby="adjust-title">
       <h2 id="adjust-title">Add or deduct points</h2>
-      <form onSubmit={submit} data-testid="adjust-form">
+      <form onSubmit={submit} data-testid="adjust-form" noValidate>
         <fieldset className="segmented">
           <legend>Change</legend>
           <label>
-            <input type="radio" name="direction" value="add" checked={direction === "add"} onChange={() => setDirection("add")} /> Add points
+            <input type="radio" name="direction" value="add" checked={direction === "add"} onChange={() => edit(setDirection)("add")} /> Add points
           </label>
           <label>
-            <input type="radio" name="direction" value="deduct" checked={direction === "deduct"} onChange={() => setDirection("deduct")} /> Deduct points
+            <input type="radio" name="direction" value="deduct" checked={direction === "deduct"} onChange={() => edit(setDirection)("deduct")} /> Deduct
+            points
           </label>
         </fieldset>
-        <Field label="Points">
+        <Field label="Points" hint={direction === "add" ? "How many points to add." : `How many points to take away (at most ${formatNumber(Math.max(0, customer.totalPoints))}).`}>
           {(p) => (
-            <input {...p} type="number" name="points" required min={1} step={1} inputMode="numeric" value={points} onChange={(e) => setPoints(e.target.value)} />
+            <input
+              {...p}
+              type="number"
+              name="points"
+              required
+              min={1}
+              max={direction === "add" ? MAX_ADJUSTMENT : Math.max(1, Math.min(MAX_ADJUSTMENT, customer.totalPoints))}
+              step={1}
+              inputMode="numeric"
+              value={points}
+              onChange={(e) => edit(setPoints)(e.target.value.replace(/^-+/, ""))}
+            />
           )}
         </Field>
         <Field label="Reason" hint="Kept in the customer’s history, e.g. “Refund for cancelled order”.">
-          {(p) => <input {...p} name="reason" required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />}
+          {(p) => <input {...p} name="reason" required maxLength={500} value={reason} onChange={(e) => edit(setReason)(e.target.value)} />}
         </Field>
-        <ErrorMessage error={adjust.error} testId="adjust-error" />
+        {invalid ? (
+          <p className="message message-error" role="alert" data-testid="adjust-error">
+            {invalid}
+          </p>
+        ) : (
+          <ErrorMessage error={adjust.error} testId="adjust-error" describe={describe} />
+        )}
         <Notice testId="adjust-notice">{done}</Notice>
         <button type="submit" disabled={adjust.isPending}>
           {adjust.isPending ? "Saving…" : direction === "add" ? "Add points" : "Deduct points"}
@@ -185,7 +230,7 @@ function History({ entries }: { entries: LedgerEntry[] }) {
         <p className="empty">No points yet.</p>
       ) : (
         <div className="table-wrap">
-          <table data-testid="history-table">
+          <table data-testid="history-table" className="cards">
             <caption className="visually-hidden">Points history, newest first</caption>
             <thead>
               <tr>
@@ -204,12 +249,16 @@ function History({ entries }: { entries: LedgerEntry[] }) {
             <tbody>
               {entries.map((e) => (
                 <tr key={e.id} data-testid="history-row">
-                  <td>{formatDateTime(e.createdAt)}</td>
-                  <td>{ledgerTypeLabel(e.type)}</td>
-                  <td>{e.reason}</td>
-                  <td className={`num ${e.delta < 0 ? "negative" : "positive"}`}>{formatDelta(e.delta)}</td>
-                  <td className="num">{formatNumber(e.balanceAfter)}</td>
-                  <td>{source(e)}</td>
+                  <td data-label="When">{formatDateTime(e.createdAt)}</td>
+                  <td data-label="Type">{ledgerTypeLabel(e.type)}</td>
+                  <td data-label="Reason">{e.reason}</td>
+                  <td className={`num ${e.delta < 0 ? "negative" : "positive"}`} data-label="Points" data-testid="history-delta">
+                    {formatDelta(e.delta)}
+                  </td>
+                  <td className="num" data-label="Balance">
+                    {formatNumber(e.balanceAfter)}
+                  </td>
+                  <td data-label="By">{source(e)}</td>
                 </tr>
               ))}
             </tbody>
@@ -290,7 +339,7 @@ function DeleteCustomer({ customer }: { customer: Customer }) {
         onConfirm={() => remove.mutate({ id: customer.id })}
       >
         <p>
-          {customerName(customer)} ({customer.phone}) and their {formatNumber(customer.totalPoints)} points will be deleted permanently. A new
+          {customerName(customer)} ({customer.phone}) and their {formatPoints(customer.totalPoints)} will be deleted permanently. A new
           check-in with this phone number would enrol them again with no points.
         </p>
       </ConfirmDialog>

@@ -168,7 +168,7 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
             </p>
           ) : (
             <div className="table-wrap">
-              <table data-testid="customers-table">
+              <table data-testid="customers-table" className="cards">
                 <caption className="visually-hidden">Customers</caption>
                 <thead>
                   <tr>
@@ -180,23 +180,33 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
                     </th>
                     <th scope="col">Reward</th>
                     <th scope="col">Last visit</th>
-                    <th scope="col">Joined</th>
+                    <th scope="col" className="col-wide">
+                      Joined
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
                   {list.data.customers.map((c) => (
                     <tr key={c.id} data-testid="customer-row">
-                      <td>
+                      <td className="card-title">
                         <a href={href("customers", c.id)}>{customerName(c)}</a>
                       </td>
-                      <td className="mono">{c.phone}</td>
-                      <td>
+                      <td className="mono" data-label="Phone">
+                        {c.phone}
+                      </td>
+                      <td data-label="Status">
                         <span className={`badge badge-${statusLabel(c.status).toLowerCase()}`}>{statusLabel(c.status)}</span>
                       </td>
-                      <td className="num">{formatNumber(c.totalPoints)}</td>
-                      <td>{c.rewardAvailable ? "Available" : "—"}</td>
-                      <td>{formatDateTime(c.lastVisitAt, "Never")}</td>
-                      <td>{formatDate(c.createdAt)}</td>
+                      <td className="num" data-label="Points" data-testid="customer-points">
+                        {formatNumber(c.totalPoints)}
+                      </td>
+                      <td data-label="Reward" data-testid="customer-reward">
+                        {c.rewardAvailable ? "Available" : "—"}
+                      </td>
+                      <td data-label="Last visit">{formatDateTime(c.lastVisitAt, "Never")}</td>
+                      <td data-label="Joined" className="col-wide">
+                        {formatDate(c.createdAt)}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

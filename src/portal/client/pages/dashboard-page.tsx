@@ -40,7 +40,7 @@ export function DashboardPage() {
               <h2>Getting started</h2>
               <ol className="steps">
                 <li>
-                  Create an API key under <a href={href("billing", "api-key")}>Billing → API Key</a>.
+                  Create an API key under <a href={href("api-keys")}>API keys</a>.
                 </li>
                 <li>Give it to your till or web shop: each check-in awards points to the customer’s phone number.</li>
                 <li>

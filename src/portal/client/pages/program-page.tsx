@@ -1,16 +1,25 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { BusinessSettings, type UpdateProgramRequest } from "../../../../gen/loyalty/v1/account_pb.js";
 import { ProgramMode, type Program } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
-import { formatNumber } from "../format.js";
+import { CountrySelect } from "../components/country-select.js";
+import { formatMoney, formatPoints } from "../format.js";
 
 const MODES = [
-  [ProgramMode.SPEND, "Spend", "Points for every unit of currency spent (amount in the check-in)."],
-  [ProgramMode.UNIT, "Unit", "Points for every item bought (units in the check-in)."],
-  [ProgramMode.VISIT, "Visit", "The same points for every check-in."],
+  [ProgramMode.SPEND, "Spend", (currency: string) => `Points for every ${formatMoney(1, currency)} spent (the check-in’s amount).`],
+  [ProgramMode.UNIT, "Unit", () => "Points for every item bought (the check-in’s units)."],
+  [ProgramMode.VISIT, "Visit", () => "The same points for every check-in."],
 ] as const;
+
+/** Every ISO 4217 currency the browser can name, by name. */
+function currencyOptions(current: string): { code: string; name: string }[] {
+  const names = new Intl.DisplayNames(undefined, { type: "currency", fallback: "code" });
+  const codes = new Set(Intl.supportedValuesOf("currency"));
+  codes.add(current);
+  return [...codes].map((code) => ({ code, name: `${names.of(code) ?? code} (${code})` })).sort((a, b) => a.name.localeCompare(b.name));
+}
 
 /** The loyalty program: how check-ins earn points and what a reward costs. */
 export function ProgramPage() {
@@ -32,6 +41,7 @@ interface Draft {
   rewardThreshold: string;
   rewardTitle: string;
   defaultCountry: string;
+  currency: string;
 }
 
 function draftOf(p: Program): Draft {
@@ -43,6 +53,7 @@ function draftOf(p: Program): Draft {
     rewardThreshold: String(p.rewardThreshold),
     rewardTitle: p.rewardTitle,
     defaultCountry: p.defaultCountry,
+    currency: p.currency || "EUR",
   };
 }
 
@@ -51,18 +62,19 @@ function example(d: Draft): string {
   if (d.mode === ProgramMode.SPEND) {
     const hundredths = Math.round(Number(d.pointsPerCurrencyUnit) * 100);
     if (!Number.isFinite(hundredths) || hundredths <= 0) return "";
-    return `A purchase of 25.50 earns ${formatNumber(Math.floor((2550 * hundredths) / 10_000))} points.`;
+    return `A purchase of ${formatMoney(25.5, d.currency)} earns ${formatPoints(Math.floor((2550 * hundredths) / 10_000))}.`;
   }
   if (d.mode === ProgramMode.UNIT) {
     const n = Number(d.pointsPerUnit);
-    return Number.isInteger(n) && n > 0 ? `Buying 3 items earns ${formatNumber(3 * n)} points.` : "";
+    return Number.isInteger(n) && n > 0 ? `Buying 3 items earns ${formatPoints(3 * n)}.` : "";
   }
   const n = Number(d.pointsPerVisit);
-  return Number.isInteger(n) && n > 0 ? `Every check-in earns ${formatNumber(n)} points.` : "";
+  return Number.isInteger(n) && n > 0 ? `Every check-in earns ${formatPoints(n)}.` : "";
 }
 
 function ProgramForm({ program }: { program: Program }) {
   const [draft, setDraft] = useState(() => draftOf(program));
+  const currencies = useMemo(() => currencyOptions(program.currency || "EUR"), [program.currency]);
   const [done, setDone] = useState<string>();
   const queryClient = useQueryClient();
   useEffect(() => setDraft(draftOf(program)), [program]);
@@ -87,7 +99,8 @@ function ProgramForm({ program }: { program: Program }) {
     if (draft.pointsPerVisit !== before.pointsPerVisit) req.pointsPerVisit = Number(draft.pointsPerVisit);
     if (draft.rewardThreshold !== before.rewardThreshold) req.rewardThreshold = Number(draft.rewardThreshold);
     if (draft.rewardTitle !== before.rewardTitle) req.rewardTitle = draft.rewardTitle.trim();
-    if (draft.defaultCountry !== before.defaultCountry) req.defaultCountry = draft.defaultCountry.trim().toUpperCase();
+    if (draft.defaultCountry !== before.defaultCountry) req.defaultCountry = draft.defaultCountry;
+    if (draft.currency !== before.currency) req.currency = draft.currency;
     if (Object.keys(req).length === 0) {
       setDone("Nothing to save: no setting changed.");
       return;
@@ -104,14 +117,14 @@ function ProgramForm({ program }: { program: Program }) {
             <input type="radio" name="mode" value={label.toUpperCase()} checked={draft.mode === mode} onChange={() => set({ mode })} />
             <span>
               <strong>{label}</strong>
-              <span className="hint">{description}</span>
+              <span className="hint">{description(draft.currency)}</span>
             </span>
           </label>
         ))}
       </fieldset>
       <div className="grid-form">
         {draft.mode === ProgramMode.SPEND ? (
-          <Field label="Points per currency unit" hint="More than 0, up to 1,000, at most 2 decimals.">
+          <Field label={`Points per ${formatMoney(1, draft.currency)} spent`} hint="More than 0, up to 1,000, at most 2 decimals.">
             {(p) => (
               <input
                 {...p}
@@ -150,10 +163,19 @@ function ProgramForm({ program }: { program: Program }) {
         <Field label="Reward title" hint="What the customer gets, e.g. “Free Coffee”.">
           {(p) => <input {...p} name="rewardTitle" required maxLength={100} value={draft.rewardTitle} onChange={(e) => set({ rewardTitle: e.target.value })} />}
         </Field>
-        <Field label="Country for local phone numbers" hint="Two-letter code, e.g. IE.">
+        <Field label="Currency" hint="The currency of the amounts your till sends.">
           {(p) => (
-            <input {...p} name="defaultCountry" className="short" required minLength={2} maxLength={2} value={draft.defaultCountry} onChange={(e) => set({ defaultCountry: e.target.value })} />
+            <select {...p} name="currency" value={draft.currency} onChange={(e) => set({ currency: e.target.value })}>
+              {currencies.map((c) => (
+                <option key={c.code} value={c.code}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
           )}
+        </Field>
+        <Field label="Country for local phone numbers" hint="Numbers typed without a country code are read as numbers of this country.">
+          {(p) => <CountrySelect {...p} name="defaultCountry" value={draft.defaultCountry} onChange={(defaultCountry) => set({ defaultCountry })} />}
         </Field>
       </div>
       <p className="hint" data-testid="program-example">

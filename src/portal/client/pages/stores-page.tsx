@@ -50,7 +50,7 @@ export function StoresPage() {
         {stores.data && stores.data.stores.length === 0 ? <p className="empty">No stores yet.</p> : null}
         {stores.data && stores.data.stores.length > 0 ? (
           <div className="table-wrap">
-            <table data-testid="stores-table">
+            <table data-testid="stores-table" className="cards">
               <caption className="visually-hidden">Stores, oldest first</caption>
               <thead>
                 <tr>
@@ -62,9 +62,11 @@ export function StoresPage() {
               <tbody>
                 {stores.data.stores.map((s) => (
                   <tr key={s.id} data-testid="store-row">
-                    <td>{s.name}</td>
-                    <td className="mono">{s.id}</td>
-                    <td>{formatDate(s.createdAt)}</td>
+                    <td className="card-title">{s.name}</td>
+                    <td className="mono" data-label="Store id">
+                      {s.id}
+                    </td>
+                    <td data-label="Created">{formatDate(s.createdAt)}</td>
                   </tr>
                 ))}
               </tbody>

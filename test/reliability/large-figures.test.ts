@@ -1,0 +1,180 @@
+/**
+ * Issue 11 §1: one request never ends the process. The reproduction: a
+ * program with pointsPerCurrencyUnit 1000, three check-ins of amount
+ * 1,000,000 (1,000,000,000 points each), then the owner's dashboard for one
+ * day. Its sums (3,000,000,000) do not fit an int32: the gRPC lane used to
+ * encode the response in a `.then` without a catch, the rejection was
+ * unhandled and Node exited for every tenant.
+ *
+ * The service runs as a process of its own (as `npm start` runs it), so an
+ * unhandled rejection would end it; every protocol asks for the dashboard and
+ * gets the exact figures, and /healthz answers after each.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { BusinessSettings } from "../../gen/loyalty/v1/account_pb.js";
+import { call, loadGrpcStubs } from "../support/grpc.js";
+import { createTestDatabase, TEST_REDIS_URL } from "../support/test-app.js";
+import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "../support/rest.js";
+
+const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const BILLION = 1_000_000_000;
+const PHONES = ["+353861000001", "+353861000002", "+353861000003"];
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let child: ChildProcess;
+let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+let output = "";
+let url: string;
+let address: string;
+let b: Business;
+
+async function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => done(port));
+    });
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const port = await freePort();
+  child = spawn(TSX, ["src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  child.on("exit", (code, signal) => (exited = { code, signal }));
+  url = `http://127.0.0.1:${port}`;
+  address = `127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (exited) throw new Error(`the service exited before it was healthy:\n${output}`);
+    // A cold start (tsx, migrations) on a loaded 2-core machine can take a while.
+    if (Date.now() - started > 150_000) throw new Error(`not healthy within 150 s:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  b = await registerBusiness(url, { pointsPerCurrencyUnit: 1000 });
+  for (const phone of PHONES) {
+    const c = await rest(url, "POST", "/v1/pos/checkin", { body: { phone, amount: 1_000_000 }, headers: posAuth(b) });
+    expect(c.status, c.text).toBe(200);
+    expect(c.body.pointsAwarded).toBe(BILLION);
+    expect(c.body.totalPoints).toBe(BILLION);
+  }
+}, 200_000);
+
+afterAll(async () => {
+  if (child && !exited) {
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await gone;
+  }
+  await db?.drop();
+});
+
+/** The process is still there and answers. */
+async function expectAlive(): Promise<void> {
+  expect(exited, output).toBeUndefined();
+  const h = await fetch(`${url}/healthz`);
+  expect(h.status).toBe(200);
+  expect(await h.json()).toEqual({ status: "ok" });
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+/** The figures every protocol must give, in proto3 JSON names. */
+function expected() {
+  return {
+    totalCustomers: 3,
+    activeCustomers: 3,
+    blockedCustomers: 0,
+    rewardsAvailable: 3,
+    pointsIssued: 3 * BILLION,
+    pointsRedeemed: 0,
+    daily: [{ date: today(), issued: 3 * BILLION, redeemed: 0 }],
+  };
+}
+
+describe("a dashboard whose sums pass 2^31 (3,000,000,000 points issued)", () => {
+  test("gRPC (grpc-js stub, the POS vendors' toolchain) answers the exact figures and the process lives", async () => {
+    const stubs = loadGrpcStubs(address);
+    try {
+      const r = await call(stubs.settings, "GetDashboard", { days: 1 }, ownerAuth(b));
+      expect(r.error).toBeUndefined();
+      expect(r.response).toEqual(expected());
+    } finally {
+      stubs.close();
+    }
+    await expectAlive();
+  });
+
+  test("REST GET /v1/owner/dashboard?days=1 answers the figures as JSON numbers", async () => {
+    const r = await rest(url, "GET", "/v1/owner/dashboard?days=1", { headers: ownerAuth(b) });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual(expected());
+    expect(r.text).toContain('"pointsIssued":3000000000');
+    await expectAlive();
+  });
+
+  const transports = [
+    ["Connect, binary", () => createConnectTransport({ baseUrl: url, httpVersion: "1.1" })],
+    ["Connect, JSON", () => createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false })],
+    ["gRPC-Web, binary", () => createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })],
+    ["gRPC through connect-node (HTTP/2)", () => createGrpcTransport({ baseUrl: url })],
+  ] as const;
+  test.each(transports)("%s answers the exact figures and the process lives", async (_name, transport) => {
+    const settings = createClient(BusinessSettings, transport());
+    const d = await settings.getDashboard({ days: 1 }, { headers: ownerAuth(b) });
+    expect({
+      totalCustomers: d.totalCustomers,
+      activeCustomers: d.activeCustomers,
+      blockedCustomers: d.blockedCustomers,
+      rewardsAvailable: d.rewardsAvailable,
+      pointsIssued: d.pointsIssued,
+      pointsRedeemed: d.pointsRedeemed,
+      daily: d.daily.map((x) => ({ date: x.date, issued: x.issued, redeemed: x.redeemed })),
+    }).toEqual(expected());
+    await expectAlive();
+  });
+
+  test("a balance beyond the largest allowed value is a 400 and changes nothing", async () => {
+    // A fourth and a fifth billion on one customer: 2,000,000,000 fits, 3,000,000,000 does not.
+    const phone = PHONES[0]!;
+    const second = await rest(url, "POST", "/v1/pos/checkin", { body: { phone, amount: 1_000_000 }, headers: posAuth(b) });
+    expect(second.status, second.text).toBe(200);
+    expect(second.body.totalPoints).toBe(2 * BILLION);
+    const third = await rest(url, "POST", "/v1/pos/checkin", { body: { phone, amount: 1_000_000 }, headers: posAuth(b) });
+    expect(third.status, third.text).toBe(400);
+    expect(third.body).toEqual({ success: false, error: { code: "invalid_argument", message: "the balance would exceed the largest allowed value" } });
+    const balance = await rest(url, "GET", `/v1/pos/balance/${encodeURIComponent(phone)}`, { headers: posAuth(b) });
+    expect(balance.body.totalPoints).toBe(2 * BILLION);
+    await expectAlive();
+  });
+});
