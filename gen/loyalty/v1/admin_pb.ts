@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/admin.proto.
  */
 export const file_loyalty_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIimwEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDgoGc2VhcmNoGAMgASgJEjEKDXN0YXR1c19maWx0ZXIYBCABKA4yGi5sb3lhbHR5LnYxLkN1c3RvbWVyU3RhdHVzEg8KB3NvcnRfYnkYBSABKAkSEgoKc29ydF9vcmRlchgGIAEoCSJsChVMaXN0Q3VzdG9tZXJzUmVzcG9uc2USJwoJY3VzdG9tZXJzGAEgAygLMhQubG95YWx0eS52MS5DdXN0b21lchIqCgpwYWdpbmF0aW9uGAIgASgLMhYubG95YWx0eS52MS5QYWdpbmF0aW9uIiAKEkdldEN1c3RvbWVyUmVxdWVzdBIKCgJpZBgBIAEoCSKEAQoTR2V0Q3VzdG9tZXJSZXNwb25zZRImCghjdXN0b21lchgBIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXISLwoOcG9pbnRzX2hpc3RvcnkYAiADKAsyFy5sb3lhbHR5LnYxLkxlZGdlckVudHJ5EhQKDHRvdGFsX3BvaW50cxgDIAEoBSK3AQoVVXBkYXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARISCgVwaG9uZRgDIAEoCUgBiAEBEi8KBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXNIAogBARISCgVub3RlcxgFIAEoCUgDiAEBQgcKBV9uYW1lQggKBl9waG9uZUIJCgdfc3RhdHVzQggKBl9ub3RlcyJRChZVcGRhdGVDdXN0b21lclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJgoIY3VzdG9tZXIYAiABKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyIkEKE0FkanVzdFBvaW50c1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcG9pbnRzGAIgASgFEg4KBnJlYXNvbhgDIAEoCSJQChRBZGp1c3RQb2ludHNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC25ld19iYWxhbmNlGAIgASgFEhIKCmFkanVzdG1lbnQYAyABKAUiIwoVRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFkRlbGV0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJMoUGCg1DdXN0b21lckFkbWluEncKDkNyZWF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5DcmVhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL293bmVyL2N1c3RvbWVycxJxCg1MaXN0Q3VzdG9tZXJzEiAubG95YWx0eS52MS5MaXN0Q3VzdG9tZXJzUmVxdWVzdBohLmxveWFsdHkudjEuTGlzdEN1c3RvbWVyc1Jlc3BvbnNlIhuC0+STAhUSEy92MS9vd25lci9jdXN0b21lcnMScAoLR2V0Q3VzdG9tZXISHi5sb3lhbHR5LnYxLkdldEN1c3RvbWVyUmVxdWVzdBofLmxveWFsdHkudjEuR2V0Q3VzdG9tZXJSZXNwb25zZSIggtPkkwIaEhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0SmwEKDlVwZGF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5VcGRhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2UiQoLT5JMCPDoBKlodOgEqGhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0yGC92MS9vd25lci9jdXN0b21lcnMve2lkfRJ9CgxBZGp1c3RQb2ludHMSHy5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1JlcXVlc3QaIC5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1Jlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9vd25lci9jdXN0b21lcnMve2lkfS9wb2ludHMSeQoORGVsZXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLkRlbGV0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuRGVsZXRlQ3VzdG9tZXJSZXNwb25zZSIggtPkkwIaKhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH1iBnByb3RvMw", [file_google_api_annotations, file_loyalty_v1_types]);
+  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIimwEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDgoGc2VhcmNoGAMgASgJEjEKDXN0YXR1c19maWx0ZXIYBCABKA4yGi5sb3lhbHR5LnYxLkN1c3RvbWVyU3RhdHVzEg8KB3NvcnRfYnkYBSABKAkSEgoKc29ydF9vcmRlchgGIAEoCSJsChVMaXN0Q3VzdG9tZXJzUmVzcG9uc2USJwoJY3VzdG9tZXJzGAEgAygLMhQubG95YWx0eS52MS5DdXN0b21lchIqCgpwYWdpbmF0aW9uGAIgASgLMhYubG95YWx0eS52MS5QYWdpbmF0aW9uIiAKEkdldEN1c3RvbWVyUmVxdWVzdBIKCgJpZBgBIAEoCSKEAQoTR2V0Q3VzdG9tZXJSZXNwb25zZRImCghjdXN0b21lchgBIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXISLwoOcG9pbnRzX2hpc3RvcnkYAiADKAsyFy5sb3lhbHR5LnYxLkxlZGdlckVudHJ5EhQKDHRvdGFsX3BvaW50cxgDIAEoBSK3AQoVVXBkYXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARISCgVwaG9uZRgDIAEoCUgBiAEBEi8KBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXNIAogBARISCgVub3RlcxgFIAEoCUgDiAEBQgcKBV9uYW1lQggKBl9waG9uZUIJCgdfc3RhdHVzQggKBl9ub3RlcyJRChZVcGRhdGVDdXN0b21lclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJgoIY3VzdG9tZXIYAiABKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyIkEKE0FkanVzdFBvaW50c1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcG9pbnRzGAIgASgFEg4KBnJlYXNvbhgDIAEoCSJQChRBZGp1c3RQb2ludHNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC25ld19iYWxhbmNlGAIgASgFEhIKCmFkanVzdG1lbnQYAyABKAUiIwoVRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFkRlbGV0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJIpUBCiFDdXN0b21lckFkbWluUmVmdW5kQ2hlY2tpblJlcXVlc3QSEgoKY2hlY2tpbl9pZBgBIAEoCRITCgZhbW91bnQYAiABKAFIAIgBARISCgV1bml0cxgDIAEoBUgBiAEBEhMKBnJlYXNvbhgEIAEoCUgCiAEBQgkKB19hbW91bnRCCAoGX3VuaXRzQgkKB19yZWFzb24iiwEKIkN1c3RvbWVyQWRtaW5SZWZ1bmRDaGVja2luUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIRCglyZWZ1bmRfaWQYAiABKAkSEgoKY2hlY2tpbl9pZBgDIAEoCRIXCg9wb2ludHNfcmV2ZXJzZWQYBCABKAUSFAoMdG90YWxfcG9pbnRzGAUgASgFIlsKIkN1c3RvbWVyQWRtaW5Wb2lkUmVkZW1wdGlvblJlcXVlc3QSFQoNcmVkZW1wdGlvbl9pZBgBIAEoCRITCgZyZWFzb24YAiABKAlIAIgBAUIJCgdfcmVhc29uInwKI0N1c3RvbWVyQWRtaW5Wb2lkUmVkZW1wdGlvblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFQoNcmVkZW1wdGlvbl9pZBgCIAEoCRIXCg9wb2ludHNfcmVzdG9yZWQYAyABKAUSFAoMdG90YWxfcG9pbnRzGAQgASgFIosBChNSZWRlZW1SZXdhcmRSZXF1ZXN0EgoKAmlkGAEgASgJEhMKBnBvaW50cxgCIAEoBUgAiAEBEhUKCHN0b3JlX2lkGAMgASgJSAGIAQESFgoJb3JkZXJfcmVmGAQgASgJSAKIAQFCCQoHX3BvaW50c0ILCglfc3RvcmVfaWRCDAoKX29yZGVyX3JlZiKHAQoUUmVkZWVtUmV3YXJkUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZWRlZW1lZBgDIAEoBRIUCgxyZXdhcmRfdGl0bGUYBCABKAkSGAoQcmVtYWluaW5nX3BvaW50cxgFIAEoBTLTCQoNQ3VzdG9tZXJBZG1pbhJ3Cg5DcmVhdGVDdXN0b21lchIhLmxveWFsdHkudjEuQ3JlYXRlQ3VzdG9tZXJSZXF1ZXN0GiIubG95YWx0eS52MS5DcmVhdGVDdXN0b21lclJlc3BvbnNlIh6C0+STAhg6ASoiEy92MS9vd25lci9jdXN0b21lcnMScQoNTGlzdEN1c3RvbWVycxIgLmxveWFsdHkudjEuTGlzdEN1c3RvbWVyc1JlcXVlc3QaIS5sb3lhbHR5LnYxLkxpc3RDdXN0b21lcnNSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvY3VzdG9tZXJzEnAKC0dldEN1c3RvbWVyEh4ubG95YWx0eS52MS5HZXRDdXN0b21lclJlcXVlc3QaHy5sb3lhbHR5LnYxLkdldEN1c3RvbWVyUmVzcG9uc2UiIILT5JMCGhIYL3YxL293bmVyL2N1c3RvbWVycy97aWR9EpsBCg5VcGRhdGVDdXN0b21lchIhLmxveWFsdHkudjEuVXBkYXRlQ3VzdG9tZXJSZXF1ZXN0GiIubG95YWx0eS52MS5VcGRhdGVDdXN0b21lclJlc3BvbnNlIkKC0+STAjw6ASpaHToBKhoYL3YxL293bmVyL2N1c3RvbWVycy97aWR9MhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0SfQoMQWRqdXN0UG9pbnRzEh8ubG95YWx0eS52MS5BZGp1c3RQb2ludHNSZXF1ZXN0GiAubG95YWx0eS52MS5BZGp1c3RQb2ludHNSZXNwb25zZSIqgtPkkwIkOgEqIh8vdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0vcG9pbnRzEnkKDkRlbGV0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5EZWxldGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLkRlbGV0ZUN1c3RvbWVyUmVzcG9uc2UiIILT5JMCGioYL3YxL293bmVyL2N1c3RvbWVycy97aWR9EqEBCg1SZWZ1bmRDaGVja2luEi0ubG95YWx0eS52MS5DdXN0b21lckFkbWluUmVmdW5kQ2hlY2tpblJlcXVlc3QaLi5sb3lhbHR5LnYxLkN1c3RvbWVyQWRtaW5SZWZ1bmRDaGVja2luUmVzcG9uc2UiMYLT5JMCKzoBKiImL3YxL293bmVyL2NoZWNraW5zL3tjaGVja2luX2lkfS9yZWZ1bmQSqAEKDlZvaWRSZWRlbXB0aW9uEi4ubG95YWx0eS52MS5DdXN0b21lckFkbWluVm9pZFJlZGVtcHRpb25SZXF1ZXN0Gi8ubG95YWx0eS52MS5DdXN0b21lckFkbWluVm9pZFJlZGVtcHRpb25SZXNwb25zZSI1gtPkkwIvOgEqIiovdjEvb3duZXIvcmVkZW1wdGlvbnMve3JlZGVtcHRpb25faWR9L3ZvaWQSfQoMUmVkZWVtUmV3YXJkEh8ubG95YWx0eS52MS5SZWRlZW1SZXdhcmRSZXF1ZXN0GiAubG95YWx0eS52MS5SZWRlZW1SZXdhcmRSZXNwb25zZSIqgtPkkwIkOgEqIh8vdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0vcmVkZWVtYgZwcm90bzM", [file_google_api_annotations, file_loyalty_v1_types]);
 
 /**
  * Request of CustomerAdmin.CreateCustomer.
@@ -422,6 +422,259 @@ export const DeleteCustomerResponseSchema: GenMessage<DeleteCustomerResponse> = 
   messageDesc(file_loyalty_v1_admin, 11);
 
 /**
+ * Request of CustomerAdmin.RefundCheckin. Without amount and units, all that
+ * is left of the check-in is refunded.
+ *
+ * @generated from message loyalty.v1.CustomerAdminRefundCheckinRequest
+ */
+export type CustomerAdminRefundCheckinRequest = Message<"loyalty.v1.CustomerAdminRefundCheckinRequest"> & {
+  /**
+   * The check-in's id (from the path).
+   *
+   * @generated from field: string checkin_id = 1;
+   */
+  checkinId: string;
+
+  /**
+   * SPEND check-ins: the amount refunded, > 0, at most 2 decimals, at most what is left.
+   *
+   * @generated from field: optional double amount = 2;
+   */
+  amount?: number | undefined;
+
+  /**
+   * UNIT check-ins: the units refunded, at most the units left.
+   *
+   * @generated from field: optional int32 units = 3;
+   */
+  units?: number | undefined;
+
+  /**
+   * Why; "Refund" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 4;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminRefundCheckinRequest.
+ * Use `create(CustomerAdminRefundCheckinRequestSchema)` to create a new message.
+ */
+export const CustomerAdminRefundCheckinRequestSchema: GenMessage<CustomerAdminRefundCheckinRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 12);
+
+/**
+ * Response of CustomerAdmin.RefundCheckin.
+ *
+ * @generated from message loyalty.v1.CustomerAdminRefundCheckinResponse
+ */
+export type CustomerAdminRefundCheckinResponse = Message<"loyalty.v1.CustomerAdminRefundCheckinResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The id of the REFUND ledger entry.
+   *
+   * @generated from field: string refund_id = 2;
+   */
+  refundId: string;
+
+  /**
+   * The check-in refunded.
+   *
+   * @generated from field: string checkin_id = 3;
+   */
+  checkinId: string;
+
+  /**
+   * Points taken back by this refund (>= 0).
+   *
+   * @generated from field: int32 points_reversed = 4;
+   */
+  pointsReversed: number;
+
+  /**
+   * The balance after the refund; may be negative.
+   *
+   * @generated from field: int32 total_points = 5;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminRefundCheckinResponse.
+ * Use `create(CustomerAdminRefundCheckinResponseSchema)` to create a new message.
+ */
+export const CustomerAdminRefundCheckinResponseSchema: GenMessage<CustomerAdminRefundCheckinResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 13);
+
+/**
+ * Request of CustomerAdmin.VoidRedemption.
+ *
+ * @generated from message loyalty.v1.CustomerAdminVoidRedemptionRequest
+ */
+export type CustomerAdminVoidRedemptionRequest = Message<"loyalty.v1.CustomerAdminVoidRedemptionRequest"> & {
+  /**
+   * The redemption's id (from the path).
+   *
+   * @generated from field: string redemption_id = 1;
+   */
+  redemptionId: string;
+
+  /**
+   * Why; "Redemption voided" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 2;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminVoidRedemptionRequest.
+ * Use `create(CustomerAdminVoidRedemptionRequestSchema)` to create a new message.
+ */
+export const CustomerAdminVoidRedemptionRequestSchema: GenMessage<CustomerAdminVoidRedemptionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 14);
+
+/**
+ * Response of CustomerAdmin.VoidRedemption.
+ *
+ * @generated from message loyalty.v1.CustomerAdminVoidRedemptionResponse
+ */
+export type CustomerAdminVoidRedemptionResponse = Message<"loyalty.v1.CustomerAdminVoidRedemptionResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The redemption voided.
+   *
+   * @generated from field: string redemption_id = 2;
+   */
+  redemptionId: string;
+
+  /**
+   * Points given back.
+   *
+   * @generated from field: int32 points_restored = 3;
+   */
+  pointsRestored: number;
+
+  /**
+   * The balance after the void.
+   *
+   * @generated from field: int32 total_points = 4;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminVoidRedemptionResponse.
+ * Use `create(CustomerAdminVoidRedemptionResponseSchema)` to create a new message.
+ */
+export const CustomerAdminVoidRedemptionResponseSchema: GenMessage<CustomerAdminVoidRedemptionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 15);
+
+/**
+ * Request of CustomerAdmin.RedeemReward.
+ *
+ * @generated from message loyalty.v1.RedeemRewardRequest
+ */
+export type RedeemRewardRequest = Message<"loyalty.v1.RedeemRewardRequest"> & {
+  /**
+   * The customer's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Points to spend: rewardThreshold or a whole multiple of it; one reward when absent.
+   *
+   * @generated from field: optional int32 points = 2;
+   */
+  points?: number | undefined;
+
+  /**
+   * A store of the business; recorded on the ledger entry.
+   *
+   * @generated from field: optional string store_id = 3;
+   */
+  storeId?: string | undefined;
+
+  /**
+   * The order or receipt number, 1-100 printable characters.
+   *
+   * @generated from field: optional string order_ref = 4;
+   */
+  orderRef?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.RedeemRewardRequest.
+ * Use `create(RedeemRewardRequestSchema)` to create a new message.
+ */
+export const RedeemRewardRequestSchema: GenMessage<RedeemRewardRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 16);
+
+/**
+ * Response of CustomerAdmin.RedeemReward.
+ *
+ * @generated from message loyalty.v1.RedeemRewardResponse
+ */
+export type RedeemRewardResponse = Message<"loyalty.v1.RedeemRewardResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * Id of the redemption record.
+   *
+   * @generated from field: string redemption_id = 2;
+   */
+  redemptionId: string;
+
+  /**
+   * Points taken from the balance.
+   *
+   * @generated from field: int32 points_redeemed = 3;
+   */
+  pointsRedeemed: number;
+
+  /**
+   * The program's reward title.
+   *
+   * @generated from field: string reward_title = 4;
+   */
+  rewardTitle: string;
+
+  /**
+   * The balance after the redemption.
+   *
+   * @generated from field: int32 remaining_points = 5;
+   */
+  remainingPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.RedeemRewardResponse.
+ * Use `create(RedeemRewardResponseSchema)` to create a new message.
+ */
+export const RedeemRewardResponseSchema: GenMessage<RedeemRewardResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 17);
+
+/**
  * CustomerAdmin is the owner's management of customers. Every method needs an
  * owner JWT: `Authorization: Bearer <token>` (the `authorization` metadata
  * over gRPC). Everything is scoped to the token's business: another
@@ -495,6 +748,41 @@ export const CustomerAdmin: GenService<{
     methodKind: "unary";
     input: typeof DeleteCustomerRequestSchema;
     output: typeof DeleteCustomerResponseSchema;
+  },
+  /**
+   * Refunds a check-in of the business, whole or in part, with the rules of
+   * LoyaltyPos.RefundCheckin; recorded with the owner who made it.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.RefundCheckin
+   */
+  refundCheckin: {
+    methodKind: "unary";
+    input: typeof CustomerAdminRefundCheckinRequestSchema;
+    output: typeof CustomerAdminRefundCheckinResponseSchema;
+  },
+  /**
+   * Voids a redemption of the business, with the rules of
+   * LoyaltyPos.VoidRedemption; recorded with the owner who made it.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.VoidRedemption
+   */
+  voidRedemption: {
+    methodKind: "unary";
+    input: typeof CustomerAdminVoidRedemptionRequestSchema;
+    output: typeof CustomerAdminVoidRedemptionResponseSchema;
+  },
+  /**
+   * Redeems the program's reward for a customer at the counter (the
+   * portal), with the rules of LoyaltyPos.Redeem: a BLOCKED customer is
+   * PERMISSION_DENIED, too few points (or a negative balance)
+   * FAILED_PRECONDITION.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.RedeemReward
+   */
+  redeemReward: {
+    methodKind: "unary";
+    input: typeof RedeemRewardRequestSchema;
+    output: typeof RedeemRewardResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_admin, 0);

@@ -4,6 +4,7 @@ import { BusinessSchema } from "./business.js";
 import { CustomerSchema } from "./customer.js";
 import { IdempotencyRecordSchema } from "./idempotency-record.js";
 import { LedgerEntrySchema } from "./ledger-entry.js";
+import { OrderRefClaimSchema } from "./order-ref-claim.js";
 import { OwnerSchema } from "./owner.js";
 import { ProgramSchema } from "./program.js";
 import { RedemptionSchema } from "./redemption.js";
@@ -21,4 +22,5 @@ export const allEntities = [
   RedemptionSchema,
   AuditEventSchema,
   IdempotencyRecordSchema,
+  OrderRefClaimSchema,
 ];

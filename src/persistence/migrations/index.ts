@@ -3,6 +3,7 @@ import { Migration20261125172641 } from "./Migration20261125172641.js";
 import { Migration20261125172700 } from "./Migration20261125172700.js";
 import { Migration20261125174500 } from "./Migration20261125174500.js";
 import { Migration20261125202000 } from "./Migration20261125202000.js";
+import { Migration20261201120000 } from "./Migration20261201120000.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -13,4 +14,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261125172700", class: Migration20261125172700 },
   { name: "Migration20261125174500", class: Migration20261125174500 },
   { name: "Migration20261125202000", class: Migration20261125202000 },
+  { name: "Migration20261201120000", class: Migration20261201120000 },
 ];
