@@ -79,7 +79,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
           const after = await customers.adjust(p.businessId, row.id, initialPoints, "Initial points", "INITIAL", {
             ownerId: p.ownerId,
           });
-          row = { ...row, total_points: after!.totalPoints };
+          row = { ...row, total_points: after!.totalPoints, lifetime_points: String(initialPoints) };
         }
         await accounts.audit({
           businessId: p.businessId,
