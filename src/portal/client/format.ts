@@ -21,6 +21,7 @@ export function formatNumber(n: number): string {
 
 /** A signed points change: "+25", "−10". */
 export function formatDelta(n: number): string {
+  if (n === 0) return "0"; // a refund too small to take a point back
   return n > 0 ? `+${number.format(n)}` : `−${number.format(Math.abs(n))}`;
 }
 
@@ -38,6 +39,10 @@ export function ledgerTypeLabel(t: LedgerEntryType): string {
       return "Adjustment";
     case LedgerEntryType.INITIAL:
       return "Opening balance";
+    case LedgerEntryType.REFUND:
+      return "Refund";
+    case LedgerEntryType.REDEMPTION_VOID:
+      return "Voided redemption";
     default:
       return "Other";
   }

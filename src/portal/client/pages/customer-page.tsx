@@ -5,6 +5,7 @@ import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { EntryDetails, RedeemRewardPanel, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
 import { customerName, formatDateTime, formatDelta, formatNumber, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
 
@@ -46,10 +47,11 @@ export function CustomerPage({ id }: { id: string }) {
             </div>
           </section>
           <div className="columns">
+            <RedeemRewardPanel customer={customer} balance={detail.data.totalPoints} />
             <AdjustPoints customer={customer} />
             <EditCustomer customer={customer} />
           </div>
-          <History entries={detail.data.pointsHistory} />
+          <History entries={detail.data.pointsHistory} balance={detail.data.totalPoints} />
           <div className="columns">
             <BlockCustomer customer={customer} />
             <DeleteCustomer customer={customer} />
@@ -161,7 +163,7 @@ function EditCustomer({ customer }: { customer: Customer }) {
   );
 }
 
-function History({ entries }: { entries: LedgerEntry[] }) {
+function History({ entries, balance }: { entries: LedgerEntry[]; balance: number }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
   const stores = useQuery(BusinessSettings.method.listStores, {});
   const keyPrefix = new Map(keys.data?.apiKeys.map((k) => [k.id, k.prefix]) ?? []);
@@ -171,10 +173,11 @@ function History({ entries }: { entries: LedgerEntry[] }) {
     const parts: string[] = [];
     if (e.apiKeyId) {
       const prefix = keyPrefix.get(e.apiKeyId);
-      parts.push(prefix ? `Till (key ${prefix}…)` : "Till");
+      const name = e.apiKeyName || "Till";
+      parts.push(prefix ? `${name} (key ${prefix}…)` : name);
     }
     else if (e.ownerId) parts.push("Owner");
-    if (e.storeId) parts.push(storeName.get(e.storeId) ?? "Store");
+    if (e.storeId) parts.push(e.storeName || storeName.get(e.storeId) || "Store");
     return parts.join(", ") || "—";
   }
 
@@ -199,6 +202,9 @@ function History({ entries }: { entries: LedgerEntry[] }) {
                   Balance
                 </th>
                 <th scope="col">By</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -206,10 +212,17 @@ function History({ entries }: { entries: LedgerEntry[] }) {
                 <tr key={e.id} data-testid="history-row">
                   <td>{formatDateTime(e.createdAt)}</td>
                   <td>{ledgerTypeLabel(e.type)}</td>
-                  <td>{e.reason}</td>
+                  <td>
+                    {e.reason}
+                    <EntryDetails entry={e} />
+                  </td>
                   <td className={`num ${e.delta < 0 ? "negative" : "positive"}`}>{formatDelta(e.delta)}</td>
                   <td className="num">{formatNumber(e.balanceAfter)}</td>
                   <td>{source(e)}</td>
+                  <td>
+                    <RefundAction entry={e} balance={balance} />
+                    <VoidAction entry={e} balance={balance} />
+                  </td>
                 </tr>
               ))}
             </tbody>
