@@ -28,6 +28,11 @@ import { Migration } from "@mikro-orm/migrations";
  */
 export class Migration20261201120000 extends Migration {
   override async up(): Promise<void> {
+    // The back-fill reads the whole ledger: on a million rows it can outlast
+    // the connection's 15 s statement timeout (seen on a loaded 2-core
+    // machine), which would stop the start-up. For this migration's
+    // transaction only.
+    this.addSql(`set local statement_timeout = 0;`);
     this.addSql(`alter table "customer" drop constraint if exists "customer_total_points_non_negative";`);
     this.addSql(`alter table "customer" add column "lifetime_points" bigint not null default 0;`);
     this.addSql(
