@@ -65,6 +65,12 @@ const checkinIdemReq = (b: BenchBusiness) => (): HttpRequest => ({
   headers: { "x-api-key": b.apiKey, "idempotency-key": `bench-${idemRun}-${++idemSeq}` },
   body: JSON.stringify(checkinBody(b)),
 });
+/** A till that sends its receipt number (contract §8): one more insert (the orderRef's claim) per check-in. */
+let orderSeq = 0;
+const checkinOrderRefReq = (b: BenchBusiness) => (): HttpRequest => ({
+  ...checkinReq(b)(),
+  body: JSON.stringify({ ...checkinBody(b), orderRef: `bench-${idemRun}-${++orderSeq}` }),
+});
 /** The baseline's check-in as a BEGIN … COMMIT transaction of five statements. */
 const checkinTxReq = (b: BenchBusiness) => (): HttpRequest => ({ ...checkinReq(b)(), path: "/v1/pos/checkin-tx" });
 const balanceReq = (b: BenchBusiness) => (): HttpRequest => ({
@@ -430,6 +436,12 @@ async function bench() {
         key: "checkin-idem",
         label: "POS check-in · REST + Idem-Key",
         a: httpSide("product REST", P, checkinIdemReq(main)),
+        b: baselineCheckin,
+      },
+      {
+        key: "checkin-orderref",
+        label: "POS check-in · REST + orderRef",
+        a: httpSide("product REST", P, checkinOrderRefReq(main)),
         b: baselineCheckin,
       },
       {

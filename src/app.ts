@@ -14,6 +14,7 @@ import { createRateCounter } from "./infrastructure/rate-counter.js";
 import { createTokenService } from "./infrastructure/secrets.js";
 import { createAccountRepository } from "./persistence/account-repository.js";
 import { createCustomerRepository } from "./persistence/customer-repository.js";
+import { createLifecycleRepository } from "./persistence/lifecycle-repository.js";
 import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
@@ -98,6 +99,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
       ttlSeconds: config.jwtTtlSeconds,
     }),
     customers: createCustomerRepository(db),
+    lifecycle: createLifecycleRepository(db),
     accounts,
     log: app.log,
   };

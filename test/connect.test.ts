@@ -73,6 +73,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       totalPoints: 25,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.stringMatching(CUID),
     });
     const id = first.customerId;
     const second = await pos.checkin({ phone: "+353 12 345 6789", amount: 80 }, { headers });
@@ -83,6 +84,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       totalPoints: 105,
       rewardThreshold: 100,
       rewardAvailable: true,
+      checkinId: expect.stringMatching(CUID),
     });
 
     const customer = await pos.getCustomer({ identifier: "+353123456789" }, { headers });
@@ -94,6 +96,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       status: "ACTIVE",
       totalPoints: 105,
       rewardAvailable: true,
+      lifetimePoints: 105,
     });
     expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 105 });
 
@@ -306,6 +309,7 @@ describe("the Connect JSON codec speaks the REST JSON", () => {
       status: "ACTIVE",
       totalPoints: 19,
       rewardAvailable: false,
+      lifetimePoints: 19,
     });
     expect(connectJson).toEqual(viaRest.body);
   });
@@ -327,7 +331,8 @@ describe("the Connect JSON codec speaks the REST JSON", () => {
     const headers = posAuth(b);
     const viaBinary = await binary.checkin({ phone: "+353123456789", amount: 50 }, { headers });
     const viaJson = await json.checkin({ phone: "+353123456789", amount: 50 }, { headers });
-    expect(plain(viaJson)).toEqual({ ...plain(viaBinary), totalPoints: 100, rewardAvailable: true });
+    expect(plain(viaJson)).toEqual({ ...plain(viaBinary), totalPoints: 100, rewardAvailable: true, checkinId: expect.stringMatching(CUID) });
+    expect(viaJson.checkinId).not.toBe(viaBinary.checkinId);
     expect(plain(await json.getCustomer({ identifier: viaBinary.customerId }, { headers }))).toEqual(
       plain(await binary.getCustomer({ identifier: viaBinary.customerId }, { headers })),
     );

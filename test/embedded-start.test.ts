@@ -177,6 +177,7 @@ describe("embedded quick start (no DATABASE_URL, no REDIS_URL)", () => {
         totalPoints: 25,
         rewardThreshold: 100,
         rewardAvailable: false,
+        checkinId: expect.any(String),
       });
       customerId = checkin.body.customerId;
 

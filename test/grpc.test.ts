@@ -68,6 +68,7 @@ describe("POS flow over gRPC", () => {
       totalPoints: 25,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.stringMatching(CUID),
     });
     const id = first.customerId as string;
 
@@ -80,6 +81,7 @@ describe("POS flow over gRPC", () => {
       totalPoints: 104,
       rewardThreshold: 100,
       rewardAvailable: true,
+      checkinId: expect.stringMatching(CUID),
     });
 
     expect(await ok(stubs.pos, "GetCustomer", { identifier: "+353123456789" }, b.pos)).toEqual({
@@ -89,6 +91,7 @@ describe("POS flow over gRPC", () => {
       status: "ACTIVE",
       totalPoints: 104,
       rewardAvailable: true,
+      lifetimePoints: 104,
     });
     expect(await ok(stubs.pos, "GetCustomer", { identifier: id }, b.pos)).toMatchObject({ customerId: id, totalPoints: 104 });
     expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 104 });
@@ -282,6 +285,7 @@ describe("owner flow over gRPC", () => {
         createdAt: { seconds: expect.any(String), nanos: expect.any(Number) },
         updatedAt: { seconds: expect.any(String), nanos: expect.any(Number) },
         lastVisitAt: null,
+        lifetimePoints: 50,
       },
     });
     const id = created.customer.id as string;
@@ -327,6 +331,18 @@ describe("owner flow over gRPC", () => {
         apiKeyId: "",
         ownerId: b.ownerId,
         redemptionId: "",
+        // Added by contract §8 (and the portal's history).
+        checkinId: "",
+        orderRef: "",
+        amount: 0,
+        units: 0,
+        storeName: "",
+        apiKeyName: "",
+        refundedPoints: 0,
+        refundedAmount: 0,
+        refundedUnits: 0,
+        fullyRefunded: false,
+        voided: false,
       },
     ]);
 
@@ -536,6 +552,7 @@ describe("tenancy", () => {
       status: "ACTIVE",
       totalPoints: 150,
       rewardAvailable: true,
+      lifetimePoints: 150,
     });
   });
 });

@@ -203,6 +203,7 @@ describe("identifying the customer at check-in", () => {
       totalPoints: 12,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.any(String),
     });
     const c = await rest(t.url, "GET", `/v1/pos/customer/${r.body.customerId}`, { headers: posAuth(b) });
     expect(c.body).toEqual({
@@ -212,6 +213,7 @@ describe("identifying the customer at check-in", () => {
       status: "ACTIVE",
       totalPoints: 12,
       rewardAvailable: false,
+      lifetimePoints: 12,
     });
     // The same phone again credits the same customer.
     const again = await checkin(b, { phone: "+353877654321", amount: 1 });
@@ -317,6 +319,7 @@ describe("identifier look-ups", () => {
       status: "ACTIVE",
       totalPoints: 42,
       rewardAvailable: false,
+      lifetimePoints: 42,
     });
     const bal = await rest(t.url, "GET", `/v1/pos/balance/${identifier()}`, { headers: posAuth(b) });
     expect(bal.status, bal.text).toBe(200);
@@ -434,7 +437,7 @@ describe("BLOCKED customers", () => {
 
     const c = await rest(t.url, "GET", `/v1/pos/customer/${encodeURIComponent(phone)}`, { headers: posAuth(b) });
     expect(c.status).toBe(200);
-    expect(c.body).toEqual({ customerId: id, name: "Blocked Bob", phone, status: "BLOCKED", totalPoints: 200, rewardAvailable: true });
+    expect(c.body).toEqual({ customerId: id, name: "Blocked Bob", phone, status: "BLOCKED", totalPoints: 200, rewardAvailable: true, lifetimePoints: 200 });
     const byId = await rest(t.url, "GET", `/v1/pos/customer/${id}`, { headers: posAuth(b) });
     expect(byId.body.status).toBe("BLOCKED");
     expect(await balance(b, id)).toBe(200);
@@ -459,7 +462,7 @@ describe("rewardAvailable = totalPoints ≥ rewardThreshold", () => {
     const lookup = async () => (await rest(t.url, "GET", `/v1/pos/customer/${encodeURIComponent(phone)}`, { headers: posAuth(b) })).body;
 
     const r0 = await checkin(b, { phone, amount: 99.99 });
-    expect(r0.body).toEqual({ success: true, customerId: expect.any(String), pointsAwarded: 99, totalPoints: 99, rewardThreshold: 100, rewardAvailable: false });
+    expect(r0.body).toEqual({ success: true, customerId: expect.any(String), pointsAwarded: 99, totalPoints: 99, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.any(String) });
     // false is emitted, not omitted
     expect(r0.text).toContain('"rewardAvailable":false');
     expect((await lookup()).rewardAvailable).toBe(false);

@@ -80,15 +80,16 @@ describe("POS endpoints", () => {
       totalPoints: 125,
       rewardThreshold: 100,
       rewardAvailable: true,
+      checkinId: expect.stringMatching(/^[a-z][a-z0-9]{24}$/), // added by contract §8
     });
-    expect(keysOf(r.body)).toEqual(["customerId", "pointsAwarded", "rewardAvailable", "rewardThreshold", "success", "totalPoints"]);
+    expect(keysOf(r.body)).toEqual(["checkinId", "customerId", "pointsAwarded", "rewardAvailable", "rewardThreshold", "success", "totalPoints"]);
   });
 
   test("POST /v1/pos/checkin: 'customerId' identifies the customer as well as 'phone'", async () => {
     const { b, id } = await johnDoe(100);
     const r = await rest(t.url, "POST", "/v1/pos/checkin", { body: { customerId: id, amount: 25.5 }, headers: posAuth(b) });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ success: true, customerId: id, pointsAwarded: 25, totalPoints: 125, rewardThreshold: 100, rewardAvailable: true });
+    expect(r.body).toEqual({ success: true, customerId: id, pointsAwarded: 25, totalPoints: 125, rewardThreshold: 100, rewardAvailable: true, checkinId: expect.any(String) });
   });
 
   test("POST /v1/pos/checkin: 'units' in UNIT mode", async () => {
@@ -97,18 +98,19 @@ describe("POS endpoints", () => {
     expect(p.status).toBe(200);
     const r = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: PHONE, units: 3 }, headers: posAuth(b) });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ success: true, customerId: id, pointsAwarded: 15, totalPoints: 115, rewardThreshold: 100, rewardAvailable: true });
+    expect(r.body).toEqual({ success: true, customerId: id, pointsAwarded: 15, totalPoints: 115, rewardThreshold: 100, rewardAvailable: true, checkinId: expect.any(String) });
   });
 
   test("GET /v1/pos/customer/:identifier: the printed response, by phone and by id", async () => {
     const { b, id } = await johnDoeAt125();
-    const expected = { customerId: id, name: "John Doe", phone: PHONE, status: "ACTIVE", totalPoints: 125, rewardAvailable: true };
+    // lifetimePoints: added by contract §8.
+    const expected = { customerId: id, name: "John Doe", phone: PHONE, status: "ACTIVE", totalPoints: 125, rewardAvailable: true, lifetimePoints: 125 };
     for (const identifier of [PHONE, "%2B353123456789", id]) {
       const r = await rest(t.url, "GET", `/v1/pos/customer/${identifier}`, { headers: posAuth(b) });
       expect(r.status, identifier).toBe(200);
       expect(r.headers.get("content-type")).toMatch(/^application\/json/);
       expect(r.body).toEqual(expected);
-      expect(keysOf(r.body)).toEqual(["customerId", "name", "phone", "rewardAvailable", "status", "totalPoints"]);
+      expect(keysOf(r.body)).toEqual(["customerId", "lifetimePoints", "name", "phone", "rewardAvailable", "status", "totalPoints"]);
     }
   });
 
@@ -268,9 +270,10 @@ describe("Code Examples", () => {
   test("the curl example, run by the real curl binary, gets the printed response byte for byte", async () => {
     const { b, id } = await johnDoe(100);
     const { stdout } = await run("curl", curlArgs(t.url, b.apiKey));
-    expect(stdout).toBe(
-      `{"success":true,"customerId":"${id}","pointsAwarded":25,"totalPoints":125,"rewardThreshold":100,"rewardAvailable":true}`,
-    );
+    // The printed response byte for byte, then the checkinId that contract §8 adds.
+    const printed = `{"success":true,"customerId":"${id}","pointsAwarded":25,"totalPoints":125,"rewardThreshold":100,"rewardAvailable":true`;
+    expect(stdout.slice(0, printed.length)).toBe(printed);
+    expect(stdout.slice(printed.length)).toMatch(/^,"checkinId":"[a-z][a-z0-9]{24}"\}$/);
   });
 
   test("the curl example enrols an unknown phone (the usual POS flow)", async () => {
@@ -284,6 +287,7 @@ describe("Code Examples", () => {
       totalPoints: 25,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.any(String),
     });
     const lookup = await rest(t.url, "GET", `/v1/pos/customer/${body.customerId}`, { headers: posAuth(b) });
     expect(lookup.body).toMatchObject({ phone: PHONE, status: "ACTIVE", totalPoints: 25 });

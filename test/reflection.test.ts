@@ -165,9 +165,9 @@ describe("the ServerReflectionInfo stream", () => {
     expect(pos.package).toBe("loyalty.v1");
     expect(pos.dependency).toEqual(["google/api/annotations.proto", "loyalty/v1/types.proto"]);
     expect(pos.service.map((s) => s.name)).toEqual(["LoyaltyPos"]);
-    expect(pos.service[0]!.method.map((m) => m.name)).toEqual(["Checkin", "GetCustomer", "GetBalance", "Redeem"]);
+    expect(pos.service[0]!.method.map((m) => m.name)).toEqual(["Checkin", "GetCustomer", "GetBalance", "Redeem", "PreviewCheckin", "RefundCheckin", "VoidRedemption"]);
     const checkin = pos.messageType.find((m) => m.name === "CheckinRequest")!;
-    expect(checkin.field.map((f) => f.name)).toEqual(["phone", "customer_id", "store_id", "amount", "units"]);
+    expect(checkin.field.map((f) => f.name)).toEqual(["phone", "customer_id", "store_id", "amount", "units", "order_ref"]);
     // The google.api.http option travels as an extension of MethodOptions.
     expect(pos.service[0]!.method[0]!.options?.$unknown?.some((u) => u.no === 72295728)).toBe(true);
   });

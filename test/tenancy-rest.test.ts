@@ -172,6 +172,7 @@ describe("a second business's API key", () => {
       totalPoints: 20,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.any(String),
     });
     expect(r.body.customerId).not.toBe(victimId);
     const rows = await t.sql("select business_id, phone, total_points, name from customer where id = $1", [r.body.customerId]);

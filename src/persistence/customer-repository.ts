@@ -9,6 +9,8 @@ export interface CustomerRow {
   status: "ACTIVE" | "BLOCKED";
   notes: string;
   total_points: number;
+  /** bigint, as text. */
+  lifetime_points: string;
   created_at: Date;
   updated_at: Date;
   last_visit_at: Date | null;
@@ -24,8 +26,23 @@ export interface LedgerRow {
   api_key_id: string | null;
   owner_id: string | null;
   redemption_id: string | null;
+  checkin_id: string | null;
+  order_ref: string | null;
+  amount_cents: number | null;
+  units: number | null;
   balance_after: number;
   created_at: Date;
+  store_name: string | null;
+  api_key_name: string | null;
+  /** CHECKIN rows: what their refunds took so far (points, cents, units; bigint sums as text). */
+  refunded_points: string | null;
+  refunded_cents: string | null;
+  refunded_units: string | null;
+  /** CHECKIN rows: promotion points of the check-in (rows naming it that are not refunds). */
+  bonus_points: string | null;
+  refund_count: string | null;
+  /** REDEMPTION rows. */
+  voided: boolean | null;
 }
 
 /** Who made a change of points, for the ledger. */
@@ -37,7 +54,7 @@ export interface Actor {
 /** How a POS call names its customer. */
 export type CustomerRef = { id: string } | { phone: string };
 
-const CUSTOMER_COLUMNS = `id, name, phone, status, notes, total_points, created_at, updated_at, last_visit_at`;
+const CUSTOMER_COLUMNS = `id, name, phone, status, notes, total_points, lifetime_points, created_at, updated_at, last_visit_at`;
 
 export const SORT_COLUMNS = {
   createdAt: "created_at",
@@ -66,37 +83,56 @@ const REDEEM = byRef(
      where business_id = ? and ${column} = ? and status = 'ACTIVE' and total_points >= ?
      returning id, total_points
    ), r as (
-     insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id)
-     select ?, ?, c.id, ?, ?, ?, ? from c returning id
+     insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id, order_ref)
+     select ?, ?, c.id, ?, ?, ?, ?, ? from c returning id
    ), l as (
-     insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after)
-     select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, c.total_points from c returning id
+     insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, order_ref, balance_after)
+     select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, ?, c.total_points from c returning id
    )
    select c.id, c.total_points from c`,
 );
-/** The ledger row of a check-in, from the customer row `up` returns. */
-const CHECKIN_LEDGER = `insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, balance_after)
-    select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, up.total_points from up
-    returning customer_id, balance_after`;
-const CHECKIN = {
+/**
+ * The ledger row of a check-in, from the customer row `up` returns, and with
+ * an orderRef its claim (order_ref_claim: its primary key refuses a second
+ * claim of the orderRef as a unique violation, and the whole statement —
+ * balance, ledger row, claim — then writes nothing).
+ */
+const checkinLedger = (claim: boolean) => `led as (
+     insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, amount_cents, units, order_ref, balance_after)
+     select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, ?, ?, ?, up.total_points from up
+     returning id, customer_id, balance_after
+   )${claim ? `, claim as (insert into order_ref_claim (business_id, order_ref, checkin_id) select ?, ?, led.id from led)` : ""}
+   select id, customer_id, balance_after from led`;
+/** lifetime_points is in the same UPDATE as total_points and in no index, so a check-in stays a HOT update. */
+const checkinSql = (claim: boolean) => ({
   /** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
   phone: `with up as (
-     insert into customer (id, business_id, phone, status, total_points, last_visit_at)
-     values (?, ?, ?, 'ACTIVE', ?, now())
+     insert into customer (id, business_id, phone, status, total_points, lifetime_points, last_visit_at)
+     values (?, ?, ?, 'ACTIVE', ?, ?, now())
      on conflict (business_id, phone) do update
        set total_points = customer.total_points + excluded.total_points,
+           lifetime_points = customer.lifetime_points + excluded.lifetime_points,
            last_visit_at = now(), updated_at = now()
        where customer.status = 'ACTIVE'
      returning id, total_points
-   ), led as (${CHECKIN_LEDGER})
-   select customer_id, balance_after from led`,
+   ), ${checkinLedger(claim)}`,
   id: `with up as (
-     update customer set total_points = total_points + ?, last_visit_at = now(), updated_at = now()
+     update customer set total_points = total_points + ?, lifetime_points = lifetime_points + ?, last_visit_at = now(), updated_at = now()
      where business_id = ? and id = ? and status = 'ACTIVE'
      returning id, total_points
-   ), led as (${CHECKIN_LEDGER})
-   select customer_id, balance_after from led`,
-};
+   ), ${checkinLedger(claim)}`,
+});
+const CHECKIN = checkinSql(false);
+const CHECKIN_WITH_ORDER_REF = checkinSql(true);
+
+/** What a check-in records beside its points: what refunds are prorated by, and the till's order. */
+export interface CheckinRecord {
+  /** SPEND: the amount in cents. */
+  amountCents?: number;
+  /** UNIT: the units. */
+  units?: number;
+  orderRef?: string;
+}
 
 /** Escapes LIKE wildcards so a search is taken literally. */
 function likeLiteral(text: string): string {
@@ -128,15 +164,22 @@ export function createCustomerRepository(db: Db) {
       points: number,
       storeId: string | null,
       actor: Actor,
-    ): Promise<{ customerId: string; totalPoints: number } | undefined> {
-      const ledgerParams = [createId(), businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null];
+      record: CheckinRecord = {},
+    ): Promise<{ checkinId: string; customerId: string; totalPoints: number } | undefined> {
+      const orderRef = record.orderRef ?? null;
+      const ledgerParams = [
+        createId(), businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null,
+        record.amountCents ?? null, record.units ?? null, orderRef,
+        ...(orderRef === null ? [] : [businessId, orderRef]),
+      ];
       const [column, value] = refColumn(ref);
-      const rows = await db.query<{ customer_id: string; balance_after: number }>(
-        CHECKIN[column],
-        column === "phone" ? [createId(), businessId, value, points, ...ledgerParams] : [points, businessId, value, ...ledgerParams],
+      const sql = (orderRef === null ? CHECKIN : CHECKIN_WITH_ORDER_REF)[column];
+      const rows = await db.query<{ id: string; customer_id: string; balance_after: number }>(
+        sql,
+        column === "phone" ? [createId(), businessId, value, points, points, ...ledgerParams] : [points, points, businessId, value, ...ledgerParams],
       );
       const row = rows[0];
-      return row && { customerId: row.customer_id, totalPoints: row.balance_after };
+      return row && { checkinId: row.id, customerId: row.customer_id, totalPoints: row.balance_after };
     },
 
     /**
@@ -151,13 +194,14 @@ export function createCustomerRepository(db: Db) {
       rewardTitle: string,
       storeId: string | null,
       actor: Actor,
+      orderRef: string | null = null,
     ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number } | undefined> {
       const [column, value] = refColumn(ref);
       const redemptionId = createId();
       const rows = await db.query<{ id: string; total_points: number }>(REDEEM[column], [
         points, businessId, value, points,
-        redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null,
-        createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId,
+        redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null, orderRef,
+        createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId, orderRef,
       ]);
       const row = rows[0];
       return row && { customerId: row.id, redemptionId, remainingPoints: row.total_points };
@@ -165,7 +209,9 @@ export function createCustomerRepository(db: Db) {
 
     /**
      * An owner's adjustment (allowed on BLOCKED customers). A deduction past
-     * zero is refused by the condition. Undefined when nothing changed.
+     * zero is refused by the condition; a credit is always allowed, also on a
+     * negative balance (a refund's debt). A credit counts as lifetime points.
+     * Undefined when nothing changed.
      */
     async adjust(
       businessId: string,
@@ -177,15 +223,15 @@ export function createCustomerRepository(db: Db) {
     ): Promise<{ totalPoints: number } | undefined> {
       const rows = await db.query<{ total_points: number }>(
         `with c as (
-           update customer set total_points = total_points + ?, updated_at = now()
-           where business_id = ? and id = ? and total_points + ? >= 0
+           update customer set total_points = total_points + ?, lifetime_points = lifetime_points + greatest(?::int, 0), updated_at = now()
+           where business_id = ? and id = ? and (?::int > 0 or total_points + ? >= 0)
            returning id, total_points
          ), l as (
            insert into ledger_entry (id, business_id, customer_id, delta, reason, type, api_key_id, owner_id, balance_after)
            select ?, ?, c.id, ?, ?, ?, ?, ?, c.total_points from c returning id
          )
          select c.total_points from c`,
-        [delta, businessId, customerId, delta, createId(), businessId, delta, reason, type, actor.apiKeyId ?? null, actor.ownerId ?? null],
+        [delta, delta, businessId, customerId, delta, delta, createId(), businessId, delta, reason, type, actor.apiKeyId ?? null, actor.ownerId ?? null],
       );
       return rows[0] && { totalPoints: rows[0].total_points };
     },
@@ -195,8 +241,8 @@ export function createCustomerRepository(db: Db) {
       fields: { name: string; phone: string; notes: string },
     ): Promise<CustomerRow> {
       const rows = await db.query<CustomerRow>(
-        `insert into customer (id, business_id, name, phone, notes, status, total_points)
-         values (?, ?, ?, ?, ?, 'ACTIVE', 0) returning ${CUSTOMER_COLUMNS}`,
+        `insert into customer (id, business_id, name, phone, notes, status, total_points, lifetime_points)
+         values (?, ?, ?, ?, ?, 'ACTIVE', 0, 0) returning ${CUSTOMER_COLUMNS}`,
         [createId(), businessId, fields.name, fields.phone, fields.notes],
       );
       return rows[0]!;
@@ -234,11 +280,31 @@ export function createCustomerRepository(db: Db) {
       return rows[0] && { totalPoints: rows[0].total_points, ledgerEntries: Number(rows[0].entries) };
     },
 
+    /**
+     * The newest `limit` ledger rows, with the names of their store and API
+     * key, a check-in's refunds so far and whether a redemption was voided.
+     */
     async history(businessId: string, customerId: string, limit: number): Promise<LedgerRow[]> {
       return db.query<LedgerRow>(
-        `select id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, balance_after, created_at
-         from ledger_entry where business_id = ? and customer_id = ?
-         order by created_at desc, id desc limit ?`,
+        `select l.id, l.delta, l.reason, l.type, l.store_id, l.api_key_id, l.owner_id, l.redemption_id, l.checkin_id,
+                l.order_ref, l.amount_cents, l.units, l.balance_after, l.created_at,
+                s.name as store_name, k.name as api_key_name,
+                rf.points as refunded_points, rf.cents as refunded_cents, rf.units as refunded_units, rf.bonus as bonus_points, rf.refunds as refund_count,
+                (r.voided_at is not null) as voided
+         from (select * from ledger_entry where business_id = ? and customer_id = ?
+               order by created_at desc, id desc limit ?) l
+         left join store s on s.business_id = l.business_id and s.id = l.store_id
+         left join api_key k on k.business_id = l.business_id and k.id = l.api_key_id
+         left join redemption r on l.type = 'REDEMPTION' and r.business_id = l.business_id and r.id = l.redemption_id
+         left join lateral (
+           select coalesce(-sum(x.delta) filter (where x.type = 'REFUND'), 0) as points,
+                  coalesce(sum(x.amount_cents) filter (where x.type = 'REFUND'), 0) as cents,
+                  coalesce(sum(x.units) filter (where x.type = 'REFUND'), 0) as units,
+                  coalesce(sum(x.delta) filter (where x.type <> 'REFUND'), 0) as bonus,
+                  count(*) filter (where x.type = 'REFUND') as refunds
+           from ledger_entry x where l.type = 'CHECKIN' and x.business_id = l.business_id and x.checkin_id = l.id
+         ) rf on l.type = 'CHECKIN'
+         order by l.created_at desc, l.id desc`,
         [businessId, customerId, limit],
       );
     },

@@ -15,6 +15,13 @@ import pg from "pg";
 export interface Db {
   readonly orm: MikroORM;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * A statement on a pooled connection of its own, never on the current
+   * transaction's: it sees what other transactions committed even after a
+   * statement of the current one failed (which leaves it unable to run more
+   * until it rolls back). For reading the winner of a unique violation.
+   */
+  queryOutsideTransaction<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * One pooled connection for `fn`, which opens and ends its transaction
@@ -171,6 +178,10 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
       const { text, name } = statement(sql);
       const b = bound.getStore();
       if (b !== undefined) return (await b.client.query({ text, name, values: params })).rows as T[];
+      return (await pool.query({ text, name, values: params })).rows as T[];
+    },
+    async queryOutsideTransaction<T>(sql: string, params: unknown[] = []) {
+      const { text, name } = statement(sql);
       return (await pool.query({ text, name, values: params })).rows as T[];
     },
     async tx<T>(fn: () => Promise<T>) {

@@ -4,7 +4,10 @@ import {
   AdjustPointsResponseSchema,
   CreateCustomerResponseSchema,
   CustomerAdmin,
+  CustomerAdminRefundCheckinResponseSchema,
+  CustomerAdminVoidRedemptionResponseSchema,
   DeleteCustomerResponseSchema,
+  RedeemRewardResponseSchema,
   GetCustomerResponseSchema,
   ListCustomersResponseSchema,
   UpdateCustomerResponseSchema,
@@ -12,12 +15,14 @@ import {
 import { CustomerStatus, PaginationSchema } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { normalizePhone } from "../domain/phone.js";
+import { rewardsForRedemption } from "../domain/points.js";
 import * as v from "../domain/validation.js";
 import { SORT_COLUMNS, type ListQuery, type SortBy } from "../persistence/customer-repository.js";
 import { ownerPrincipal } from "../transport/context.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
-import { customerToProto, ledgerToProto } from "./mappers.js";
+import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from "./lifecycle.js";
+import { customerToProto, ledgerToProto, programToRules } from "./mappers.js";
 
 const HISTORY_LIMIT = 500;
 
@@ -74,7 +79,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
           const after = await customers.adjust(p.businessId, row.id, initialPoints, "Initial points", "INITIAL", {
             ownerId: p.ownerId,
           });
-          row = { ...row, total_points: after!.totalPoints };
+          row = { ...row, total_points: after!.totalPoints, lifetime_points: String(initialPoints) };
         }
         await accounts.audit({
           businessId: p.businessId,
@@ -199,6 +204,71 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         }),
       );
       return create(AdjustPointsResponseSchema, { success: true, newBalance: result.totalPoints, adjustment: req.points });
+    },
+
+    async refundCheckin(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const checkinId = v.id(req.checkinId, "checkinId");
+      const out = await refundCheckin(deps, p.businessId, { ...req, checkinId }, { ownerId: p.ownerId }, (done) =>
+        accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "checkin.refunded",
+          subjectId: done.checkinId,
+          data: { refundId: done.refundId, pointsReversed: done.pointsReversed, balanceAfter: done.totalPoints },
+        }),
+      );
+      return create(CustomerAdminRefundCheckinResponseSchema, { success: true, ...out });
+    },
+
+    async voidRedemption(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const redemptionId = v.id(req.redemptionId, "redemptionId");
+      const out = await voidRedemption(deps, p.businessId, { redemptionId, reason: req.reason }, { ownerId: p.ownerId }, (done) =>
+        accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "redemption.voided",
+          subjectId: done.redemptionId,
+          data: { pointsRestored: done.pointsRestored, balanceAfter: done.totalPoints },
+        }),
+      );
+      return create(CustomerAdminVoidRedemptionResponseSchema, { success: true, ...out });
+    },
+
+    async redeemReward(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const program = await accounts.getProgram(p.businessId);
+      const rules = programToRules(program);
+      const points = req.points ?? rules.rewardThreshold;
+      rewardsForRedemption(rules, points);
+      const orderRef = orderRefField(req.orderRef) ?? null;
+      let storeId: string | null = null;
+      if (req.storeId !== undefined && req.storeId.trim() !== "") {
+        storeId = v.id(req.storeId, "storeId");
+        if (!(await accounts.storeExists(p.businessId, storeId))) throw invalidArgument("storeId is not a store of this business");
+      }
+      // The same conditional debit as the POS redeem, with the owner on the ledger row.
+      const result = await redeemWithRetry(deps, p.businessId, { id }, points, rules.rewardTitle, storeId, { ownerId: p.ownerId }, orderRef, (done) =>
+        accounts.audit({
+          businessId: p.businessId,
+          actorType: "owner",
+          actorId: p.ownerId,
+          action: "redemption.created",
+          subjectId: done.redemptionId,
+          data: { customerId: id, points, balanceAfter: done.remainingPoints },
+        }),
+      );
+      return create(RedeemRewardResponseSchema, {
+        success: true,
+        redemptionId: result.redemptionId,
+        pointsRedeemed: points,
+        rewardTitle: rules.rewardTitle,
+        remainingPoints: result.remainingPoints,
+      });
     },
 
     async deleteCustomer(req, ctx) {

@@ -8,6 +8,7 @@ import type { TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository } from "../persistence/account-repository.js";
 import type { CustomerRepository } from "../persistence/customer-repository.js";
 import type { Db } from "../persistence/db.js";
+import type { LifecycleRepository } from "../persistence/lifecycle-repository.js";
 
 /** What the RPC implementations are built from. */
 export interface ServiceDeps {
@@ -21,6 +22,8 @@ export interface ServiceDeps {
   reads: BusinessReadCache;
   tokens: TokenService;
   customers: CustomerRepository;
+  /** Refunds and voids (contract §8). */
+  lifecycle: LifecycleRepository;
   accounts: AccountRepository;
   log: FastifyBaseLogger;
 }

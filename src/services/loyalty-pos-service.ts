@@ -5,17 +5,22 @@ import {
   GetBalanceResponseSchema,
   LoyaltyPos,
   LoyaltyPosGetCustomerResponseSchema,
+  PreviewCheckinResponseSchema,
   RedeemResponseSchema,
+  RefundCheckinResponseSchema,
+  VoidRedemptionResponseSchema,
 } from "../../gen/loyalty/v1/pos_pb.js";
+import { AvailableRewardSchema } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { isCustomerId, normalizePhone } from "../domain/phone.js";
-import { isRewardAvailable, pointsForCheckin, rewardsForRedemption } from "../domain/points.js";
+import { amountToMinorUnits, isRewardAvailable, pointsForCheckin, rewardsForRedemption } from "../domain/points.js";
 import * as v from "../domain/validation.js";
-import type { CustomerRef, CustomerRow } from "../persistence/customer-repository.js";
+import type { CheckinRecord, CustomerRef } from "../persistence/customer-repository.js";
+import { isOrderRefTaken } from "../persistence/lifecycle-repository.js";
 import { posPrincipal } from "../transport/context.js";
-import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
-import { programToRules, statusToProto } from "./mappers.js";
+import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
+import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";
 
 /** A letter of any script: what makes a look-up identifier a customer id. */
 const LETTER = /\p{L}/u;
@@ -24,7 +29,7 @@ const LETTER = /\p{L}/u;
  * LoyaltyPos: check-in, look-ups and redemption for tills (API key auth).
  */
 export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof LoyaltyPos> {
-  const { customers, accounts, kv } = deps;
+  const { customers, accounts, lifecycle } = deps;
 
   /** customerId wins over phone; empty strings count as absent. */
   function refFromBody(customerId: string | undefined, phone: string | undefined, country: string): CustomerRef {
@@ -63,20 +68,24 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     return storeId;
   }
 
-  /**
-   * Why a conditional write touched no row: the refusal to answer, or
-   * undefined when the customer now qualifies (it changed concurrently).
-   */
-  function refusal(customer: CustomerRow | undefined, neededPoints?: number): DomainError | undefined {
-    if (!customer) return notFound("customer not found");
-    if (customer.status === "BLOCKED") return new DomainError("permission_denied", "customer is blocked");
-    if (neededPoints !== undefined && customer.total_points < neededPoints) {
-      return new DomainError("failed_precondition", "insufficient points");
-    }
-    return undefined;
+  /** The check-in's points and what it records (amount or units, orderRef), all validated. */
+  function checkinInput(program: ReturnType<typeof programToRules>, req: { amount?: number; units?: number; orderRef?: string }) {
+    const points = pointsForCheckin(program, { amount: req.amount, units: req.units });
+    const record: CheckinRecord = { orderRef: orderRefField(req.orderRef) };
+    if (program.mode === "SPEND") record.amountCents = amountToMinorUnits(req.amount!);
+    if (program.mode === "UNIT") record.units = req.units!;
+    return { points, record };
   }
 
-  const changedConcurrently = () => new DomainError("aborted", "the customer changed concurrently, retry");
+  /** The refusal of a check-in whose orderRef another check-in holds. */
+  async function orderRefTaken(businessId: string, orderRef: string): Promise<never> {
+    const holder = await lifecycle.claimHolder(businessId, orderRef);
+    if (holder === undefined) {
+      // Held at the insert, released since (its check-in was fully refunded meanwhile).
+      throw new DomainError("aborted", "orderRef was just released by a refund, retry");
+    }
+    throw new DomainError("already_exists", `orderRef was already credited by check-in ${holder}`);
+  }
 
   async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
     throw refusal(await customers.find(businessId, ref), neededPoints) ?? changedConcurrently();
@@ -96,10 +105,16 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const p = posPrincipal(ctx);
       const program = await accounts.getProgram(p.businessId);
       const rules = programToRules(program);
-      const points = pointsForCheckin(rules, { amount: req.amount, units: req.units });
+      const { points, record } = checkinInput(rules, req);
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
-      const result = await customers.checkin(p.businessId, ref, points, storeId, { apiKeyId: p.apiKeyId });
+      let result: Awaited<ReturnType<typeof customers.checkin>>;
+      try {
+        result = await customers.checkin(p.businessId, ref, points, storeId, { apiKeyId: p.apiKeyId }, record);
+      } catch (err) {
+        if (record.orderRef !== undefined && isOrderRefTaken(err)) return orderRefTaken(p.businessId, record.orderRef);
+        throw err;
+      }
       if (!result) return whyNot(p.businessId, ref);
       return create(CheckinResponseSchema, {
         success: true,
@@ -108,7 +123,50 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         totalPoints: result.totalPoints,
         rewardThreshold: rules.rewardThreshold,
         rewardAvailable: isRewardAvailable(result.totalPoints, rules.rewardThreshold),
+        checkinId: result.checkinId,
       });
+    },
+
+    async previewCheckin(req, ctx) {
+      const p = posPrincipal(ctx);
+      const program = await accounts.getProgram(p.businessId);
+      const rules = programToRules(program);
+      const { points, record } = checkinInput(rules, req);
+      const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
+      await storeFor(p.businessId, req.storeId, p.storeId);
+      const customer = await customers.find(p.businessId, ref);
+      // The check-in's own refusals; an unknown phone would be enrolled, so it previews from 0.
+      if (customer === undefined && "id" in ref) throw notFound("customer not found");
+      if (customer?.status === "BLOCKED") throw new DomainError("permission_denied", "customer is blocked");
+      if (record.orderRef !== undefined) {
+        const holder = await lifecycle.claimOf(p.businessId, record.orderRef);
+        if (holder !== undefined) throw new DomainError("already_exists", `orderRef was already credited by check-in ${holder}`);
+      }
+      const after = (customer?.total_points ?? 0) + points;
+      const affordable = isRewardAvailable(after, rules.rewardThreshold);
+      return create(PreviewCheckinResponseSchema, {
+        basePoints: points,
+        promotionPoints: 0,
+        promotionId: "",
+        pointsAwarded: points,
+        totalPointsAfter: after,
+        rewardAvailableAfter: affordable,
+        availableRewardsAfter: affordable
+          ? [create(AvailableRewardSchema, { id: "", title: rules.rewardTitle, cost: rules.rewardThreshold })]
+          : [],
+      });
+    },
+
+    async refundCheckin(req, ctx) {
+      const p = posPrincipal(ctx);
+      const out = await refundCheckin(deps, p.businessId, req, { apiKeyId: p.apiKeyId });
+      return create(RefundCheckinResponseSchema, { success: true, ...out });
+    },
+
+    async voidRedemption(req, ctx) {
+      const p = posPrincipal(ctx);
+      const out = await voidRedemption(deps, p.businessId, req, { apiKeyId: p.apiKeyId });
+      return create(VoidRedemptionResponseSchema, { success: true, ...out });
     },
 
     async getCustomer(req, ctx) {
@@ -120,6 +178,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         status: statusToProto(customer.status),
         totalPoints: customer.total_points,
         rewardAvailable: isRewardAvailable(customer.total_points, program.rewardThreshold),
+        lifetimePoints: lifetimeOf(customer),
       });
     },
 
@@ -134,21 +193,10 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const rules = programToRules(program);
       const points = req.points ?? rules.rewardThreshold;
       rewardsForRedemption(rules, points);
+      const orderRef = orderRefField(req.orderRef) ?? null;
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
-      const lockKey = `${p.businessId}:${"id" in ref ? ref.id : ref.phone}`;
-      const result = await withCustomerLock(kv, lockKey, async () => {
-        // The debit is conditional; when it touched no row although the
-        // customer now qualifies (a concurrent check-in topped the balance
-        // up), it is simply tried again.
-        for (let attempt = 0; ; attempt++) {
-          const done = await customers.redeem(p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId });
-          if (done) return done;
-          const refused = refusal(await customers.find(p.businessId, ref), points);
-          if (refused) throw refused;
-          if (attempt === 2) throw changedConcurrently();
-        }
-      });
+      const result = await redeemWithRetry(deps, p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId }, orderRef);
       return create(RedeemResponseSchema, {
         success: true,
         redemptionId: result.redemptionId,

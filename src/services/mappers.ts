@@ -42,7 +42,12 @@ const LEDGER_TYPES: Record<string, LedgerEntryType> = {
   ADJUSTMENT: LedgerEntryType.ADJUSTMENT,
   INITIAL: LedgerEntryType.INITIAL,
   IMPORT: LedgerEntryType.IMPORT,
+  REFUND: LedgerEntryType.REFUND,
+  REDEMPTION_VOID: LedgerEntryType.REDEMPTION_VOID,
 };
+
+/** lifetime_points is a bigint (text from the driver); a JSON number is exact to 2^53. */
+export const lifetimeOf = (row: { lifetime_points: string | number }): number => Number(row.lifetime_points);
 
 export function customerToProto(row: CustomerRow, rewardThreshold: number): Customer {
   return create(CustomerSchema, {
@@ -56,6 +61,7 @@ export function customerToProto(row: CustomerRow, rewardThreshold: number): Cust
     createdAt: ts(row.created_at),
     updatedAt: ts(row.updated_at),
     lastVisitAt: row.last_visit_at ? ts(row.last_visit_at) : undefined,
+    lifetimePoints: lifetimeOf(row),
   });
 }
 
@@ -71,7 +77,30 @@ export function ledgerToProto(row: LedgerRow): LedgerEntry {
     apiKeyId: row.api_key_id ?? "",
     ownerId: row.owner_id ?? "",
     redemptionId: row.redemption_id ?? "",
+    ...checkinFields(row),
+    orderRef: row.order_ref ?? "",
+    amount: row.amount_cents === null ? 0 : row.amount_cents / 100,
+    units: row.units ?? 0,
+    storeName: row.store_name ?? "",
+    apiKeyName: row.api_key_name ?? "",
+    voided: row.voided === true,
   });
+}
+
+/** A CHECKIN row's id as its checkinId and its refunds so far; a REFUND row's check-in. */
+function checkinFields(row: LedgerRow) {
+  if (row.type !== "CHECKIN") return { checkinId: row.checkin_id ?? "" };
+  const cents = Number(row.refunded_cents ?? 0);
+  const units = Number(row.refunded_units ?? 0);
+  const fullyRefunded =
+    row.amount_cents !== null ? cents >= row.amount_cents : row.units !== null ? units >= row.units : Number(row.refund_count ?? 0) > 0;
+  return {
+    checkinId: row.id,
+    refundedPoints: Number(row.refunded_points ?? 0),
+    refundedAmount: cents / 100,
+    refundedUnits: units,
+    fullyRefunded,
+  };
 }
 
 export function programToRules(p: ProgramRow): ProgramRules {

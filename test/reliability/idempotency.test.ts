@@ -66,6 +66,7 @@ describe("Idempotency-Key over REST", () => {
       totalPoints: 12,
       rewardThreshold: 100,
       rewardAvailable: false,
+      checkinId: expect.any(String),
     });
     for (const r of ok) {
       if (r !== original) expect(r.headers.get("idempotent-replayed")).toBe("true");

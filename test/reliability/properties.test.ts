@@ -19,6 +19,7 @@ import {
   type ProgramRules,
 } from "../../src/domain/points.js";
 import { isCustomerId, normalizePhone } from "../../src/domain/phone.js";
+import { planRefund, type RefundableCheckin } from "../../src/domain/refunds.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "../support/rest.js";
 
@@ -187,6 +188,51 @@ describe("points rules (src/domain/points.ts)", () => {
   });
 });
 
+describe("refund proration (src/domain/refunds.ts)", () => {
+  test("any split of a SPEND check-in into partial refunds takes back exactly what it earned, each step floor(earned × R ÷ A) in all", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 100_000_000 }),
+        fc.integer({ min: 0, max: 1_000_000_000 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 8 }),
+        (original, earned, cuts) => {
+          const c: RefundableCheckin = { basis: "SPEND", original, earned, refunded: { quantity: 0, points: 0 } };
+          for (const cut of cuts) {
+            const left = original - c.refunded.quantity;
+            if (left === 0) break;
+            const part = Math.max(1, Math.floor(left * cut));
+            const plan = planRefund(c, { amountCents: part });
+            c.refunded = { quantity: c.refunded.quantity + part, points: c.refunded.points + plan.points };
+            expect(plan.points).toBeGreaterThanOrEqual(0);
+            // Exact integer arithmetic (the product can pass 2^53).
+            expect(BigInt(c.refunded.points)).toBe((BigInt(earned) * BigInt(c.refunded.quantity)) / BigInt(original));
+            expect(plan.completes).toBe(c.refunded.quantity === original);
+          }
+          if (c.refunded.quantity < original) {
+            const rest = planRefund(c, {});
+            expect(rest.completes).toBe(true);
+            c.refunded.points += rest.points;
+          }
+          expect(c.refunded.points).toBe(earned);
+          expect(() => planRefund({ ...c, refunded: { quantity: original, points: earned } }, {})).toThrow("already fully refunded");
+        },
+      ),
+      { seed: SEED, numRuns: 3_000 },
+    );
+  });
+
+  test("more than is left is refused, whatever was refunded before", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 1_000_000 }), fc.integer({ min: 0, max: 1_000_000 }), fc.double({ min: 0, max: 0.999, noNaN: true }), (original, earned, done) => {
+        const quantity = Math.floor((original - 1) * done);
+        const c: RefundableCheckin = { basis: "UNIT", original, earned, refunded: { quantity, points: 0 } };
+        expect(() => planRefund(c, { units: original - quantity + 1 })).toThrow("units is more than is left");
+      }),
+      { seed: SEED, numRuns: 1_000 },
+    );
+  });
+});
+
 describe("phone normalisation (src/domain/phone.ts)", () => {
   /** A 9-digit Irish national significant number (like the reference's 123456789). */
   const irishNsn = fc.tuple(fc.integer({ min: 1, max: 9 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 8, maxLength: 8 })).map(
@@ -281,12 +327,28 @@ describe("phone normalisation (src/domain/phone.ts)", () => {
 // Stateful model test of the ledger against the real API
 // ---------------------------------------------------------------------------
 
+interface ModelCheckin {
+  id: string;
+  cents: number;
+  earned: number;
+  refundedCents: number;
+  refundedPoints: number;
+}
+interface ModelRedemption {
+  id: string;
+  points: number;
+  voided: boolean;
+}
 interface ModelCustomer {
   id: string;
   phone: string;
   balance: number;
+  /** Points earned minus points refunded (contract §8). */
+  lifetime: number;
   blocked: boolean;
   deleted: boolean;
+  checkins: ModelCheckin[];
+  redemptions: ModelRedemption[];
 }
 interface Model {
   customers: ModelCustomer[];
@@ -322,6 +384,7 @@ async function expectBalance(r: Real, c: ModelCustomer) {
   expect(res.body.customer.totalPoints).toBe(c.balance);
   expect(res.body.totalPoints).toBe(c.balance);
   expect(res.body.customer.status).toBe(c.blocked ? "BLOCKED" : "ACTIVE");
+  expect(res.body.customer.lifetimePoints).toBe(c.lifetime);
   const ledger = (res.body.pointsHistory as { delta: number; balanceAfter: number }[]).reduce((s, e) => s + e.delta, 0);
   expect(ledger).toBe(c.balance);
   if (res.body.pointsHistory.length) expect(res.body.pointsHistory[0].balanceAfter).toBe(c.balance);
@@ -335,7 +398,7 @@ class CreateCustomer implements Cmd {
     const res = await rest(r.t.url, "POST", "/v1/owner/customers", { body: { name: "Model", phone, initialPoints: this.initial }, headers: ownerAuth(r.biz) });
     expect(res.status, res.text).toBe(200);
     expect(res.body.customer.totalPoints).toBe(this.initial);
-    m.customers.push({ id: res.body.customer.id, phone, balance: this.initial, blocked: false, deleted: false });
+    m.customers.push({ id: res.body.customer.id, phone, balance: this.initial, lifetime: this.initial, blocked: false, deleted: false, checkins: [], redemptions: [] });
   }
   toString = () => `create(${this.initial})`;
 }
@@ -349,7 +412,10 @@ class EnrolByCheckin implements Cmd {
     expect(res.status, res.text).toBe(200);
     const points = Math.floor((this.cents * m.rate) / 10_000);
     expect(res.body.pointsAwarded).toBe(points);
-    m.customers.push({ id: res.body.customerId, phone, balance: points, blocked: false, deleted: false });
+    m.customers.push({
+      id: res.body.customerId, phone, balance: points, lifetime: points, blocked: false, deleted: false,
+      checkins: [{ id: res.body.checkinId, cents: this.cents, earned: points, refundedCents: 0, refundedPoints: 0 }], redemptions: [],
+    });
   }
   toString = () => `enrol(${centsText(this.cents)})`;
 }
@@ -365,7 +431,10 @@ class Checkin implements Cmd {
       // An unknown phone enrols a new customer: the model follows.
       expect(res.status).toBe(200);
       const points = Math.floor((this.cents * m.rate) / 10_000);
-      Object.assign(c, { id: res.body.customerId, balance: points, blocked: false, deleted: false });
+      Object.assign(c, {
+        id: res.body.customerId, balance: points, lifetime: points, blocked: false, deleted: false,
+        checkins: [{ id: res.body.checkinId, cents: this.cents, earned: points, refundedCents: 0, refundedPoints: 0 }], redemptions: [],
+      });
       return;
     }
     if (c.deleted) return void expect(res.status).toBe(404);
@@ -376,6 +445,7 @@ class Checkin implements Cmd {
     expect(res.status, res.text).toBe(200);
     const points = Math.floor((this.cents * m.rate) / 10_000);
     c.balance += points;
+    c.lifetime += points;
     expect(res.body).toEqual({
       success: true,
       customerId: c.id,
@@ -383,7 +453,9 @@ class Checkin implements Cmd {
       totalPoints: c.balance,
       rewardThreshold: m.threshold,
       rewardAvailable: c.balance >= m.threshold,
+      checkinId: expect.any(String),
     });
+    c.checkins.push({ id: res.body.checkinId, cents: this.cents, earned: points, refundedCents: 0, refundedPoints: 0 });
   }
   toString = () => `checkin(#${this.who}, ${centsText(this.cents)}, ${this.byPhone ? "phone" : "id"})`;
 }
@@ -405,6 +477,7 @@ class Redeem implements Cmd {
     c.balance -= points;
     expect(res.body.pointsRedeemed).toBe(points);
     expect(res.body.remainingPoints).toBe(c.balance);
+    c.redemptions.push({ id: res.body.redemptionId, points, voided: false });
   }
   toString = () => `redeem(#${this.who}, ${this.rewards}×)`;
 }
@@ -416,12 +489,14 @@ class Adjust implements Cmd {
     const c = pick(m, this.who);
     const res = await rest(r.t.url, "POST", `/v1/owner/customers/${c.id}/points`, { body: { points: this.delta, reason: "model" }, headers: ownerAuth(r.biz) });
     if (c.deleted) return void expect(res.status).toBe(404);
-    if (c.balance + this.delta < 0) {
+    // A deduction stops at zero; a credit is always allowed (also on a refund's debt).
+    if (this.delta < 0 && c.balance + this.delta < 0) {
       expect(res.status).toBe(400);
       return void expect(res.body.error.code).toBe("failed_precondition");
     }
     expect(res.status, res.text).toBe(200);
     c.balance += this.delta; // owners may adjust BLOCKED customers too
+    if (this.delta > 0) c.lifetime += this.delta;
     expect(res.body).toEqual({ success: true, newBalance: c.balance, adjustment: this.delta });
   }
   toString = () => `adjust(#${this.who}, ${this.delta})`;
@@ -454,6 +529,65 @@ class Delete implements Cmd {
   toString = () => `delete(#${this.who})`;
 }
 
+/**
+ * A refund of one of the customer's check-ins (contract §8): `part` of what is
+ * left in cents, or all of it. The model prorates on its own: after refunds
+ * totalling R of A, floor(earned × R ÷ A) taken back in all.
+ */
+class Refund implements Cmd {
+  constructor(readonly who: number, readonly which: number, readonly part: number | "all", readonly viaOwner: boolean) {}
+  check = (m: Readonly<Model>) => m.customers.some((c) => c.checkins.length > 0);
+  async run(m: Model, r: Real) {
+    const withCheckins = m.customers.filter((c) => c.checkins.length > 0);
+    const c = withCheckins[this.who % withCheckins.length]!;
+    const ci = c.checkins[this.which % c.checkins.length]!;
+    const left = ci.cents - ci.refundedCents;
+    const cents = this.part === "all" ? left : Math.max(1, Math.round(left * this.part));
+    const body = this.part === "all" ? {} : { amount: amountOf(cents) };
+    const res = this.viaOwner
+      ? await rest(r.t.url, "POST", `/v1/owner/checkins/${ci.id}/refund`, { body, headers: ownerAuth(r.biz) })
+      : await rest(r.t.url, "POST", "/v1/pos/refund", { body: { checkinId: ci.id, ...body }, headers: posAuth(r.biz) });
+    if (c.deleted) return void expect(res.status).toBe(404);
+    if (left === 0) {
+      expect(res.status).toBe(400);
+      return void expect(res.body.error).toEqual({ code: "failed_precondition", message: "the check-in is already fully refunded" });
+    }
+    expect(res.status, res.text).toBe(200);
+    const after = ci.refundedCents + cents;
+    const points = Math.floor((ci.earned * after) / ci.cents) - ci.refundedPoints;
+    ci.refundedCents = after;
+    ci.refundedPoints += points;
+    c.balance -= points; // blocked or not; may go negative
+    c.lifetime -= points;
+    expect(res.body).toEqual({ success: true, refundId: expect.any(String), checkinId: ci.id, pointsReversed: points, totalPoints: c.balance });
+  }
+  toString = () => `refund(#${this.who}, ci ${this.which}, ${this.part}${this.viaOwner ? ", owner" : ""})`;
+}
+
+/** A void of one of the customer's redemptions: the points back once, a second void refused. */
+class Void implements Cmd {
+  constructor(readonly who: number, readonly which: number, readonly viaOwner: boolean) {}
+  check = (m: Readonly<Model>) => m.customers.some((c) => c.redemptions.length > 0);
+  async run(m: Model, r: Real) {
+    const withRedemptions = m.customers.filter((c) => c.redemptions.length > 0);
+    const c = withRedemptions[this.who % withRedemptions.length]!;
+    const rd = c.redemptions[this.which % c.redemptions.length]!;
+    const res = this.viaOwner
+      ? await rest(r.t.url, "POST", `/v1/owner/redemptions/${rd.id}/void`, { body: {}, headers: ownerAuth(r.biz) })
+      : await rest(r.t.url, "POST", "/v1/pos/redeem/void", { body: { redemptionId: rd.id }, headers: posAuth(r.biz) });
+    if (c.deleted) return void expect(res.status).toBe(404);
+    if (rd.voided) {
+      expect(res.status).toBe(400);
+      return void expect(res.body.error).toEqual({ code: "failed_precondition", message: "the redemption is already voided" });
+    }
+    expect(res.status, res.text).toBe(200);
+    rd.voided = true;
+    c.balance += rd.points;
+    expect(res.body).toEqual({ success: true, redemptionId: rd.id, pointsRestored: rd.points, totalPoints: c.balance });
+  }
+  toString = () => `void(#${this.who}, rd ${this.which}${this.viaOwner ? ", owner" : ""})`;
+}
+
 class CheckAll implements Cmd {
   check = (m: Readonly<Model>) => m.customers.length > 0;
   async run(m: Model, r: Real) {
@@ -478,6 +612,11 @@ test("stateful model: random ledger operations against the real API agree with a
     fc.tuple(who, fc.integer({ min: -300, max: 300 }).filter((d) => d !== 0)).map(([w, d]) => new Adjust(w, d)),
     fc.tuple(who, fc.boolean()).map(([w, b]) => new SetStatus(w, b)),
     who.map((w) => new Delete(w)),
+    fc.tuple(who, who, fc.oneof(fc.constant("all" as const), fc.double({ min: 0.001, max: 1, noNaN: true })), fc.boolean()).map(
+      ([w, i, part, owner]) => new Refund(w, i, part, owner),
+    ),
+    fc.tuple(who, who, fc.oneof(fc.constant("all" as const), fc.constantFrom(0.0001, 0.5, 0.34))).map(([w, i, part]) => new Refund(w, i, part, false)),
+    fc.tuple(who, who, fc.boolean()).map(([w, i, owner]) => new Void(w, i, owner)),
     fc.constant(new CheckAll()),
   ];
   const program = fc.record({

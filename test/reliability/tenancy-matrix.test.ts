@@ -22,7 +22,10 @@ let t: TestApp;
 let a: Business;
 let b: Business;
 /** A's resources that B aims at. */
-const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "" };
+const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "" };
+/** A's orderRefs (contract §8): B using the same text names nothing of A's. */
+const A_ORDER = "A-ORDER-1";
+const A_REDEEM_ORDER = "A-REDEEM-1";
 let bCustomer = "";
 /** Owners of their own, one per Logout call of the matrix (a log-out ends every token of its caller). */
 const logoutOwners: Business[] = [];
@@ -36,8 +39,11 @@ beforeAll(async () => {
   expect([c1.status, c2.status]).toEqual([200, 200]);
   A.customer = c1.body.customer.id;
   A.second = c2.body.customer.id;
-  expect((await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: A.phone, amount: 10 }, headers: posAuth(a) })).status).toBe(200);
-  expect((await rest(t.url, "POST", "/v1/pos/redeem", { body: { customerId: A.customer, points: 100 }, headers: posAuth(a) })).status).toBe(200);
+  const ci = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: A.phone, amount: 10, orderRef: A_ORDER }, headers: posAuth(a) });
+  const rd = await rest(t.url, "POST", "/v1/pos/redeem", { body: { customerId: A.customer, points: 100, orderRef: A_REDEEM_ORDER }, headers: posAuth(a) });
+  expect([ci.status, rd.status]).toEqual([200, 200]);
+  A.checkin = ci.body.checkinId;
+  A.redemption = rd.body.redemptionId;
   A.store = (await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "A's shop" }, headers: ownerAuth(a) })).body.store.id;
   A.spareKeyId = (await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "A spare" }, headers: ownerAuth(a) })).body.id;
   bCustomer = (await rest(t.url, "POST", "/v1/owner/customers", { body: { name: "Bob of B", phone: "+353871234567" }, headers: ownerAuth(b) })).body.customer.id;
@@ -59,6 +65,7 @@ async function stateOfA() {
     customers: await q("select * from customer where business_id = $1 order by id"),
     ledger: await q("select * from ledger_entry where business_id = $1 order by id"),
     redemptions: await q("select * from redemption where business_id = $1 order by id"),
+    orderRefClaims: await q("select * from order_ref_claim where business_id = $1 order by order_ref"),
     audit: await q("select * from audit_event where business_id = $1 order by id"),
   };
 }
@@ -79,7 +86,7 @@ interface Case {
 const rpc = (m: DescMethod) => `${m.parent.name}.${m.name}`;
 const ids = (list: { id: string }[]) => list.map((x) => x.id);
 const noneOfA = (text: string) => {
-  for (const secret of [A.customer, A.second, A.store, A.spareKeyId, a.apiKeyId, "Alice of A", "Second of A", "A's secret note", "A's Coffee", "A's shop"]) {
+  for (const secret of [A.customer, A.second, A.store, A.spareKeyId, a.apiKeyId, A.checkin, A.redemption, "Alice of A", "Second of A", "A's secret note", "A's Coffee", "A's shop"]) {
     expect(text).not.toContain(secret);
   }
 };
@@ -110,6 +117,26 @@ const MATRIX: Record<string, Case[]> = {
     { message: () => ({ customerId: A.customer, points: 100 }), expect: "not_found", why: "A's customer id" },
     { message: () => ({ phone: A.phone, points: 100 }), expect: "not_found", why: "A's customer's phone" },
   ],
+  "LoyaltyPos.PreviewCheckin": [
+    { message: () => ({ customerId: A.customer, amount: 10 }), expect: "not_found", why: "A's customer id" },
+    {
+      message: () => ({ phone: A.phone, amount: 10, orderRef: A_ORDER }),
+      // A's phone and orderRef mean nothing in B: a new customer from 0, the orderRef free.
+      expect: (body) => expect(body).toMatchObject({ pointsAwarded: 10, totalPointsAfter: 10, rewardAvailableAfter: false }),
+      why: "A's customer's phone and A's orderRef → previewed as B's",
+    },
+  ],
+  "LoyaltyPos.RefundCheckin": [
+    { message: () => ({ checkinId: A.checkin }), expect: "not_found", why: "A's checkin id" },
+    { message: () => ({ orderRef: A_ORDER, amount: 1 }), expect: "not_found", why: "A's orderRef" },
+  ],
+  "LoyaltyPos.VoidRedemption": [
+    { message: () => ({ redemptionId: A.redemption }), expect: "not_found", why: "A's redemption id" },
+    { message: () => ({ orderRef: A_REDEEM_ORDER }), expect: "not_found", why: "A's redemption orderRef" },
+  ],
+  "CustomerAdmin.RefundCheckin": [{ message: () => ({ checkinId: A.checkin, amount: 1 }), expect: "not_found", why: "A's checkin id" }],
+  "CustomerAdmin.VoidRedemption": [{ message: () => ({ redemptionId: A.redemption }), expect: "not_found", why: "A's redemption id" }],
+  "CustomerAdmin.RedeemReward": [{ message: () => ({ id: A.customer, points: 100 }), expect: "not_found", why: "A's customer id" }],
   "CustomerAdmin.CreateCustomer": [
     {
       message: (via) => ({ name: "Clone", phone: via === "rest" ? A.phone : "+353861000003", initialPoints: 1 }),
@@ -254,7 +281,7 @@ describe("tenancy matrix", () => {
             if (c.expect === "not_found") {
               // Exactly what a missing id answers.
               const message = isRest ? o.body.error.message : o.body.message;
-              expect(["customer not found", "API key not found"], label).toContain(message);
+              expect(["customer not found", "API key not found", "check-in not found", "redemption not found"], label).toContain(message);
             }
           } else {
             expect(o.status, `${label} via ${o.via}: ${o.text}`).toBe(200);

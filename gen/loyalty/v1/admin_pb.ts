@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/admin.proto.
  */
 export const file_loyalty_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiuAEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EhEKBHBhZ2UYASABKAVIAIgBARISCgVsaW1pdBgCIAEoBUgBiAEBEg4KBnNlYXJjaBgDIAEoCRIxCg1zdGF0dXNfZmlsdGVyGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1cxIPCgdzb3J0X2J5GAUgASgJEhIKCnNvcnRfb3JkZXIYBiABKAlCBwoFX3BhZ2VCCAoGX2xpbWl0ImwKFUxpc3RDdXN0b21lcnNSZXNwb25zZRInCgljdXN0b21lcnMYASADKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyEioKCnBhZ2luYXRpb24YAiABKAsyFi5sb3lhbHR5LnYxLlBhZ2luYXRpb24iIAoSR2V0Q3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIoQBChNHZXRDdXN0b21lclJlc3BvbnNlEiYKCGN1c3RvbWVyGAEgASgLMhQubG95YWx0eS52MS5DdXN0b21lchIvCg5wb2ludHNfaGlzdG9yeRgCIAMoCzIXLmxveWFsdHkudjEuTGVkZ2VyRW50cnkSFAoMdG90YWxfcG9pbnRzGAMgASgFIrcBChVVcGRhdGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEhIKBXBob25lGAMgASgJSAGIAQESLwoGc3RhdHVzGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1c0gCiAEBEhIKBW5vdGVzGAUgASgJSAOIAQFCBwoFX25hbWVCCAoGX3Bob25lQgkKB19zdGF0dXNCCAoGX25vdGVzIlEKFlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiQQoTQWRqdXN0UG9pbnRzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZwb2ludHMYAiABKAUSDgoGcmVhc29uGAMgASgJIlAKFEFkanVzdFBvaW50c1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEwoLbmV3X2JhbGFuY2UYAiABKAUSEgoKYWRqdXN0bWVudBgDIAEoBSIjChVEZWxldGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkiOgoWRGVsZXRlQ3VzdG9tZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkyhQYKDUN1c3RvbWVyQWRtaW4SdwoOQ3JlYXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLkNyZWF0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuQ3JlYXRlQ3VzdG9tZXJSZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvb3duZXIvY3VzdG9tZXJzEnEKDUxpc3RDdXN0b21lcnMSIC5sb3lhbHR5LnYxLkxpc3RDdXN0b21lcnNSZXF1ZXN0GiEubG95YWx0eS52MS5MaXN0Q3VzdG9tZXJzUmVzcG9uc2UiG4LT5JMCFRITL3YxL293bmVyL2N1c3RvbWVycxJwCgtHZXRDdXN0b21lchIeLmxveWFsdHkudjEuR2V0Q3VzdG9tZXJSZXF1ZXN0Gh8ubG95YWx0eS52MS5HZXRDdXN0b21lclJlc3BvbnNlIiCC0+STAhoSGC92MS9vd25lci9jdXN0b21lcnMve2lkfRKbAQoOVXBkYXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLlVwZGF0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuVXBkYXRlQ3VzdG9tZXJSZXNwb25zZSJCgtPkkwI8OgEqWh06ASoaGC92MS9vd25lci9jdXN0b21lcnMve2lkfTIYL3YxL293bmVyL2N1c3RvbWVycy97aWR9En0KDEFkanVzdFBvaW50cxIfLmxveWFsdHkudjEuQWRqdXN0UG9pbnRzUmVxdWVzdBogLmxveWFsdHkudjEuQWRqdXN0UG9pbnRzUmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL293bmVyL2N1c3RvbWVycy97aWR9L3BvaW50cxJ5Cg5EZWxldGVDdXN0b21lchIhLmxveWFsdHkudjEuRGVsZXRlQ3VzdG9tZXJSZXF1ZXN0GiIubG95YWx0eS52MS5EZWxldGVDdXN0b21lclJlc3BvbnNlIiCC0+STAhoqGC92MS9vd25lci9jdXN0b21lcnMve2lkfWIGcHJvdG8z", [file_google_api_annotations, file_loyalty_v1_types]);
+  fileDesc("ChZsb3lhbHR5L3YxL2FkbWluLnByb3RvEgpsb3lhbHR5LnYxIlsKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXBob25lGAIgASgJEg0KBW5vdGVzGAMgASgJEhYKDmluaXRpYWxfcG9pbnRzGAQgASgFIlEKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiuAEKFExpc3RDdXN0b21lcnNSZXF1ZXN0EhEKBHBhZ2UYASABKAVIAIgBARISCgVsaW1pdBgCIAEoBUgBiAEBEg4KBnNlYXJjaBgDIAEoCRIxCg1zdGF0dXNfZmlsdGVyGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1cxIPCgdzb3J0X2J5GAUgASgJEhIKCnNvcnRfb3JkZXIYBiABKAlCBwoFX3BhZ2VCCAoGX2xpbWl0ImwKFUxpc3RDdXN0b21lcnNSZXNwb25zZRInCgljdXN0b21lcnMYASADKAsyFC5sb3lhbHR5LnYxLkN1c3RvbWVyEioKCnBhZ2luYXRpb24YAiABKAsyFi5sb3lhbHR5LnYxLlBhZ2luYXRpb24iIAoSR2V0Q3VzdG9tZXJSZXF1ZXN0EgoKAmlkGAEgASgJIoQBChNHZXRDdXN0b21lclJlc3BvbnNlEiYKCGN1c3RvbWVyGAEgASgLMhQubG95YWx0eS52MS5DdXN0b21lchIvCg5wb2ludHNfaGlzdG9yeRgCIAMoCzIXLmxveWFsdHkudjEuTGVkZ2VyRW50cnkSFAoMdG90YWxfcG9pbnRzGAMgASgFIrcBChVVcGRhdGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEhIKBXBob25lGAMgASgJSAGIAQESLwoGc3RhdHVzGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1c0gCiAEBEhIKBW5vdGVzGAUgASgJSAOIAQFCBwoFX25hbWVCCAoGX3Bob25lQgkKB19zdGF0dXNCCAoGX25vdGVzIlEKFlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBImCghjdXN0b21lchgCIAEoCzIULmxveWFsdHkudjEuQ3VzdG9tZXIiQQoTQWRqdXN0UG9pbnRzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZwb2ludHMYAiABKAUSDgoGcmVhc29uGAMgASgJIlAKFEFkanVzdFBvaW50c1Jlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEwoLbmV3X2JhbGFuY2UYAiABKAUSEgoKYWRqdXN0bWVudBgDIAEoBSIjChVEZWxldGVDdXN0b21lclJlcXVlc3QSCgoCaWQYASABKAkiOgoWRGVsZXRlQ3VzdG9tZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkilQEKIUN1c3RvbWVyQWRtaW5SZWZ1bmRDaGVja2luUmVxdWVzdBISCgpjaGVja2luX2lkGAEgASgJEhMKBmFtb3VudBgCIAEoAUgAiAEBEhIKBXVuaXRzGAMgASgFSAGIAQESEwoGcmVhc29uGAQgASgJSAKIAQFCCQoHX2Ftb3VudEIICgZfdW5pdHNCCQoHX3JlYXNvbiKLAQoiQ3VzdG9tZXJBZG1pblJlZnVuZENoZWNraW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhEKCXJlZnVuZF9pZBgCIAEoCRISCgpjaGVja2luX2lkGAMgASgJEhcKD3BvaW50c19yZXZlcnNlZBgEIAEoBRIUCgx0b3RhbF9wb2ludHMYBSABKAUiWwoiQ3VzdG9tZXJBZG1pblZvaWRSZWRlbXB0aW9uUmVxdWVzdBIVCg1yZWRlbXB0aW9uX2lkGAEgASgJEhMKBnJlYXNvbhgCIAEoCUgAiAEBQgkKB19yZWFzb24ifAojQ3VzdG9tZXJBZG1pblZvaWRSZWRlbXB0aW9uUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZXN0b3JlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUiiwEKE1JlZGVlbVJld2FyZFJlcXVlc3QSCgoCaWQYASABKAkSEwoGcG9pbnRzGAIgASgFSACIAQESFQoIc3RvcmVfaWQYAyABKAlIAYgBARIWCglvcmRlcl9yZWYYBCABKAlIAogBAUIJCgdfcG9pbnRzQgsKCV9zdG9yZV9pZEIMCgpfb3JkZXJfcmVmIocBChRSZWRlZW1SZXdhcmRSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhUKDXJlZGVtcHRpb25faWQYAiABKAkSFwoPcG9pbnRzX3JlZGVlbWVkGAMgASgFEhQKDHJld2FyZF90aXRsZRgEIAEoCRIYChByZW1haW5pbmdfcG9pbnRzGAUgASgFMtMJCg1DdXN0b21lckFkbWluEncKDkNyZWF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5DcmVhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL293bmVyL2N1c3RvbWVycxJxCg1MaXN0Q3VzdG9tZXJzEiAubG95YWx0eS52MS5MaXN0Q3VzdG9tZXJzUmVxdWVzdBohLmxveWFsdHkudjEuTGlzdEN1c3RvbWVyc1Jlc3BvbnNlIhuC0+STAhUSEy92MS9vd25lci9jdXN0b21lcnMScAoLR2V0Q3VzdG9tZXISHi5sb3lhbHR5LnYxLkdldEN1c3RvbWVyUmVxdWVzdBofLmxveWFsdHkudjEuR2V0Q3VzdG9tZXJSZXNwb25zZSIggtPkkwIaEhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0SmwEKDlVwZGF0ZUN1c3RvbWVyEiEubG95YWx0eS52MS5VcGRhdGVDdXN0b21lclJlcXVlc3QaIi5sb3lhbHR5LnYxLlVwZGF0ZUN1c3RvbWVyUmVzcG9uc2UiQoLT5JMCPDoBKlodOgEqGhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0yGC92MS9vd25lci9jdXN0b21lcnMve2lkfRJ9CgxBZGp1c3RQb2ludHMSHy5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1JlcXVlc3QaIC5sb3lhbHR5LnYxLkFkanVzdFBvaW50c1Jlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9vd25lci9jdXN0b21lcnMve2lkfS9wb2ludHMSeQoORGVsZXRlQ3VzdG9tZXISIS5sb3lhbHR5LnYxLkRlbGV0ZUN1c3RvbWVyUmVxdWVzdBoiLmxveWFsdHkudjEuRGVsZXRlQ3VzdG9tZXJSZXNwb25zZSIggtPkkwIaKhgvdjEvb3duZXIvY3VzdG9tZXJzL3tpZH0SoQEKDVJlZnVuZENoZWNraW4SLS5sb3lhbHR5LnYxLkN1c3RvbWVyQWRtaW5SZWZ1bmRDaGVja2luUmVxdWVzdBouLmxveWFsdHkudjEuQ3VzdG9tZXJBZG1pblJlZnVuZENoZWNraW5SZXNwb25zZSIxgtPkkwIrOgEqIiYvdjEvb3duZXIvY2hlY2tpbnMve2NoZWNraW5faWR9L3JlZnVuZBKoAQoOVm9pZFJlZGVtcHRpb24SLi5sb3lhbHR5LnYxLkN1c3RvbWVyQWRtaW5Wb2lkUmVkZW1wdGlvblJlcXVlc3QaLy5sb3lhbHR5LnYxLkN1c3RvbWVyQWRtaW5Wb2lkUmVkZW1wdGlvblJlc3BvbnNlIjWC0+STAi86ASoiKi92MS9vd25lci9yZWRlbXB0aW9ucy97cmVkZW1wdGlvbl9pZH0vdm9pZBJ9CgxSZWRlZW1SZXdhcmQSHy5sb3lhbHR5LnYxLlJlZGVlbVJld2FyZFJlcXVlc3QaIC5sb3lhbHR5LnYxLlJlZGVlbVJld2FyZFJlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9vd25lci9jdXN0b21lcnMve2lkfS9yZWRlZW1iBnByb3RvMw", [file_google_api_annotations, file_loyalty_v1_types]);
 
 /**
  * Request of CustomerAdmin.CreateCustomer.
@@ -429,6 +429,259 @@ export const DeleteCustomerResponseSchema: GenMessage<DeleteCustomerResponse> = 
   messageDesc(file_loyalty_v1_admin, 11);
 
 /**
+ * Request of CustomerAdmin.RefundCheckin. Without amount and units, all that
+ * is left of the check-in is refunded.
+ *
+ * @generated from message loyalty.v1.CustomerAdminRefundCheckinRequest
+ */
+export type CustomerAdminRefundCheckinRequest = Message<"loyalty.v1.CustomerAdminRefundCheckinRequest"> & {
+  /**
+   * The check-in's id (from the path).
+   *
+   * @generated from field: string checkin_id = 1;
+   */
+  checkinId: string;
+
+  /**
+   * SPEND check-ins: the amount refunded, > 0, at most 2 decimals, at most what is left.
+   *
+   * @generated from field: optional double amount = 2;
+   */
+  amount?: number | undefined;
+
+  /**
+   * UNIT check-ins: the units refunded, at most the units left.
+   *
+   * @generated from field: optional int32 units = 3;
+   */
+  units?: number | undefined;
+
+  /**
+   * Why; "Refund" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 4;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminRefundCheckinRequest.
+ * Use `create(CustomerAdminRefundCheckinRequestSchema)` to create a new message.
+ */
+export const CustomerAdminRefundCheckinRequestSchema: GenMessage<CustomerAdminRefundCheckinRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 12);
+
+/**
+ * Response of CustomerAdmin.RefundCheckin.
+ *
+ * @generated from message loyalty.v1.CustomerAdminRefundCheckinResponse
+ */
+export type CustomerAdminRefundCheckinResponse = Message<"loyalty.v1.CustomerAdminRefundCheckinResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The id of the REFUND ledger entry.
+   *
+   * @generated from field: string refund_id = 2;
+   */
+  refundId: string;
+
+  /**
+   * The check-in refunded.
+   *
+   * @generated from field: string checkin_id = 3;
+   */
+  checkinId: string;
+
+  /**
+   * Points taken back by this refund (>= 0).
+   *
+   * @generated from field: int32 points_reversed = 4;
+   */
+  pointsReversed: number;
+
+  /**
+   * The balance after the refund; may be negative.
+   *
+   * @generated from field: int32 total_points = 5;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminRefundCheckinResponse.
+ * Use `create(CustomerAdminRefundCheckinResponseSchema)` to create a new message.
+ */
+export const CustomerAdminRefundCheckinResponseSchema: GenMessage<CustomerAdminRefundCheckinResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 13);
+
+/**
+ * Request of CustomerAdmin.VoidRedemption.
+ *
+ * @generated from message loyalty.v1.CustomerAdminVoidRedemptionRequest
+ */
+export type CustomerAdminVoidRedemptionRequest = Message<"loyalty.v1.CustomerAdminVoidRedemptionRequest"> & {
+  /**
+   * The redemption's id (from the path).
+   *
+   * @generated from field: string redemption_id = 1;
+   */
+  redemptionId: string;
+
+  /**
+   * Why; "Redemption voided" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 2;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminVoidRedemptionRequest.
+ * Use `create(CustomerAdminVoidRedemptionRequestSchema)` to create a new message.
+ */
+export const CustomerAdminVoidRedemptionRequestSchema: GenMessage<CustomerAdminVoidRedemptionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 14);
+
+/**
+ * Response of CustomerAdmin.VoidRedemption.
+ *
+ * @generated from message loyalty.v1.CustomerAdminVoidRedemptionResponse
+ */
+export type CustomerAdminVoidRedemptionResponse = Message<"loyalty.v1.CustomerAdminVoidRedemptionResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The redemption voided.
+   *
+   * @generated from field: string redemption_id = 2;
+   */
+  redemptionId: string;
+
+  /**
+   * Points given back.
+   *
+   * @generated from field: int32 points_restored = 3;
+   */
+  pointsRestored: number;
+
+  /**
+   * The balance after the void.
+   *
+   * @generated from field: int32 total_points = 4;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.CustomerAdminVoidRedemptionResponse.
+ * Use `create(CustomerAdminVoidRedemptionResponseSchema)` to create a new message.
+ */
+export const CustomerAdminVoidRedemptionResponseSchema: GenMessage<CustomerAdminVoidRedemptionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 15);
+
+/**
+ * Request of CustomerAdmin.RedeemReward.
+ *
+ * @generated from message loyalty.v1.RedeemRewardRequest
+ */
+export type RedeemRewardRequest = Message<"loyalty.v1.RedeemRewardRequest"> & {
+  /**
+   * The customer's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Points to spend: rewardThreshold or a whole multiple of it; one reward when absent.
+   *
+   * @generated from field: optional int32 points = 2;
+   */
+  points?: number | undefined;
+
+  /**
+   * A store of the business; recorded on the ledger entry.
+   *
+   * @generated from field: optional string store_id = 3;
+   */
+  storeId?: string | undefined;
+
+  /**
+   * The order or receipt number, 1-100 printable characters.
+   *
+   * @generated from field: optional string order_ref = 4;
+   */
+  orderRef?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.RedeemRewardRequest.
+ * Use `create(RedeemRewardRequestSchema)` to create a new message.
+ */
+export const RedeemRewardRequestSchema: GenMessage<RedeemRewardRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 16);
+
+/**
+ * Response of CustomerAdmin.RedeemReward.
+ *
+ * @generated from message loyalty.v1.RedeemRewardResponse
+ */
+export type RedeemRewardResponse = Message<"loyalty.v1.RedeemRewardResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * Id of the redemption record.
+   *
+   * @generated from field: string redemption_id = 2;
+   */
+  redemptionId: string;
+
+  /**
+   * Points taken from the balance.
+   *
+   * @generated from field: int32 points_redeemed = 3;
+   */
+  pointsRedeemed: number;
+
+  /**
+   * The program's reward title.
+   *
+   * @generated from field: string reward_title = 4;
+   */
+  rewardTitle: string;
+
+  /**
+   * The balance after the redemption.
+   *
+   * @generated from field: int32 remaining_points = 5;
+   */
+  remainingPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.RedeemRewardResponse.
+ * Use `create(RedeemRewardResponseSchema)` to create a new message.
+ */
+export const RedeemRewardResponseSchema: GenMessage<RedeemRewardResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_admin, 17);
+
+/**
  * CustomerAdmin is the owner's management of customers. Every method needs an
  * owner JWT: `Authorization: Bearer <token>` (the `authorization` metadata
  * over gRPC). Everything is scoped to the token's business: another
@@ -502,6 +755,41 @@ export const CustomerAdmin: GenService<{
     methodKind: "unary";
     input: typeof DeleteCustomerRequestSchema;
     output: typeof DeleteCustomerResponseSchema;
+  },
+  /**
+   * Refunds a check-in of the business, whole or in part, with the rules of
+   * LoyaltyPos.RefundCheckin; recorded with the owner who made it.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.RefundCheckin
+   */
+  refundCheckin: {
+    methodKind: "unary";
+    input: typeof CustomerAdminRefundCheckinRequestSchema;
+    output: typeof CustomerAdminRefundCheckinResponseSchema;
+  },
+  /**
+   * Voids a redemption of the business, with the rules of
+   * LoyaltyPos.VoidRedemption; recorded with the owner who made it.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.VoidRedemption
+   */
+  voidRedemption: {
+    methodKind: "unary";
+    input: typeof CustomerAdminVoidRedemptionRequestSchema;
+    output: typeof CustomerAdminVoidRedemptionResponseSchema;
+  },
+  /**
+   * Redeems the program's reward for a customer at the counter (the
+   * portal), with the rules of LoyaltyPos.Redeem: a BLOCKED customer is
+   * PERMISSION_DENIED, too few points (or a negative balance)
+   * FAILED_PRECONDITION.
+   *
+   * @generated from rpc loyalty.v1.CustomerAdmin.RedeemReward
+   */
+  redeemReward: {
+    methodKind: "unary";
+    input: typeof RedeemRewardRequestSchema;
+    output: typeof RedeemRewardResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_admin, 0);

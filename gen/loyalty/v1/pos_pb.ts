@@ -5,7 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
-import type { CustomerStatus } from "./types_pb.js";
+import type { AvailableReward, CustomerStatus } from "./types_pb.js";
 import { file_loyalty_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/pos.proto.
  */
 export const file_loyalty_v1_pos: GenFile = /*@__PURE__*/
-  fileDesc("ChRsb3lhbHR5L3YxL3Bvcy5wcm90bxIKbG95YWx0eS52MSK6AQoOQ2hlY2tpblJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhUKCHN0b3JlX2lkGAMgASgJSAKIAQESEwoGYW1vdW50GAQgASgBSAOIAQESEgoFdW5pdHMYBSABKAVIBIgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgsKCV9zdG9yZV9pZEIJCgdfYW1vdW50QggKBl91bml0cyKZAQoPQ2hlY2tpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEwoLY3VzdG9tZXJfaWQYAiABKAkSFgoOcG9pbnRzX2F3YXJkZWQYAyABKAUSFAoMdG90YWxfcG9pbnRzGAQgASgFEhgKEHJld2FyZF90aHJlc2hvbGQYBSABKAUSGAoQcmV3YXJkX2F2YWlsYWJsZRgGIAEoCCIyChxMb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkirQEKHUxveWFsdHlQb3NHZXRDdXN0b21lclJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFcGhvbmUYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1cxIUCgx0b3RhbF9wb2ludHMYBSABKAUSGAoQcmV3YXJkX2F2YWlsYWJsZRgGIAEoCCInChFHZXRCYWxhbmNlUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJIj8KEkdldEJhbGFuY2VSZXNwb25zZRITCgtjdXN0b21lcl9pZBgBIAEoCRIUCgx0b3RhbF9wb2ludHMYAiABKAUimwEKDVJlZGVlbVJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhMKBnBvaW50cxgDIAEoBUgCiAEBEhUKCHN0b3JlX2lkGAQgASgJSAOIAQFCCAoGX3Bob25lQg4KDF9jdXN0b21lcl9pZEIJCgdfcG9pbnRzQgsKCV9zdG9yZV9pZCKBAQoOUmVkZWVtUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZWRlZW1lZBgDIAEoBRIUCgxyZXdhcmRfdGl0bGUYBCABKAkSGAoQcmVtYWluaW5nX3BvaW50cxgFIAEoBTLHAwoKTG95YWx0eVBvcxJeCgdDaGVja2luEhoubG95YWx0eS52MS5DaGVja2luUmVxdWVzdBobLmxveWFsdHkudjEuQ2hlY2tpblJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9wb3MvY2hlY2tpbhKJAQoLR2V0Q3VzdG9tZXISKC5sb3lhbHR5LnYxLkxveWFsdHlQb3NHZXRDdXN0b21lclJlcXVlc3QaKS5sb3lhbHR5LnYxLkxveWFsdHlQb3NHZXRDdXN0b21lclJlc3BvbnNlIiWC0+STAh8SHS92MS9wb3MvY3VzdG9tZXIve2lkZW50aWZpZXJ9EnEKCkdldEJhbGFuY2USHS5sb3lhbHR5LnYxLkdldEJhbGFuY2VSZXF1ZXN0Gh4ubG95YWx0eS52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJILT5JMCHhIcL3YxL3Bvcy9iYWxhbmNlL3tpZGVudGlmaWVyfRJaCgZSZWRlZW0SGS5sb3lhbHR5LnYxLlJlZGVlbVJlcXVlc3QaGi5sb3lhbHR5LnYxLlJlZGVlbVJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9wb3MvcmVkZWVtYgZwcm90bzM", [file_google_api_annotations, file_loyalty_v1_types]);
+  fileDesc("ChRsb3lhbHR5L3YxL3Bvcy5wcm90bxIKbG95YWx0eS52MSLgAQoOQ2hlY2tpblJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhUKCHN0b3JlX2lkGAMgASgJSAKIAQESEwoGYW1vdW50GAQgASgBSAOIAQESEgoFdW5pdHMYBSABKAVIBIgBARIWCglvcmRlcl9yZWYYBiABKAlIBYgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgsKCV9zdG9yZV9pZEIJCgdfYW1vdW50QggKBl91bml0c0IMCgpfb3JkZXJfcmVmIq0BCg9DaGVja2luUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBITCgtjdXN0b21lcl9pZBgCIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIYChByZXdhcmRfYXZhaWxhYmxlGAYgASgIEhIKCmNoZWNraW5faWQYByABKAkiMgocTG95YWx0eVBvc0dldEN1c3RvbWVyUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJIsYBCh1Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXNwb25zZRITCgtjdXN0b21lcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSFwoPbGlmZXRpbWVfcG9pbnRzGAcgASgBIicKEUdldEJhbGFuY2VSZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkiPwoSR2V0QmFsYW5jZVJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEhQKDHRvdGFsX3BvaW50cxgCIAEoBSLBAQoNUmVkZWVtUmVxdWVzdBISCgVwaG9uZRgBIAEoCUgAiAEBEhgKC2N1c3RvbWVyX2lkGAIgASgJSAGIAQESEwoGcG9pbnRzGAMgASgFSAKIAQESFQoIc3RvcmVfaWQYBCABKAlIA4gBARIWCglvcmRlcl9yZWYYBSABKAlIBIgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgkKB19wb2ludHNCCwoJX3N0b3JlX2lkQgwKCl9vcmRlcl9yZWYigQEKDlJlZGVlbVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFQoNcmVkZW1wdGlvbl9pZBgCIAEoCRIXCg9wb2ludHNfcmVkZWVtZWQYAyABKAUSFAoMcmV3YXJkX3RpdGxlGAQgASgJEhgKEHJlbWFpbmluZ19wb2ludHMYBSABKAUi5wEKFVByZXZpZXdDaGVja2luUmVxdWVzdBISCgVwaG9uZRgBIAEoCUgAiAEBEhgKC2N1c3RvbWVyX2lkGAIgASgJSAGIAQESFQoIc3RvcmVfaWQYAyABKAlIAogBARITCgZhbW91bnQYBCABKAFIA4gBARISCgV1bml0cxgFIAEoBUgEiAEBEhYKCW9yZGVyX3JlZhgGIAEoCUgFiAEBQggKBl9waG9uZUIOCgxfY3VzdG9tZXJfaWRCCwoJX3N0b3JlX2lkQgkKB19hbW91bnRCCAoGX3VuaXRzQgwKCl9vcmRlcl9yZWYi7wEKFlByZXZpZXdDaGVja2luUmVzcG9uc2USEwoLYmFzZV9wb2ludHMYASABKAUSGAoQcHJvbW90aW9uX3BvaW50cxgCIAEoBRIUCgxwcm9tb3Rpb25faWQYAyABKAkSFgoOcG9pbnRzX2F3YXJkZWQYBCABKAUSGgoSdG90YWxfcG9pbnRzX2FmdGVyGAUgASgFEh4KFnJld2FyZF9hdmFpbGFibGVfYWZ0ZXIYBiABKAgSPAoXYXZhaWxhYmxlX3Jld2FyZHNfYWZ0ZXIYByADKAsyGy5sb3lhbHR5LnYxLkF2YWlsYWJsZVJld2FyZCLCAQoUUmVmdW5kQ2hlY2tpblJlcXVlc3QSFwoKY2hlY2tpbl9pZBgBIAEoCUgAiAEBEhYKCW9yZGVyX3JlZhgCIAEoCUgBiAEBEhMKBmFtb3VudBgDIAEoAUgCiAEBEhIKBXVuaXRzGAQgASgFSAOIAQESEwoGcmVhc29uGAUgASgJSASIAQFCDQoLX2NoZWNraW5faWRCDAoKX29yZGVyX3JlZkIJCgdfYW1vdW50QggKBl91bml0c0IJCgdfcmVhc29uIn4KFVJlZnVuZENoZWNraW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhEKCXJlZnVuZF9pZBgCIAEoCRISCgpjaGVja2luX2lkGAMgASgJEhcKD3BvaW50c19yZXZlcnNlZBgEIAEoBRIUCgx0b3RhbF9wb2ludHMYBSABKAUiiwEKFVZvaWRSZWRlbXB0aW9uUmVxdWVzdBIaCg1yZWRlbXB0aW9uX2lkGAEgASgJSACIAQESFgoJb3JkZXJfcmVmGAIgASgJSAGIAQESEwoGcmVhc29uGAMgASgJSAKIAQFCEAoOX3JlZGVtcHRpb25faWRCDAoKX29yZGVyX3JlZkIJCgdfcmVhc29uIm8KFlZvaWRSZWRlbXB0aW9uUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZXN0b3JlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUysQYKCkxveWFsdHlQb3MSXgoHQ2hlY2tpbhIaLmxveWFsdHkudjEuQ2hlY2tpblJlcXVlc3QaGy5sb3lhbHR5LnYxLkNoZWNraW5SZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvcG9zL2NoZWNraW4SiQEKC0dldEN1c3RvbWVyEigubG95YWx0eS52MS5Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXF1ZXN0GikubG95YWx0eS52MS5Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXNwb25zZSIlgtPkkwIfEh0vdjEvcG9zL2N1c3RvbWVyL3tpZGVudGlmaWVyfRJxCgpHZXRCYWxhbmNlEh0ubG95YWx0eS52MS5HZXRCYWxhbmNlUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QmFsYW5jZVJlc3BvbnNlIiSC0+STAh4SHC92MS9wb3MvYmFsYW5jZS97aWRlbnRpZmllcn0SWgoGUmVkZWVtEhkubG95YWx0eS52MS5SZWRlZW1SZXF1ZXN0GhoubG95YWx0eS52MS5SZWRlZW1SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvcG9zL3JlZGVlbRJ+Cg5QcmV2aWV3Q2hlY2tpbhIhLmxveWFsdHkudjEuUHJldmlld0NoZWNraW5SZXF1ZXN0GiIubG95YWx0eS52MS5QcmV2aWV3Q2hlY2tpblJlc3BvbnNlIiWQAgGC0+STAhw6ASoiFy92MS9wb3MvY2hlY2tpbi9wcmV2aWV3Em8KDVJlZnVuZENoZWNraW4SIC5sb3lhbHR5LnYxLlJlZnVuZENoZWNraW5SZXF1ZXN0GiEubG95YWx0eS52MS5SZWZ1bmRDaGVja2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL3Bvcy9yZWZ1bmQSdwoOVm9pZFJlZGVtcHRpb24SIS5sb3lhbHR5LnYxLlZvaWRSZWRlbXB0aW9uUmVxdWVzdBoiLmxveWFsdHkudjEuVm9pZFJlZGVtcHRpb25SZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvcG9zL3JlZGVlbS92b2lkYgZwcm90bzM", [file_google_api_annotations, file_loyalty_v1_types]);
 
 /**
  * Request of LoyaltyPos.Checkin. Exactly one of phone and customer_id
@@ -56,6 +56,16 @@ export type CheckinRequest = Message<"loyalty.v1.CheckinRequest"> & {
    * @generated from field: optional int32 units = 5;
    */
   units?: number | undefined;
+
+  /**
+   * The till's order or receipt number, 1-100 printable characters. Within
+   * the business, an orderRef already credited by a check-in that is not
+   * fully refunded is ALREADY_EXISTS (the message names that checkinId); an
+   * Idempotency-Key retry of the same call is a replay, not a duplicate.
+   *
+   * @generated from field: optional string order_ref = 6;
+   */
+  orderRef?: string | undefined;
 };
 
 /**
@@ -112,6 +122,13 @@ export type CheckinResponse = Message<"loyalty.v1.CheckinResponse"> & {
    * @generated from field: bool reward_available = 6;
    */
   rewardAvailable: boolean;
+
+  /**
+   * The check-in's id (the id of its CHECKIN ledger entry): what a refund names.
+   *
+   * @generated from field: string checkin_id = 7;
+   */
+  checkinId: string;
 };
 
 /**
@@ -193,6 +210,16 @@ export type LoyaltyPosGetCustomerResponse = Message<"loyalty.v1.LoyaltyPosGetCus
    * @generated from field: bool reward_available = 6;
    */
   rewardAvailable: boolean;
+
+  /**
+   * Points ever earned (check-ins, positive adjustments, initial points)
+   * minus points taken back by refunds. A double so that it stays a JSON
+   * number (exact to 2^53) while a busy customer's lifetime passes 2^31,
+   * which an int32 could not hold (stored as a PostgreSQL bigint).
+   *
+   * @generated from field: double lifetime_points = 7;
+   */
+  lifetimePoints: number;
 };
 
 /**
@@ -286,6 +313,15 @@ export type RedeemRequest = Message<"loyalty.v1.RedeemRequest"> & {
    * @generated from field: optional string store_id = 4;
    */
   storeId?: string | undefined;
+
+  /**
+   * The till's order or receipt number (1-100 printable characters),
+   * recorded on the redemption so that VoidRedemption can name it. Not
+   * unique: one order may redeem more than once.
+   *
+   * @generated from field: optional string order_ref = 5;
+   */
+  orderRef?: string | undefined;
 };
 
 /**
@@ -345,6 +381,307 @@ export const RedeemResponseSchema: GenMessage<RedeemResponse> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_pos, 7);
 
 /**
+ * Request of LoyaltyPos.PreviewCheckin: the body of a check-in.
+ *
+ * @generated from message loyalty.v1.PreviewCheckinRequest
+ */
+export type PreviewCheckinRequest = Message<"loyalty.v1.PreviewCheckinRequest"> & {
+  /**
+   * The customer's phone number, in any typed form.
+   *
+   * @generated from field: optional string phone = 1;
+   */
+  phone?: string | undefined;
+
+  /**
+   * The customer's id.
+   *
+   * @generated from field: optional string customer_id = 2;
+   */
+  customerId?: string | undefined;
+
+  /**
+   * A store of the business.
+   *
+   * @generated from field: optional string store_id = 3;
+   */
+  storeId?: string | undefined;
+
+  /**
+   * SPEND mode: amount spent, > 0, at most 2 decimals, <= 1,000,000.
+   *
+   * @generated from field: optional double amount = 4;
+   */
+  amount?: number | undefined;
+
+  /**
+   * UNIT mode: whole units bought, 1-10,000.
+   *
+   * @generated from field: optional int32 units = 5;
+   */
+  units?: number | undefined;
+
+  /**
+   * The till's order or receipt number; one already credited is ALREADY_EXISTS, as at check-in.
+   *
+   * @generated from field: optional string order_ref = 6;
+   */
+  orderRef?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.PreviewCheckinRequest.
+ * Use `create(PreviewCheckinRequestSchema)` to create a new message.
+ */
+export const PreviewCheckinRequestSchema: GenMessage<PreviewCheckinRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 8);
+
+/**
+ * Response of LoyaltyPos.PreviewCheckin.
+ *
+ * @generated from message loyalty.v1.PreviewCheckinResponse
+ */
+export type PreviewCheckinResponse = Message<"loyalty.v1.PreviewCheckinResponse"> & {
+  /**
+   * Points the program's rule gives (what Checkin's points_awarded is today).
+   *
+   * @generated from field: int32 base_points = 1;
+   */
+  basePoints: number;
+
+  /**
+   * Points a promotion would add; 0 until promotions exist.
+   *
+   * @generated from field: int32 promotion_points = 2;
+   */
+  promotionPoints: number;
+
+  /**
+   * The promotion that would apply; empty when none.
+   *
+   * @generated from field: string promotion_id = 3;
+   */
+  promotionId: string;
+
+  /**
+   * base_points + promotion_points.
+   *
+   * @generated from field: int32 points_awarded = 4;
+   */
+  pointsAwarded: number;
+
+  /**
+   * The balance the check-in would leave (from 0 for a phone not yet enrolled).
+   *
+   * @generated from field: int32 total_points_after = 5;
+   */
+  totalPointsAfter: number;
+
+  /**
+   * total_points_after >= the reward threshold.
+   *
+   * @generated from field: bool reward_available_after = 6;
+   */
+  rewardAvailableAfter: boolean;
+
+  /**
+   * The rewards total_points_after would afford, cheapest first. Today the
+   * program has one reward, the default one (rewardTitle, rewardThreshold),
+   * listed with an empty id until the rewards catalogue gives it one.
+   *
+   * @generated from field: repeated loyalty.v1.AvailableReward available_rewards_after = 7;
+   */
+  availableRewardsAfter: AvailableReward[];
+};
+
+/**
+ * Describes the message loyalty.v1.PreviewCheckinResponse.
+ * Use `create(PreviewCheckinResponseSchema)` to create a new message.
+ */
+export const PreviewCheckinResponseSchema: GenMessage<PreviewCheckinResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 9);
+
+/**
+ * Request of LoyaltyPos.RefundCheckin. checkin_id or order_ref names the
+ * check-in (when both are given they must name the same one). Without amount
+ * and units, all that is left of the check-in is refunded.
+ *
+ * @generated from message loyalty.v1.RefundCheckinRequest
+ */
+export type RefundCheckinRequest = Message<"loyalty.v1.RefundCheckinRequest"> & {
+  /**
+   * The check-in's id (CheckinResponse.checkin_id).
+   *
+   * @generated from field: optional string checkin_id = 1;
+   */
+  checkinId?: string | undefined;
+
+  /**
+   * The check-in's orderRef: the one not yet fully refunded, else the newest.
+   *
+   * @generated from field: optional string order_ref = 2;
+   */
+  orderRef?: string | undefined;
+
+  /**
+   * SPEND check-ins: the amount refunded, > 0, at most 2 decimals, at most
+   * what is left of the check-in's amount.
+   *
+   * @generated from field: optional double amount = 3;
+   */
+  amount?: number | undefined;
+
+  /**
+   * UNIT check-ins: the units refunded, at most the units left.
+   *
+   * @generated from field: optional int32 units = 4;
+   */
+  units?: number | undefined;
+
+  /**
+   * Why; "Refund" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 5;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.RefundCheckinRequest.
+ * Use `create(RefundCheckinRequestSchema)` to create a new message.
+ */
+export const RefundCheckinRequestSchema: GenMessage<RefundCheckinRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 10);
+
+/**
+ * Response of LoyaltyPos.RefundCheckin.
+ *
+ * @generated from message loyalty.v1.RefundCheckinResponse
+ */
+export type RefundCheckinResponse = Message<"loyalty.v1.RefundCheckinResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The id of the REFUND ledger entry.
+   *
+   * @generated from field: string refund_id = 2;
+   */
+  refundId: string;
+
+  /**
+   * The check-in refunded.
+   *
+   * @generated from field: string checkin_id = 3;
+   */
+  checkinId: string;
+
+  /**
+   * Points taken back by this refund (>= 0; 0 when a small part of a SPEND
+   * check-in earns less than a point back).
+   *
+   * @generated from field: int32 points_reversed = 4;
+   */
+  pointsReversed: number;
+
+  /**
+   * The balance after the refund; may be negative.
+   *
+   * @generated from field: int32 total_points = 5;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.RefundCheckinResponse.
+ * Use `create(RefundCheckinResponseSchema)` to create a new message.
+ */
+export const RefundCheckinResponseSchema: GenMessage<RefundCheckinResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 11);
+
+/**
+ * Request of LoyaltyPos.VoidRedemption. redemption_id or order_ref names the
+ * redemption (when both are given they must name the same one).
+ *
+ * @generated from message loyalty.v1.VoidRedemptionRequest
+ */
+export type VoidRedemptionRequest = Message<"loyalty.v1.VoidRedemptionRequest"> & {
+  /**
+   * The redemption's id (RedeemResponse.redemption_id).
+   *
+   * @generated from field: optional string redemption_id = 1;
+   */
+  redemptionId?: string | undefined;
+
+  /**
+   * The redemption's orderRef: the newest not yet voided redemption of it.
+   *
+   * @generated from field: optional string order_ref = 2;
+   */
+  orderRef?: string | undefined;
+
+  /**
+   * Why; "Redemption voided" when absent. Up to 500 characters.
+   *
+   * @generated from field: optional string reason = 3;
+   */
+  reason?: string | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.VoidRedemptionRequest.
+ * Use `create(VoidRedemptionRequestSchema)` to create a new message.
+ */
+export const VoidRedemptionRequestSchema: GenMessage<VoidRedemptionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 12);
+
+/**
+ * Response of LoyaltyPos.VoidRedemption.
+ *
+ * @generated from message loyalty.v1.VoidRedemptionResponse
+ */
+export type VoidRedemptionResponse = Message<"loyalty.v1.VoidRedemptionResponse"> & {
+  /**
+   * Always true on success.
+   *
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * The redemption voided.
+   *
+   * @generated from field: string redemption_id = 2;
+   */
+  redemptionId: string;
+
+  /**
+   * Points given back.
+   *
+   * @generated from field: int32 points_restored = 3;
+   */
+  pointsRestored: number;
+
+  /**
+   * The balance after the void.
+   *
+   * @generated from field: int32 total_points = 4;
+   */
+  totalPoints: number;
+};
+
+/**
+ * Describes the message loyalty.v1.VoidRedemptionResponse.
+ * Use `create(VoidRedemptionResponseSchema)` to create a new message.
+ */
+export const VoidRedemptionResponseSchema: GenMessage<VoidRedemptionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_pos, 13);
+
+/**
  * LoyaltyPos is called by tills and web shops. Every method needs an API key:
  * the `X-API-Key` header over REST and Connect, the `x-api-key` metadata over
  * gRPC. Mutating calls accept an optional `Idempotency-Key` header
@@ -395,6 +732,52 @@ export const LoyaltyPos: GenService<{
     methodKind: "unary";
     input: typeof RedeemRequestSchema;
     output: typeof RedeemResponseSchema;
+  },
+  /**
+   * Computes what a check-in with this body would award and the balance it
+   * would leave, writing nothing and enrolling no one: a phone not yet
+   * enrolled previews from a zero balance. It answers the refusals the
+   * check-in itself would give (bad input, an unknown customer id, a BLOCKED
+   * customer, an orderRef already credited). Marked NO_SIDE_EFFECTS: it is
+   * not a mutating call, so Idempotency-Key is ignored and no cached read is
+   * dropped, although its REST binding is a POST (it takes the check-in's body).
+   *
+   * @generated from rpc loyalty.v1.LoyaltyPos.PreviewCheckin
+   */
+  previewCheckin: {
+    methodKind: "unary";
+    input: typeof PreviewCheckinRequestSchema;
+    output: typeof PreviewCheckinResponseSchema;
+  },
+  /**
+   * Refunds a check-in, whole or in part, named by checkinId or orderRef,
+   * and takes its points back (ledger type REFUND). SPEND check-ins are
+   * prorated: once refunds total R of the original amount A, the points taken
+   * back in all are floor(earned x R / A); UNIT check-ins the same per unit;
+   * VISIT check-ins only whole. The rules follow the mode the check-in was
+   * credited under (its recorded amount or units), not today's program. The
+   * balance may go negative. Allowed for BLOCKED customers. A refund never
+   * voids a redemption.
+   *
+   * @generated from rpc loyalty.v1.LoyaltyPos.RefundCheckin
+   */
+  refundCheckin: {
+    methodKind: "unary";
+    input: typeof RefundCheckinRequestSchema;
+    output: typeof RefundCheckinResponseSchema;
+  },
+  /**
+   * Voids a redemption, named by redemptionId or orderRef: its points come
+   * back once (ledger type REDEMPTION_VOID); a second void is
+   * FAILED_PRECONDITION. Allowed for BLOCKED customers (it corrects the
+   * shop's own mistake).
+   *
+   * @generated from rpc loyalty.v1.LoyaltyPos.VoidRedemption
+   */
+  voidRedemption: {
+    methodKind: "unary";
+    input: typeof VoidRedemptionRequestSchema;
+    output: typeof VoidRedemptionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_pos, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/types.proto.
  */
 export const file_loyalty_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIrECCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi+QEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgJEg0KBWRlbHRhGAIgASgFEg4KBnJlYXNvbhgDIAEoCRIpCgR0eXBlGAQgASgOMhsubG95YWx0eS52MS5MZWRnZXJFbnRyeVR5cGUSEAoIc3RvcmVfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNYmFsYW5jZV9hZnRlchgHIAEoBRISCgphcGlfa2V5X2lkGAggASgJEhAKCG93bmVyX2lkGAkgASgJEhUKDXJlZGVtcHRpb25faWQYCiABKAkiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIoIBCgVTdG9yZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2FyY2hpdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLgAQoHUHJvZ3JhbRIlCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZRIgChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAESFwoPcG9pbnRzX3Blcl91bml0GAMgASgFEhgKEHBvaW50c19wZXJfdmlzaXQYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIUCgxyZXdhcmRfdGl0bGUYBiABKAkSFwoPZGVmYXVsdF9jb3VudHJ5GAcgASgJEhAKCGN1cnJlbmN5GAggASgJItYBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSEAoIc3RvcmVfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpKCg5DdXN0b21lclN0YXR1cxIfChtDVVNUT01FUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARILCgdCTE9DS0VEEAIqSwoLUHJvZ3JhbU1vZGUSHAoYUFJPR1JBTV9NT0RFX1VOU1BFQ0lGSUVEEAASCQoFU1BFTkQQARIICgRVTklUEAISCQoFVklTSVQQAyp6Cg9MZWRnZXJFbnRyeVR5cGUSIQodTEVER0VSX0VOVFJZX1RZUEVfVU5TUEVDSUZJRUQQABILCgdDSEVDS0lOEAESDgoKUkVERU1QVElPThACEg4KCkFESlVTVE1FTlQQAxILCgdJTklUSUFMEAQSCgoGSU1QT1JUEAViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIsoCCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGlmZXRpbWVfcG9pbnRzGAsgASgBItsDCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoCRINCgVkZWx0YRgCIAEoBRIOCgZyZWFzb24YAyABKAkSKQoEdHlwZRgEIAEoDjIbLmxveWFsdHkudjEuTGVkZ2VyRW50cnlUeXBlEhAKCHN0b3JlX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWJhbGFuY2VfYWZ0ZXIYByABKAUSEgoKYXBpX2tleV9pZBgIIAEoCRIQCghvd25lcl9pZBgJIAEoCRIVCg1yZWRlbXB0aW9uX2lkGAogASgJEhIKCmNoZWNraW5faWQYCyABKAkSEQoJb3JkZXJfcmVmGAwgASgJEg4KBmFtb3VudBgNIAEoARINCgV1bml0cxgOIAEoBRISCgpzdG9yZV9uYW1lGA8gASgJEhQKDGFwaV9rZXlfbmFtZRgQIAEoCRIXCg9yZWZ1bmRlZF9wb2ludHMYESABKAUSFwoPcmVmdW5kZWRfYW1vdW50GBIgASgBEhYKDnJlZnVuZGVkX3VuaXRzGBMgASgFEhYKDmZ1bGx5X3JlZnVuZGVkGBQgASgIEg4KBnZvaWRlZBgVIAEoCCI6Cg9BdmFpbGFibGVSZXdhcmQSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEY29zdBgDIAEoBSI4CgpQYWdpbmF0aW9uEgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDQoFdG90YWwYAyABKAUiggEKBVN0b3JlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuABCgdQcm9ncmFtEiUKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlEiAKGHBvaW50c19wZXJfY3VycmVuY3lfdW5pdBgCIAEoARIXCg9wb2ludHNfcGVyX3VuaXQYAyABKAUSGAoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBRIYChByZXdhcmRfdGhyZXNob2xkGAUgASgFEhQKDHJld2FyZF90aXRsZRgGIAEoCRIXCg9kZWZhdWx0X2NvdW50cnkYByABKAkSEAoIY3VycmVuY3kYCCABKAki1gEKBkFwaUtleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByZWZpeBgDIAEoCRIQCghzdG9yZV9pZBgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKkoKDkN1c3RvbWVyU3RhdHVzEh8KG0NVU1RPTUVSX1NUQVRVU19VTlNQRUNJRklFRBAAEgoKBkFDVElWRRABEgsKB0JMT0NLRUQQAipLCgtQcm9ncmFtTW9kZRIcChhQUk9HUkFNX01PREVfVU5TUEVDSUZJRUQQABIJCgVTUEVORBABEggKBFVOSVQQAhIJCgVWSVNJVBADKpsBCg9MZWRnZXJFbnRyeVR5cGUSIQodTEVER0VSX0VOVFJZX1RZUEVfVU5TUEVDSUZJRUQQABILCgdDSEVDS0lOEAESDgoKUkVERU1QVElPThACEg4KCkFESlVTVE1FTlQQAxILCgdJTklUSUFMEAQSCgoGSU1QT1JUEAUSCgoGUkVGVU5EEAYSEwoPUkVERU1QVElPTl9WT0lEEAdiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A loyalty customer of one business.
@@ -89,6 +89,16 @@ export type Customer = Message<"loyalty.v1.Customer"> & {
    * @generated from field: google.protobuf.Timestamp last_visit_at = 10;
    */
   lastVisitAt?: Timestamp | undefined;
+
+  /**
+   * Points ever earned (check-ins, positive adjustments, initial points)
+   * minus points taken back by refunds. A double so that it stays a JSON
+   * number (exact to 2^53) while a busy customer's lifetime passes 2^31,
+   * which an int32 could not hold (stored as a PostgreSQL bigint).
+   *
+   * @generated from field: double lifetime_points = 11;
+   */
+  lifetimePoints: number;
 };
 
 /**
@@ -170,11 +180,93 @@ export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
   ownerId: string;
 
   /**
-   * The redemption this entry belongs to (REDEMPTION entries); empty otherwise.
+   * The redemption this entry belongs to (REDEMPTION and REDEMPTION_VOID
+   * entries); empty otherwise.
    *
    * @generated from field: string redemption_id = 10;
    */
   redemptionId: string;
+
+  /**
+   * The check-in this entry belongs to: its own id on a CHECKIN entry, the
+   * refunded check-in on a REFUND entry; empty otherwise.
+   *
+   * @generated from field: string checkin_id = 11;
+   */
+  checkinId: string;
+
+  /**
+   * The till's order or receipt number of the check-in or redemption (also
+   * on their REFUND and REDEMPTION_VOID entries); empty when none was given.
+   *
+   * @generated from field: string order_ref = 12;
+   */
+  orderRef: string;
+
+  /**
+   * SPEND check-ins: the amount spent; their REFUND entries: the amount
+   * refunded. 0 otherwise.
+   *
+   * @generated from field: double amount = 13;
+   */
+  amount: number;
+
+  /**
+   * UNIT check-ins: the units bought; their REFUND entries: the units
+   * refunded. 0 otherwise.
+   *
+   * @generated from field: int32 units = 14;
+   */
+  units: number;
+
+  /**
+   * The name of the store (store_id); empty when none.
+   *
+   * @generated from field: string store_name = 15;
+   */
+  storeName: string;
+
+  /**
+   * The name of the API key that made the change (api_key_id); empty when none.
+   *
+   * @generated from field: string api_key_name = 16;
+   */
+  apiKeyName: string;
+
+  /**
+   * CHECKIN entries: points taken back by its refunds so far (>= 0).
+   *
+   * @generated from field: int32 refunded_points = 17;
+   */
+  refundedPoints: number;
+
+  /**
+   * CHECKIN entries of SPEND: the amount refunded so far.
+   *
+   * @generated from field: double refunded_amount = 18;
+   */
+  refundedAmount: number;
+
+  /**
+   * CHECKIN entries of UNIT: the units refunded so far.
+   *
+   * @generated from field: int32 refunded_units = 19;
+   */
+  refundedUnits: number;
+
+  /**
+   * CHECKIN entries: nothing is left to refund.
+   *
+   * @generated from field: bool fully_refunded = 20;
+   */
+  fullyRefunded: boolean;
+
+  /**
+   * REDEMPTION entries: the redemption was voided.
+   *
+   * @generated from field: bool voided = 21;
+   */
+  voided: boolean;
 };
 
 /**
@@ -183,6 +275,42 @@ export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_types, 1);
+
+/**
+ * A reward a balance affords.
+ *
+ * @generated from message loyalty.v1.AvailableReward
+ */
+export type AvailableReward = Message<"loyalty.v1.AvailableReward"> & {
+  /**
+   * The reward's id; empty for the program's default reward until the
+   * rewards catalogue gives it one.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * What the reward is, e.g. "Free Coffee".
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * Points it costs.
+   *
+   * @generated from field: int32 cost = 3;
+   */
+  cost: number;
+};
+
+/**
+ * Describes the message loyalty.v1.AvailableReward.
+ * Use `create(AvailableRewardSchema)` to create a new message.
+ */
+export const AvailableRewardSchema: GenMessage<AvailableReward> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_types, 2);
 
 /**
  * Page-number pagination, as the published reference shows it.
@@ -217,7 +345,7 @@ export type Pagination = Message<"loyalty.v1.Pagination"> & {
  * Use `create(PaginationSchema)` to create a new message.
  */
 export const PaginationSchema: GenMessage<Pagination> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 2);
+  messageDesc(file_loyalty_v1_types, 3);
 
 /**
  * A physical shop or till location of a business.
@@ -260,7 +388,7 @@ export type Store = Message<"loyalty.v1.Store"> & {
  * Use `create(StoreSchema)` to create a new message.
  */
 export const StoreSchema: GenMessage<Store> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 3);
+  messageDesc(file_loyalty_v1_types, 4);
 
 /**
  * The loyalty program of a business: how points are earned and what they buy.
@@ -331,7 +459,7 @@ export type Program = Message<"loyalty.v1.Program"> & {
  * Use `create(ProgramSchema)` to create a new message.
  */
 export const ProgramSchema: GenMessage<Program> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 4);
+  messageDesc(file_loyalty_v1_types, 5);
 
 /**
  * An API key of a business, as listed (never with its secret).
@@ -397,7 +525,7 @@ export type ApiKey = Message<"loyalty.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 5);
+  messageDesc(file_loyalty_v1_types, 6);
 
 /**
  * The lifecycle state of a customer. The JSON names (`ACTIVE`, `BLOCKED`) are
@@ -524,6 +652,20 @@ export enum LedgerEntryType {
    * @generated from enum value: IMPORT = 5;
    */
   IMPORT = 5,
+
+  /**
+   * Points taken back by a refund of a check-in (checkin_id names it).
+   *
+   * @generated from enum value: REFUND = 6;
+   */
+  REFUND = 6,
+
+  /**
+   * Points given back by a voided redemption (redemption_id names it).
+   *
+   * @generated from enum value: REDEMPTION_VOID = 7;
+   */
+  REDEMPTION_VOID = 7,
 }
 
 /**

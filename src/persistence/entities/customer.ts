@@ -8,8 +8,14 @@ export interface Customer {
   phone: string;
   status: string;
   notes: string;
-  /** Always the sum of the customer's ledger; a check constraint keeps it ≥ 0. */
+  /**
+   * Always the sum of the customer's ledger. Negative only after a refund of
+   * points already spent (Migration20261201120000); every other debit is a
+   * conditional update.
+   */
   totalPoints: number;
+  /** Points ever earned minus points refunded (bigint: read as a string). */
+  lifetimePoints: string;
   createdAt: Date;
   updatedAt: Date;
   lastVisitAt: Date | null;
@@ -27,7 +33,6 @@ export const CustomerSchema = new EntitySchema<Customer>({
     // created thousands of customers in one transaction (one created_at).
     { name: "customer_business_created_idx", properties: ["businessId", "createdAt", "id"] },
   ],
-  checks: [{ name: "customer_total_points_non_negative", expression: "total_points >= 0" }],
   properties: {
     id: { type: "string", primary: true, length: 32 },
     businessId: { type: "string", length: 32 },
@@ -36,6 +41,8 @@ export const CustomerSchema = new EntitySchema<Customer>({
     status: { type: "string", length: 10, default: "ACTIVE" },
     notes: { type: "text", default: "" },
     totalPoints: { type: "integer", default: 0 },
+    // No index may cover it either: it changes with every check-in.
+    lifetimePoints: { type: "bigint", default: 0 },
     createdAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
     updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
     lastVisitAt: { type: "Date", columnType: "timestamptz", nullable: true },

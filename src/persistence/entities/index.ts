@@ -5,6 +5,7 @@ import { CustomerSchema } from "./customer.js";
 import { CustomerImportSchema } from "./customer-import.js";
 import { IdempotencyRecordSchema } from "./idempotency-record.js";
 import { LedgerEntrySchema } from "./ledger-entry.js";
+import { OrderRefClaimSchema } from "./order-ref-claim.js";
 import { OwnerSchema } from "./owner.js";
 import { ProgramSchema } from "./program.js";
 import { RedemptionSchema } from "./redemption.js";
@@ -23,4 +24,5 @@ export const allEntities = [
   AuditEventSchema,
   IdempotencyRecordSchema,
   CustomerImportSchema,
+  OrderRefClaimSchema,
 ];

@@ -3,9 +3,11 @@ import { Migration20261125172641 } from "./Migration20261125172641.js";
 import { Migration20261125172700 } from "./Migration20261125172700.js";
 import { Migration20261125174500 } from "./Migration20261125174500.js";
 import { Migration20261125202000 } from "./Migration20261125202000.js";
+import { Migration20261201120000 } from "./Migration20261201120000.js";
 import { Migration20261201210000 } from "./Migration20261201210000.js";
 import { Migration20261201220000 } from "./Migration20261201220000.js";
 import { Migration20261202090000 } from "./Migration20261202090000.js";
+import { Migration20261202100000 } from "./Migration20261202100000.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -16,7 +18,9 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261125172700", class: Migration20261125172700 },
   { name: "Migration20261125174500", class: Migration20261125174500 },
   { name: "Migration20261125202000", class: Migration20261125202000 },
+  { name: "Migration20261201120000", class: Migration20261201120000 },
   { name: "Migration20261201210000", class: Migration20261201210000 },
   { name: "Migration20261201220000", class: Migration20261201220000 },
   { name: "Migration20261202090000", class: Migration20261202090000 },
+  { name: "Migration20261202100000", class: Migration20261202100000 },
 ];

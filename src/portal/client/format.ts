@@ -57,6 +57,7 @@ export function formatPoints(n: number): string {
 
 /** A signed points change: "+25", "−10". */
 export function formatDelta(n: number): string {
+  if (n === 0) return "0"; // a refund too small to take a point back
   return n > 0 ? `+${number.format(n)}` : `−${number.format(Math.abs(n))}`;
 }
 
@@ -74,6 +75,10 @@ export function ledgerTypeLabel(t: LedgerEntryType): string {
       return "Adjustment";
     case LedgerEntryType.INITIAL:
       return "Opening balance";
+    case LedgerEntryType.REFUND:
+      return "Refund";
+    case LedgerEntryType.REDEMPTION_VOID:
+      return "Voided redemption";
     default:
       return "Other";
   }

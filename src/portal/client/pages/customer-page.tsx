@@ -6,6 +6,7 @@ import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { EntryDetails, RedeemRewardPanel, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
 import { customerName, formatDateTime, formatDelta, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
 
@@ -47,10 +48,11 @@ export function CustomerPage({ id }: { id: string }) {
             </div>
           </section>
           <div className="columns">
+            <RedeemRewardPanel customer={customer} balance={detail.data.totalPoints} />
             <AdjustPoints customer={customer} />
             <EditCustomer customer={customer} />
           </div>
-          <History entries={detail.data.pointsHistory} />
+          <History entries={detail.data.pointsHistory} balance={detail.data.totalPoints} />
           <div className="columns">
             <BlockCustomer customer={customer} />
             <DeleteCustomer customer={customer} />
@@ -206,7 +208,7 @@ function EditCustomer({ customer }: { customer: Customer }) {
   );
 }
 
-function History({ entries }: { entries: LedgerEntry[] }) {
+function History({ entries, balance }: { entries: LedgerEntry[]; balance: number }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
   const stores = useQuery(BusinessSettings.method.listStores, {});
   const keyPrefix = new Map(keys.data?.apiKeys.map((k) => [k.id, k.prefix]) ?? []);
@@ -216,10 +218,11 @@ function History({ entries }: { entries: LedgerEntry[] }) {
     const parts: string[] = [];
     if (e.apiKeyId) {
       const prefix = keyPrefix.get(e.apiKeyId);
-      parts.push(prefix ? `Till (key ${prefix}…)` : "Till");
+      const name = e.apiKeyName || "Till";
+      parts.push(prefix ? `${name} (key ${prefix}…)` : name);
     }
     else if (e.ownerId) parts.push("Owner");
-    if (e.storeId) parts.push(storeName.get(e.storeId) ?? "Store");
+    if (e.storeId) parts.push(e.storeName || storeName.get(e.storeId) || "Store");
     return parts.join(", ") || "—";
   }
 
@@ -244,6 +247,9 @@ function History({ entries }: { entries: LedgerEntry[] }) {
                   Balance
                 </th>
                 <th scope="col">By</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -251,7 +257,10 @@ function History({ entries }: { entries: LedgerEntry[] }) {
                 <tr key={e.id} data-testid="history-row">
                   <td data-label="When">{formatDateTime(e.createdAt)}</td>
                   <td data-label="Type">{ledgerTypeLabel(e.type)}</td>
-                  <td data-label="Reason">{e.reason}</td>
+                  <td data-label="Reason">
+                    {e.reason}
+                    <EntryDetails entry={e} />
+                  </td>
                   <td className={`num ${e.delta < 0 ? "negative" : "positive"}`} data-label="Points" data-testid="history-delta">
                     {formatDelta(e.delta)}
                   </td>
@@ -259,6 +268,10 @@ function History({ entries }: { entries: LedgerEntry[] }) {
                     {formatNumber(e.balanceAfter)}
                   </td>
                   <td data-label="By">{source(e)}</td>
+                  <td data-label="Actions">
+                    <RefundAction entry={e} balance={balance} />
+                    <VoidAction entry={e} balance={balance} />
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -1,0 +1,214 @@
+import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
+import { orderRef as checkOrderRef, planRefund, refundAsk, type RefundBasis } from "../domain/refunds.js";
+import * as v from "../domain/validation.js";
+import type { Actor, CustomerRef, CustomerRow } from "../persistence/customer-repository.js";
+import type { CheckinRow } from "../persistence/lifecycle-repository.js";
+import { withCustomerLock } from "./customer-lock.js";
+import type { ServiceDeps } from "./deps.js";
+
+/**
+ * The transaction lifecycle's flows (contract §8), shared by the POS and the
+ * owner services: refunds, voids and the redeem they both offer. Each change
+ * of points is one PostgreSQL transaction (or one statement) writing the
+ * balance and its ledger row together.
+ */
+
+/** An orderRef field of a request: absent, or 1–100 printable characters. */
+export const orderRefField = (value: string | undefined) => checkOrderRef(value, "orderRef");
+
+/** An optional id field; an empty string counts as absent. */
+function optionalId(value: string | undefined, field: string): string | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  return v.id(value, field);
+}
+
+/** What a refund asks for, as the RPCs receive it. */
+export interface RefundRequest {
+  checkinId?: string;
+  orderRef?: string;
+  amount?: number;
+  units?: number;
+  reason?: string;
+}
+
+export interface RefundOutcome {
+  refundId: string;
+  checkinId: string;
+  pointsReversed: number;
+  totalPoints: number;
+}
+
+const basisOf = (c: CheckinRow): RefundBasis => (c.amount_cents !== null ? "SPEND" : c.units !== null ? "UNIT" : "WHOLE");
+
+/**
+ * Refunds a check-in (contract §8). Everything is validated before anything
+ * is written; the customer's row is locked before the earlier refunds are
+ * read, so concurrent refunds of one check-in run one after the other and
+ * can never take back more than it earned. `onDone` runs in the same
+ * transaction (the owner's audit event).
+ */
+export async function refundCheckin(
+  deps: ServiceDeps,
+  businessId: string,
+  req: RefundRequest,
+  actor: Actor,
+  onDone?: (out: RefundOutcome) => Promise<void>,
+): Promise<RefundOutcome> {
+  const { db, lifecycle } = deps;
+  const checkinId = optionalId(req.checkinId, "checkinId");
+  const orderRef = orderRefField(req.orderRef);
+  if (checkinId === undefined && orderRef === undefined) throw invalidArgument("checkinId or orderRef is required");
+  const ask = refundAsk(req.amount, req.units);
+  const reason = v.text(req.reason, "reason", { max: 500 }) || "Refund";
+  return db.tx(async () => {
+    let checkin: CheckinRow | undefined;
+    if (checkinId !== undefined) {
+      checkin = await lifecycle.checkinById(businessId, checkinId);
+      if (!checkin) throw notFound("check-in not found");
+      if (orderRef !== undefined && checkin.order_ref !== orderRef) {
+        throw invalidArgument("checkinId and orderRef name different check-ins");
+      }
+    } else {
+      checkin = await lifecycle.checkinByOrderRef(businessId, orderRef!);
+      if (!checkin) throw notFound("check-in not found");
+    }
+    if (!(await lifecycle.lockCustomer(businessId, checkin.customer_id))) throw notFound("check-in not found");
+    const totals = await lifecycle.refundTotals(businessId, checkin.id);
+    const basis = basisOf(checkin);
+    const plan = planRefund(
+      {
+        basis,
+        original: basis === "SPEND" ? checkin.amount_cents! : basis === "UNIT" ? checkin.units! : 1,
+        earned: checkin.delta + totals.bonus,
+        refunded: {
+          quantity: basis === "SPEND" ? totals.cents : basis === "UNIT" ? totals.units : totals.count > 0 ? 1 : 0,
+          points: totals.points,
+        },
+      },
+      ask,
+    );
+    const written = await lifecycle.refund(
+      businessId,
+      checkin,
+      {
+        points: plan.points,
+        reason,
+        amountCents: basis === "SPEND" ? plan.quantity : null,
+        units: basis === "UNIT" ? plan.quantity : null,
+      },
+      actor,
+    );
+    if (plan.completes && checkin.order_ref !== null) await lifecycle.releaseClaim(businessId, checkin.id);
+    const out = { refundId: written.refundId, checkinId: checkin.id, pointsReversed: plan.points, totalPoints: written.totalPoints };
+    await onDone?.(out);
+    return out;
+  });
+}
+
+/** What a void asks for, as the RPCs receive it. */
+export interface VoidRequest {
+  redemptionId?: string;
+  orderRef?: string;
+  reason?: string;
+}
+
+export interface VoidOutcome {
+  redemptionId: string;
+  pointsRestored: number;
+  totalPoints: number;
+}
+
+const alreadyVoided = () => new DomainError("failed_precondition", "the redemption is already voided");
+
+/**
+ * Voids a redemption (contract §8): the points come back once. The void
+ * itself is one conditional statement, so two concurrent voids give the
+ * points back once and the second is refused.
+ */
+export async function voidRedemption(
+  deps: ServiceDeps,
+  businessId: string,
+  req: VoidRequest,
+  actor: Actor,
+  onDone?: (out: VoidOutcome) => Promise<void>,
+): Promise<VoidOutcome> {
+  const { db, lifecycle } = deps;
+  const redemptionId = optionalId(req.redemptionId, "redemptionId");
+  const orderRef = orderRefField(req.orderRef);
+  if (redemptionId === undefined && orderRef === undefined) throw invalidArgument("redemptionId or orderRef is required");
+  const reason = v.text(req.reason, "reason", { max: 500 }) || "Redemption voided";
+  const run = async () => {
+    const found =
+      redemptionId !== undefined
+        ? await lifecycle.redemptionById(businessId, redemptionId)
+        : await lifecycle.redemptionByOrderRef(businessId, orderRef!);
+    if (!found) throw notFound("redemption not found");
+    if (redemptionId !== undefined && orderRef !== undefined && found.order_ref !== orderRef) {
+      throw invalidArgument("redemptionId and orderRef name different redemptions");
+    }
+    if (found.voided) throw alreadyVoided();
+    const done = await lifecycle.voidRedemption(businessId, found.id, reason, actor);
+    if (!done) {
+      // Lost a race: voided meanwhile, or the customer was deleted.
+      if (await lifecycle.redemptionById(businessId, found.id)) throw alreadyVoided();
+      throw notFound("redemption not found");
+    }
+    const out = { redemptionId: found.id, ...done };
+    await onDone?.(out);
+    return out;
+  };
+  return onDone ? db.tx(run) : run();
+}
+
+/**
+ * Why a conditional write touched no row: the refusal to answer, or
+ * undefined when the customer now qualifies (it changed concurrently).
+ */
+export function refusal(customer: CustomerRow | undefined, neededPoints?: number): DomainError | undefined {
+  if (!customer) return notFound("customer not found");
+  if (customer.status === "BLOCKED") return new DomainError("permission_denied", "customer is blocked");
+  if (neededPoints !== undefined && customer.total_points < neededPoints) {
+    return new DomainError("failed_precondition", "insufficient points");
+  }
+  return undefined;
+}
+
+export const changedConcurrently = () => new DomainError("aborted", "the customer changed concurrently, retry");
+
+/**
+ * A redemption: the conditional debit (ACTIVE and enough points — so never
+ * from a negative balance) under the customer's Redis lock. When it touched
+ * no row although the customer now qualifies (a concurrent check-in topped
+ * the balance up), it is simply tried again, up to three times.
+ */
+export async function redeemWithRetry(
+  deps: ServiceDeps,
+  businessId: string,
+  ref: CustomerRef,
+  points: number,
+  rewardTitle: string,
+  storeId: string | null,
+  actor: Actor,
+  orderRef: string | null,
+  /** Runs in the debit's transaction (the owner's audit event); without it the debit is one statement. */
+  onDone?: (out: { customerId: string; redemptionId: string; remainingPoints: number }) => Promise<void>,
+) {
+  const { customers, kv, db } = deps;
+  const lockKey = `${businessId}:${"id" in ref ? ref.id : ref.phone}`;
+  const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef);
+  return withCustomerLock(kv, lockKey, async () => {
+    for (let attempt = 0; ; attempt++) {
+      const done = onDone
+        ? await db.tx(async () => {
+            const out = await debit();
+            if (out) await onDone(out);
+            return out;
+          })
+        : await debit();
+      if (done) return done;
+      const refused = refusal(await customers.find(businessId, ref), points);
+      if (refused) throw refused;
+      if (attempt === 2) throw changedConcurrently();
+    }
+  });
+}
