@@ -58,7 +58,7 @@ describe("portal layout at phone, tablet and desktop widths", () => {
     await page.getByRole("heading", { name: "Create your business account" }).waitFor();
     for (const w of WIDTHS) await checkLayout(page, "signup", w);
     await context.close();
-  });
+  }, 120_000);
 
   test("every page in the main navigation, the customer and a new API key", async () => {
     const { context, page, errors } = await ownerPage(h, b);
@@ -91,7 +91,7 @@ describe("portal layout at phone, tablet and desktop widths", () => {
     for (const w of WIDTHS) await checkLayout(page, "api-keys-new", w);
     expect(errors).toEqual([]);
     await context.close();
-  });
+  }, 240_000);
 
   test("on a 390 px phone the key figures are on screen", async () => {
     const { context, page } = await ownerPage(h, b, { width: 390, height: 844 });
