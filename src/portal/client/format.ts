@@ -74,6 +74,8 @@ export function ledgerTypeLabel(t: LedgerEntryType): string {
       return "Adjustment";
     case LedgerEntryType.INITIAL:
       return "Opening balance";
+    case LedgerEntryType.IMPORT:
+      return "Import";
     default:
       return "Other";
   }
