@@ -319,7 +319,7 @@ export function ImportExportPage() {
                 The file is ready to import.
               </p>
             ) : null}
-            <Counts s={phase.summary} future />
+            {phase.summary.valid ? <Counts s={phase.summary} future /> : null}
             <Problems errors={phase.summary.errors} count={phase.summary.errorCount} />
           </div>
         ) : null}
