@@ -525,3 +525,34 @@ describe("exports", () => {
     }
   });
 });
+
+describe("clients that go away", () => {
+  test("an import whose client disconnects after the first progress line still commits whole; an export read halfway is cut without harm", async () => {
+    const b = await registerBusiness(t.url);
+    const n = 12_000;
+    const csv = `phone,points\n${Array.from({ length: n }, (_, i) => `+3538${String(30_000_000 + i)},1`).join("\n")}\n`;
+    const abort = new AbortController();
+    const res = await fetch(`${t.url}${IMPORT}`, {
+      method: "POST",
+      headers: { ...ownerAuth(b), "content-type": "text/csv", accept: "application/x-ndjson" },
+      body: csv,
+      signal: abort.signal,
+    });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(JSON.parse(first.split("\n")[0]!)).toEqual({ progress: { done: 0, rows: n } });
+    abort.abort();
+    // The transaction goes on without its client: all rows, or (had it failed) none.
+    await expect.poll(async () => (await footprint(b.businessId)).imports, { timeout: 120_000, interval: 200 }).toBe("1");
+    expect(await footprint(b.businessId)).toMatchObject({ customers: String(n), ledger: String(n), points: String(n) });
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+
+    const stop = new AbortController();
+    const ex2 = await fetch(`${t.url}/v1/owner/customers/export`, { headers: ownerAuth(b), signal: stop.signal });
+    const r2 = ex2.body!.getReader();
+    expect((await r2.read()).done).toBe(false);
+    stop.abort();
+    const again = await fetch(`${t.url}/v1/owner/customers/export`, { headers: ownerAuth(b) });
+    expect((await again.text()).trim().split("\n")).toHaveLength(n + 1);
+  }, 180_000);
+});
