@@ -21,7 +21,7 @@ import { createErrorInterceptor } from "./transport/error-interceptor.js";
 import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
-import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
+import { createOnePortServer, setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
@@ -38,6 +38,8 @@ export interface AppOptions {
   kv: KvStore;
   /** pino options override (tests pass `false` to silence logs). */
   logger?: boolean | object;
+  /** Connection limits other than the defaults (tests shorten the timeouts). */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface AppOptions {
 export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, orm, kv } = opts;
   const app = Fastify({
-    serverFactory: createOnePortServer as never,
+    serverFactory: ((handler: Parameters<typeof createOnePortServer>[0]) => createOnePortServer(handler, opts.serverLimits)) as never,
     logger:
       opts.logger === false
         ? false
