@@ -27,7 +27,8 @@ async function upload(
 ) {
   const headers: Record<string, string> = { ...ownerAuth(b), ...opts.headers };
   if (!(body instanceof FormData) && opts.contentType !== null) headers["content-type"] = opts.contentType ?? "text/csv";
-  const res = await fetch(`${t.url}${IMPORT}${opts.dryRun ? "?dryRun=true" : ""}`, { method: "POST", headers, body });
+  const payload = Buffer.isBuffer(body) ? new Uint8Array(body) : body;
+  const res = await fetch(`${t.url}${IMPORT}${opts.dryRun ? "?dryRun=true" : ""}`, { method: "POST", headers, body: payload });
   const text = await res.text();
   let json: any;
   try {
