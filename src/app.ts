@@ -22,11 +22,12 @@ import { createErrorInterceptor } from "./transport/error-interceptor.js";
 import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
-import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
+import { createOnePortServer, setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
+import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
@@ -39,6 +40,8 @@ export interface AppOptions {
   kv: KvStore;
   /** pino options override (tests pass `false` to silence logs). */
   logger?: boolean | object;
+  /** Connection limits other than the defaults (tests shorten the timeouts). */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface AppOptions {
 export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, orm, kv } = opts;
   const app = Fastify({
-    serverFactory: createOnePortServer as never,
+    serverFactory: ((handler: Parameters<typeof createOnePortServer>[0]) => createOnePortServer(handler, opts.serverLimits)) as never,
     logger:
       opts.logger === false
         ? false
@@ -105,6 +108,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   };
 
   registerHttpHooks(app, config);
+  // Credentials checked from the headers, before any body is read (REST,
+  // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
+  const gate = createCredentialGate({ apiKeys, accounts });
+  registerCredentialGate(app, gate, apiServices);
   app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
@@ -180,7 +187,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate }),
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
