@@ -269,15 +269,19 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         },
         { id: choice.reward.id, quantity: choice.quantity },
       );
-      return create(RedeemRewardResponseSchema, {
+      const res = create(RedeemRewardResponseSchema, {
         success: true,
         redemptionId: result.redemptionId,
         pointsRedeemed: points,
         rewardTitle: title,
         remainingPoints: result.remainingPoints,
-        rewardId: choice.reward.id,
-        quantity: choice.quantity,
       });
+      // As the POS redeem: the reward's fields for a business that uses the catalogue.
+      if (usesCatalogue(program)) {
+        res.rewardId = choice.reward.id;
+        res.quantity = choice.quantity;
+      }
+      return res;
     },
 
     async deleteCustomer(req, ctx) {

@@ -1,22 +1,30 @@
+import { isFieldSet, type DescMessage, type Message } from "@bufbuild/protobuf";
+
 /**
  * Answers in the published reference's shape (issue 15): a business that
  * never touched the rewards catalogue (only its default reward, no active
- * promotion) gets byte-for-byte the answers it got before the catalogue
- * existed. The catalogue's scalar additions are `optional` in the proto
- * (left unset, they are not emitted); its lists (`availableRewards`) are
- * repeated, which REST would emit as `[]` — a message marked here has its
- * empty lists left out of the REST JSON. (Connect JSON and binary gRPC
- * never carry an empty list anyway.)
+ * promotion) gets over REST byte for byte the answers it got before the
+ * catalogue existed. The catalogue's scalar additions are proto3
+ * `optional` (left unset, no JSON codec emits them); its list
+ * `availableRewards` is repeated, which the REST JSON would write as `[]`:
+ * the REST gateway leaves it out of a marked answer. A check-in's answer is
+ * known by its content (`basePoints` unset), so an idempotent replay,
+ * decoded from storage, keeps the shape. (Connect JSON writes every
+ * implicit value, the empty list included; binary gRPC and Connect never
+ * carry an empty list.)
  */
 const marked = new WeakSet<object>();
+const LIST = "availableRewards";
 
 export function referenceShape<T extends object>(message: T): T {
   marked.add(message);
   return message;
 }
 
-/** Drops the empty lists of a marked message's REST JSON. */
-export function applyReferenceShape(message: object, json: Record<string, unknown>): void {
-  if (!marked.has(message)) return;
-  for (const [k, v] of Object.entries(json)) if (Array.isArray(v) && v.length === 0) delete json[k];
+/** Drops the empty catalogue list of an answer in the reference's shape from its REST JSON. */
+export function applyReferenceShape(desc: DescMessage, message: Message, json: Record<string, unknown>): void {
+  const list = json[LIST];
+  if (!Array.isArray(list) || list.length !== 0) return;
+  const base = desc.fields.find((f) => f.localName === "basePoints");
+  if (marked.has(message) || (base !== undefined && !isFieldSet(message, base))) delete json[LIST];
 }

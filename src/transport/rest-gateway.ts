@@ -188,7 +188,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     if (bytes === undefined) {
       const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
       emitUnpopulated(binding.method.output, res.message as Message, body);
-      applyReferenceShape(res.message, body);
+      applyReferenceShape(binding.method.output, res.message as Message, body);
       bytes = jsonBytes(JSON.stringify(body));
       serialised.set(res.message, bytes);
     }
