@@ -108,7 +108,7 @@ describe("POS flow over gRPC", () => {
       rewardTitle: "Free Reward",
       remainingPoints: 4,
     });
-    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 4 });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 4, availableRewards: [] });
 
     const ledger = await t.sql<{ type: string; delta: number; balance_after: number; api_key_id: string; reason: string }>(
       "select type, delta, balance_after, api_key_id, reason from ledger_entry where customer_id = $1 order by created_at",
