@@ -123,7 +123,7 @@ export function registerCredentialGate(app: FastifyInstance, gate: CredentialGat
       reply.code(a.status).headers(a.headers).send(a.body ?? "");
       // HTTP/2: the answer is complete; RST_STREAM NO_ERROR tells the client
       // to stop sending the body (RFC 9113 §8.1). Node closes HTTP/1 itself.
-      const stream = (req.raw as Partial<Http2ServerRequest>).stream;
+      const stream = (req.raw as unknown as Partial<Http2ServerRequest>).stream;
       if (stream && !req.raw.complete) {
         // Node sends the RST_STREAM once the answer is written ('finish').
         setImmediate(() => {
