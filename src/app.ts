@@ -154,7 +154,14 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     createIdempotencyInterceptor({ db }),
   ];
   const impls = createServiceImpls(deps);
-  const routes = createRoutes(deps, impls);
+  // Aborted when the app starts closing: open health Watches are told
+  // NOT_SERVING and ended, so the drain does not wait for them.
+  const draining = new AbortController();
+  app.addHook("preClose", (done) => {
+    draining.abort();
+    done();
+  });
+  const routes = createRoutes(deps, impls, draining.signal);
 
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
