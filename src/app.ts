@@ -27,6 +27,7 @@ import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gate
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
+import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
@@ -105,11 +106,12 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   };
 
-  registerHttpHooks(app, config);
+  const http = registerHttpHooks(app, config);
   // Credentials checked from the headers, before any body is read (REST,
   // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
   const gate = createCredentialGate({ apiKeys, accounts });
-  registerCredentialGate(app, gate, apiServices);
+  const metrics = createMetrics();
+  registerCredentialGate(app, gate, apiServices, metrics.refused);
   app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
@@ -136,7 +138,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(reply, new ConnectError("internal error", Code.Internal));
   });
 
-  const metrics = createMetrics();
   const auth = createAuthInterceptor({
     config,
     tokens: deps.tokens,
@@ -192,7 +193,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate, onRefused: metrics.refused }),
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
@@ -221,7 +222,23 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  app.setNotFoundHandler((_req, reply) => sendError(reply, new ConnectError("route not found", Code.NotFound)));
+  app.setNotFoundHandler((req, reply) => {
+    const contentType = req.headers["content-type"];
+    const protocol = wireProtocolOf(req.url, contentType);
+    const path = req.url.split("?")[0]!.slice(0, 200);
+    // A gRPC or gRPC-Web client calling a method this server does not have:
+    // UNIMPLEMENTED in its protocol (HTTP 200, grpc-status 12), not a REST 404.
+    if (protocol === "grpc" || protocol === "grpc-web") {
+      return sendEarlyAnswer(req, reply, earlyAnswer(protocol, contentType, Code.Unimplemented, `unknown method ${path}`));
+    }
+    // A known path with another method: 405 and the methods it takes.
+    const allowed = http.allowedMethods(req.url);
+    if (allowed.length > 0) {
+      reply.header("allow", allowed.join(", "));
+      return sendError(reply, new ConnectError(`HTTP method ${req.method} is not allowed on ${path}: use ${allowed.join(", ")}`, Code.Unimplemented, { [HTTP_STATUS_HEADER]: "405" }));
+    }
+    return sendError(reply, new ConnectError("route not found", Code.NotFound));
+  });
 
   // Expired idempotency records are purged in the background.
   const purge = setInterval(() => {
