@@ -29,6 +29,8 @@ import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gate
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
+import { registerGrpcWebText } from "./transport/grpc-web-text.js";
+import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
@@ -109,11 +111,13 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   };
 
-  registerHttpHooks(app, config);
+  const http = registerHttpHooks(app, config);
   // Credentials checked from the headers, before any body is read (REST,
   // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
+  registerGrpcWebText(app);
   const gate = createCredentialGate({ apiKeys, accounts });
-  registerCredentialGate(app, gate, apiServices);
+  const metrics = createMetrics();
+  registerCredentialGate(app, gate, apiServices, metrics.refused);
   app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
@@ -140,7 +144,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(reply, new ConnectError("internal error", Code.Internal));
   });
 
-  const metrics = createMetrics();
   const auth = createAuthInterceptor({
     config,
     tokens: deps.tokens,
@@ -158,7 +161,14 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     createIdempotencyInterceptor({ db }),
   ];
   const impls = createServiceImpls(deps);
-  const routes = createRoutes(deps, impls);
+  // Aborted when the app starts closing: open health Watches are told
+  // NOT_SERVING and ended, so the drain does not wait for them.
+  const draining = new AbortController();
+  app.addHook("preClose", (done) => {
+    draining.abort();
+    done();
+  });
+  const routes = createRoutes(deps, impls, draining.signal);
 
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
@@ -189,7 +199,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate, onRefused: metrics.refused }),
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
@@ -218,7 +228,23 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  app.setNotFoundHandler((_req, reply) => sendError(reply, new ConnectError("route not found", Code.NotFound)));
+  app.setNotFoundHandler((req, reply) => {
+    const contentType = req.headers["content-type"];
+    const protocol = wireProtocolOf(req.url, contentType);
+    const path = req.url.split("?")[0]!.slice(0, 200);
+    // A gRPC or gRPC-Web client calling a method this server does not have:
+    // UNIMPLEMENTED in its protocol (HTTP 200, grpc-status 12), not a REST 404.
+    if (protocol === "grpc" || protocol === "grpc-web") {
+      return sendEarlyAnswer(req, reply, earlyAnswer(protocol, contentType, Code.Unimplemented, `unknown method ${path}`));
+    }
+    // A known path with another method: 405 and the methods it takes.
+    const allowed = http.allowedMethods(req.url);
+    if (allowed.length > 0) {
+      reply.header("allow", allowed.join(", "));
+      return sendError(reply, new ConnectError(`HTTP method ${req.method} is not allowed on ${path}: use ${allowed.join(", ")}`, Code.Unimplemented, { [HTTP_STATUS_HEADER]: "405" }));
+    }
+    return sendError(reply, new ConnectError("route not found", Code.NotFound));
+  });
 
   // Expired idempotency records are purged in the background.
   const purge = setInterval(() => {

@@ -1,12 +1,11 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyInstance } from "fastify";
-import http2, { type Http2ServerRequest } from "node:http2";
 import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
 import { API_KEY_PATTERN, hashApiKey } from "../infrastructure/secrets.js";
 import type { AccountRepository } from "../persistence/account-repository.js";
 import { authOf } from "./auth-interceptor.js";
-import { earlyAnswer, wireProtocolOf } from "./early-answer.js";
+import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./early-answer.js";
 import { restBindings } from "./http-rules.js";
 
 export type CredentialKind = "api_key" | "owner";
@@ -76,25 +75,29 @@ export function createCredentialGate(deps: { apiKeys: ApiKeyCache; accounts: Pic
 export type CredentialGate = ReturnType<typeof createCredentialGate>;
 
 /** The credential of each procedure path (`/pkg.Service/Method`) and REST route (`VERB /path`). */
-export function credentialRoutes(services: DescService[]): Map<string, CredentialKind> {
-  const kinds = new Map<string, CredentialKind>();
+export function credentialRoutes(services: DescService[]): Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }> {
+  const kinds = new Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }>();
   for (const service of services) {
     for (const method of service.methods) {
       const kind = authOf(service.typeName, method.name);
-      if (kind) kinds.set(`/${service.typeName}/${method.name}`, kind);
+      if (kind) kinds.set(`/${service.typeName}/${method.name}`, { kind, method, rest: false });
     }
     for (const b of restBindings(service)) {
       const kind = authOf(service.typeName, b.method.name);
-      if (kind) kinds.set(`${b.verb} ${b.path}`, kind);
+      if (kind) kinds.set(`${b.verb} ${b.path}`, { kind, method: b.method, rest: true });
     }
   }
   return kinds;
 }
 
+/** Counts a call the gate refused (the metrics interceptor never sees it). */
+export type OnRefused = (method: DescMethod, protocol: string, code: Code) => void;
+
 declare module "fastify" {
   interface FastifyContextConfig {
     /** The credential the route takes, set at start-up by registerCredentialGate. */
     credential?: CredentialKind;
+    credentialRpc?: { method: DescMethod; rest: boolean };
   }
 }
 
@@ -103,12 +106,12 @@ declare module "fastify" {
  * is not on the unary lane): an onRequest hook, which runs before Fastify
  * reads the body. Must be registered before the routes.
  */
-export function registerCredentialGate(app: FastifyInstance, gate: CredentialGate, services: DescService[]): void {
+export function registerCredentialGate(app: FastifyInstance, gate: CredentialGate, services: DescService[], onRefused?: OnRefused): void {
   const kinds = credentialRoutes(services);
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const kind = kinds.get(route.url) ?? methods.map((m) => kinds.get(`${m} ${route.url}`)).find((k) => k !== undefined);
-    if (kind) route.config = { ...route.config, credential: kind };
+    const found = kinds.get(route.url) ?? methods.map((m) => kinds.get(`${m} ${route.url}`)).find((k) => k !== undefined);
+    if (found) route.config = { ...route.config, credential: found.kind, credentialRpc: { method: found.method, rest: found.rest } };
   });
   app.addHook("onRequest", (req, reply, done) => {
     const kind = req.routeOptions.config?.credential;
@@ -119,17 +122,10 @@ export function registerCredentialGate(app: FastifyInstance, gate: CredentialGat
     const answer = (err: ConnectError | undefined) => {
       if (!err) return done();
       const contentType = req.headers["content-type"];
-      const a = earlyAnswer(wireProtocolOf(req.url, contentType), contentType, err.code, err.rawMessage);
-      reply.code(a.status).headers(a.headers).send(a.body ?? "");
-      // HTTP/2: the answer is complete; RST_STREAM NO_ERROR tells the client
-      // to stop sending the body (RFC 9113 §8.1). Node closes HTTP/1 itself.
-      const stream = (req.raw as Partial<Http2ServerRequest>).stream;
-      if (stream && !req.raw.complete) {
-        // Node sends the RST_STREAM once the answer is written ('finish').
-        setImmediate(() => {
-          if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-        });
-      }
+      const protocol = wireProtocolOf(req.url, contentType);
+      const rpc = req.routeOptions.config.credentialRpc;
+      if (rpc && onRefused) onRefused(rpc.method, rpc.rest ? "rest" : protocol, err.code);
+      sendEarlyAnswer(req, reply, earlyAnswer(protocol, contentType, err.code, err.rawMessage));
     };
     if (verdict instanceof ConnectError) answer(verdict);
     else verdict.then(answer, () => done());

@@ -1,4 +1,6 @@
 import { Code } from "@connectrpc/connect";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import http2, { type Http2ServerRequest } from "node:http2";
 import { codeName, encodeGrpcMessage, HTTP_STATUS_OF_CODE } from "./errors.js";
 
 /**
@@ -66,4 +68,38 @@ export function earlyAnswer(
       ? JSON.stringify({ code: codeName(code), message })
       : JSON.stringify({ success: false, error: { code: codeName(code), message } });
   return { status, headers: { "content-type": "application/json", ...opts.headers }, body: Buffer.from(body, "utf8") };
+}
+
+/**
+ * Sends an early answer through Fastify. Over HTTP/2 an answer without a
+ * body (gRPC, gRPC-Web) goes out as one HEADERS frame with END_STREAM — the
+ * trailers-only form gRPC clients read the status from; Fastify's send would
+ * add an empty DATA frame, and grpc-js then reports "ended without gRPC
+ * status". A request whose body is still coming is then reset NO_ERROR
+ * (RFC 9113 §8.1), so the client stops sending.
+ */
+export function sendEarlyAnswer(req: FastifyRequest, reply: FastifyReply, a: EarlyAnswer): void {
+  const stream = (req.raw as unknown as Partial<Http2ServerRequest>).stream;
+  if (!stream) {
+    reply.code(a.status).headers(a.headers).send(a.body ?? "");
+    return;
+  }
+  if (a.body === undefined && !stream.headersSent && !stream.destroyed) {
+    reply.hijack();
+    const out: http2.OutgoingHttpHeaders = { ":status": a.status };
+    for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) out[k] = v as string;
+    Object.assign(out, a.headers);
+    try {
+      stream.respond(out, { endStream: true });
+    } catch {
+      // the stream went meanwhile
+    }
+  } else {
+    reply.code(a.status).headers(a.headers).send(a.body ?? "");
+  }
+  if (!req.raw.complete) {
+    setImmediate(() => {
+      if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  }
 }

@@ -9,7 +9,7 @@ import { encodeGrpcMessage, HTTP_STATUS_HEADER } from "./errors.js";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { StreamLane } from "./one-port-server.js";
 import { authOf } from "./auth-interceptor.js";
-import type { CredentialGate, CredentialKind } from "./credential-gate.js";
+import type { CredentialGate, CredentialKind, OnRefused } from "./credential-gate.js";
 
 /**
  * The gRPC unary lane: plain gRPC calls of the Loyalty+ services — what a
@@ -33,6 +33,8 @@ export interface GrpcUnaryLaneOptions {
   readMaxBytes: number;
   /** Credentials checked from the headers, before the body (credential-gate.ts). */
   gate?: CredentialGate;
+  /** Counts a call the gate refused. */
+  onRefused?: OnRefused;
   /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
   isClosing: () => boolean;
   /** Where a call that fails after its handler (a response that cannot be encoded) is logged. */
@@ -186,6 +188,7 @@ class LaneCall {
   /** Refused from the headers: the status now, then RST_STREAM NO_ERROR so the client stops sending. */
   private refuse(err: ConnectError): void {
     this.chunks.length = 0;
+    this.opts.onRefused?.(this.route.method, "grpc", err.code);
     this.fail(err);
     const { stream } = this;
     if (!stream.destroyed && !stream.closed && !this.ended) stream.close(http2.constants.NGHTTP2_NO_ERROR);

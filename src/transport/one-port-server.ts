@@ -100,10 +100,17 @@ class BodyWatch {
     private readonly limits: ServerLimits,
   ) {
     this.deadline = Date.now() + limits.requestTimeoutMs;
-    this.onData = this.onData.bind(this);
     this.release = this.release.bind(this);
     bodies.open.add(this);
-    stream.on("data", this.onData);
+    // Bytes are counted as Node pushes them into the stream, not by a 'data'
+    // listener: that would switch the stream to flowing before its reader
+    // (Node's compatibility request attaches its own listener on first read)
+    // is there, and the first chunks would be lost.
+    const push = stream.push;
+    stream.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk !== null && this.bodies.open.has(this)) this.onData(chunk as Buffer);
+      return push.call(stream, chunk, encoding);
+    };
     stream.once("end", this.release);
     stream.once("close", this.release);
   }
@@ -120,7 +127,6 @@ class BodyWatch {
   release(): void {
     if (!this.bodies.open.delete(this)) return;
     this.bodies.bytes -= this.bytes;
-    this.stream.off("data", this.onData);
   }
 
   /** The deadline passed: a 408 (gRPC: DEADLINE_EXCEEDED) in the caller's protocol, then RST_STREAM NO_ERROR. */
