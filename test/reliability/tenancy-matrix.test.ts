@@ -22,7 +22,7 @@ let t: TestApp;
 let a: Business;
 let b: Business;
 /** A's resources that B aims at. */
-const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "" };
+const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "", reward: "", promotion: "" };
 /** A's orderRefs (contract §8): B using the same text names nothing of A's. */
 const A_ORDER = "A-ORDER-1";
 const A_REDEEM_ORDER = "A-REDEEM-1";
@@ -47,6 +47,9 @@ beforeAll(async () => {
   A.store = (await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "A's shop" }, headers: ownerAuth(a) })).body.store.id;
   A.spareKeyId = (await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "A spare" }, headers: ownerAuth(a) })).body.id;
   bCustomer = (await rest(t.url, "POST", "/v1/owner/customers", { body: { name: "Bob of B", phone: "+353871234567" }, headers: ownerAuth(b) })).body.customer.id;
+  // Issue 15: A's catalogue.
+  A.reward = (await rest(t.url, "POST", "/v1/owner/rewards", { body: { title: "A's cake", cost: 10, stock: 5 }, headers: ownerAuth(a) })).body.reward.id;
+  A.promotion = (await rest(t.url, "POST", "/v1/owner/promotions", { body: { name: "A's double", kind: "MULTIPLIER", multiplier: 2 }, headers: ownerAuth(a) })).body.promotion.id;
   for (let i = 0; i < 3; i++) logoutOwners.push(await registerBusiness(t.url));
 });
 afterAll(async () => {
@@ -62,6 +65,8 @@ async function stateOfA() {
     program: await q("select * from program where business_id = $1"),
     stores: await q("select * from store where business_id = $1 order by id"),
     keys: await q("select id, name, prefix, key_hash, store_id, created_at, revoked_at from api_key where business_id = $1 order by id"),
+    rewards: await q("select * from reward where business_id = $1 order by id"),
+    promotions: await q("select * from promotion where business_id = $1 order by id"),
     customers: await q("select * from customer where business_id = $1 order by id"),
     ledger: await q("select * from ledger_entry where business_id = $1 order by id"),
     redemptions: await q("select * from redemption where business_id = $1 order by id"),
@@ -116,6 +121,7 @@ const MATRIX: Record<string, Case[]> = {
   "LoyaltyPos.Redeem": [
     { message: () => ({ customerId: A.customer, points: 100 }), expect: "not_found", why: "A's customer id" },
     { message: () => ({ phone: A.phone, points: 100 }), expect: "not_found", why: "A's customer's phone" },
+    { message: () => ({ customerId: bCustomer, rewardId: A.reward }), expect: "not_found", why: "A's reward id" },
   ],
   "LoyaltyPos.PreviewCheckin": [
     { message: () => ({ customerId: A.customer, amount: 10 }), expect: "not_found", why: "A's customer id" },
@@ -205,6 +211,18 @@ const MATRIX: Record<string, Case[]> = {
   "BusinessSettings.ListStores": [{ message: () => ({}), expect: (body) => expect(ids(body.stores)).not.toContain(A.store), why: "credential-scoped" }],
   "BusinessSettings.UpdateStore": [{ message: () => ({ id: A.store, name: "B's now" }), expect: "not_found", why: "A's store id" }],
   "BusinessSettings.DeleteStore": [{ message: () => ({ id: A.store }), expect: "not_found", why: "A's store id" }],
+  "BusinessSettings.CreateReward": [
+    { message: (via) => ({ title: `B's reward (${via})`, cost: 5 }), expect: (body) => expect(body.reward.id).not.toBe(A.reward), why: "credential-scoped: B's reward" },
+  ],
+  "BusinessSettings.ListRewards": [{ message: () => ({}), expect: (body) => expect(ids(body.rewards)).not.toContain(A.reward), why: "credential-scoped" }],
+  "BusinessSettings.UpdateReward": [{ message: () => ({ id: A.reward, cost: 1 }), expect: "not_found", why: "A's reward id" }],
+  "BusinessSettings.DeactivateReward": [{ message: () => ({ id: A.reward }), expect: "not_found", why: "A's reward id" }],
+  "BusinessSettings.CreatePromotion": [
+    { message: () => ({ name: "B's", kind: "BONUS", bonusPoints: 1 }), expect: (body) => expect(body.promotion.id).not.toBe(A.promotion), why: "credential-scoped: B's promotion" },
+  ],
+  "BusinessSettings.ListPromotions": [{ message: () => ({}), expect: (body) => expect(ids(body.promotions)).not.toContain(A.promotion), why: "credential-scoped" }],
+  "BusinessSettings.UpdatePromotion": [{ message: () => ({ id: A.promotion, name: "B's now" }), expect: "not_found", why: "A's promotion id" }],
+  "BusinessSettings.EndPromotion": [{ message: () => ({ id: A.promotion }), expect: "not_found", why: "A's promotion id" }],
   "BusinessSettings.UpdateApiKey": [{ message: () => ({ id: A.spareKeyId, name: "B was here" }), expect: "not_found", why: "A's API key id" }],
   "BusinessSettings.GetDashboard": [
     {
@@ -381,6 +399,12 @@ describe("tenancy matrix", () => {
       "BusinessSettings.UpdateStore": { id: A.store, name: "x" },
       "BusinessSettings.DeleteStore": { id: A.store },
       "BusinessSettings.UpdateApiKey": { id: A.spareKeyId, name: "x" },
+      "BusinessSettings.CreateReward": { title: "x", cost: 1 },
+      "BusinessSettings.UpdateReward": { id: A.reward, cost: 1 },
+      "BusinessSettings.DeactivateReward": { id: A.reward },
+      "BusinessSettings.CreatePromotion": { name: "x", kind: "BONUS", bonusPoints: 1 },
+      "BusinessSettings.UpdatePromotion": { id: A.promotion, name: "x" },
+      "BusinessSettings.EndPromotion": { id: A.promotion },
     };
     let refused = 0;
     for (const m of allMethods.filter((x) => authKind(x) !== "none")) {
