@@ -22,11 +22,13 @@ import { createErrorInterceptor } from "./transport/error-interceptor.js";
 import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
-import { createOnePortServer, setStreamLane } from "./transport/one-port-server.js";
+import { createOnePortServer, setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
+import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
+import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
@@ -39,6 +41,8 @@ export interface AppOptions {
   kv: KvStore;
   /** pino options override (tests pass `false` to silence logs). */
   logger?: boolean | object;
+  /** Connection limits other than the defaults (tests shorten the timeouts). */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 /**
@@ -49,7 +53,7 @@ export interface AppOptions {
 export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, orm, kv } = opts;
   const app = Fastify({
-    serverFactory: createOnePortServer as never,
+    serverFactory: ((handler: Parameters<typeof createOnePortServer>[0]) => createOnePortServer(handler, opts.serverLimits)) as never,
     logger:
       opts.logger === false
         ? false
@@ -104,7 +108,12 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   };
 
-  registerHttpHooks(app, config);
+  const http = registerHttpHooks(app, config);
+  // Credentials checked from the headers, before any body is read (REST,
+  // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
+  const gate = createCredentialGate({ apiKeys, accounts });
+  const metrics = createMetrics();
+  registerCredentialGate(app, gate, apiServices, metrics.refused);
   app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
@@ -131,7 +140,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(reply, new ConnectError("internal error", Code.Internal));
   });
 
-  const metrics = createMetrics();
   const auth = createAuthInterceptor({
     config,
     tokens: deps.tokens,
@@ -149,7 +157,14 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     createIdempotencyInterceptor({ db }),
   ];
   const impls = createServiceImpls(deps);
-  const routes = createRoutes(deps, impls);
+  // Aborted when the app starts closing: open health Watches are told
+  // NOT_SERVING and ended, so the drain does not wait for them.
+  const draining = new AbortController();
+  app.addHook("preClose", (done) => {
+    draining.abort();
+    done();
+  });
+  const routes = createRoutes(deps, impls, draining.signal);
 
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
@@ -180,7 +195,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log }),
+    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate, onRefused: metrics.refused }),
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
@@ -209,7 +224,23 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  app.setNotFoundHandler((_req, reply) => sendError(reply, new ConnectError("route not found", Code.NotFound)));
+  app.setNotFoundHandler((req, reply) => {
+    const contentType = req.headers["content-type"];
+    const protocol = wireProtocolOf(req.url, contentType);
+    const path = req.url.split("?")[0]!.slice(0, 200);
+    // A gRPC or gRPC-Web client calling a method this server does not have:
+    // UNIMPLEMENTED in its protocol (HTTP 200, grpc-status 12), not a REST 404.
+    if (protocol === "grpc" || protocol === "grpc-web") {
+      return sendEarlyAnswer(req, reply, earlyAnswer(protocol, contentType, Code.Unimplemented, `unknown method ${path}`));
+    }
+    // A known path with another method: 405 and the methods it takes.
+    const allowed = http.allowedMethods(req.url);
+    if (allowed.length > 0) {
+      reply.header("allow", allowed.join(", "));
+      return sendError(reply, new ConnectError(`HTTP method ${req.method} is not allowed on ${path}: use ${allowed.join(", ")}`, Code.Unimplemented, { [HTTP_STATUS_HEADER]: "405" }));
+    }
+    return sendError(reply, new ConnectError("route not found", Code.NotFound));
+  });
 
   // Expired idempotency records are purged in the background.
   const purge = setInterval(() => {

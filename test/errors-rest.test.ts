@@ -69,11 +69,14 @@ describe("the error shape and statuses", () => {
       ["GET", "/nope-at-all"],
       ["POST", "/v1/pos/checkin/extra"],
       ["GET", "/v1/owner/customers/a/b/c"],
-      ["DELETE", "/v1/pos/checkin"],
     ] as const) {
       const r = await rest(t.url, method, path, { headers: posAuth(b) });
       expectError(r, 404, "not_found");
     }
+    // A known path with another method is a 405 naming the allowed ones (RFC 9110 §15.5.6).
+    const wrongMethod = await rest(t.url, "DELETE", "/v1/pos/checkin", { headers: posAuth(b) });
+    expectError(wrongMethod, 405, "unimplemented", "HTTP method DELETE is not allowed on /v1/pos/checkin: use POST");
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
   });
 
   test("every response, success or error, has Content-Type application/json", async () => {

@@ -19,26 +19,31 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Every column of every table of the test database that holds `needle`, as "table.column". */
-async function columnsHolding(needle: string): Promise<string[]> {
+/** For each needle, every column of every table of the test database that holds it, as "table.column". */
+async function columnsHoldingEach(needles: string[]): Promise<Map<string, string[]>> {
   const columns = await t.sql<{ table_name: string; column_name: string; data_type: string }>(
     `select c.table_name, c.column_name, c.data_type from information_schema.columns c
      join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
      where c.table_schema = 'public' and t.table_type = 'BASE TABLE' order by 1, 2`,
   );
   expect(columns.length).toBeGreaterThan(40); // the whole schema, not an empty list
-  const found: string[] = [];
+  const found = new Map<string, string[]>(needles.map((n) => [n, []]));
   for (const c of columns) {
-    const col = `"${c.column_name}"`;
+    const col = `x."${c.column_name}"`;
     // bytea (stored protobuf responses) is searched as bytes; anything else as its text form.
-    const where = c.data_type === "bytea" ? `position(convert_to($1, 'UTF8') in ${col}) > 0` : `strpos(${col}::text, $1) > 0`;
-    const [row] = await t.sql<{ n: number }>(`select count(*)::int as n from "${c.table_name}" where ${where}`, [needle]);
-    if (row!.n > 0) found.push(`${c.table_name}.${c.column_name}`);
+    const where = c.data_type === "bytea" ? `position(convert_to(n, 'UTF8') in ${col}) > 0` : `strpos(${col}::text, n) > 0`;
+    const rows = await t.sql<{ n: string }>(
+      `select n from unnest($1::text[]) as n where exists (select 1 from "${c.table_name}" x where ${where})`,
+      [needles],
+    );
+    for (const r of rows) found.get(r.n)!.push(`${c.table_name}.${c.column_name}`);
   }
   return found;
 }
 
-test("after register, login and API key creation, with and without Idempotency-Key, over REST, Connect and gRPC: no table holds a key or a token", async () => {
+const columnsHolding = async (needle: string) => (await columnsHoldingEach([needle])).get(needle)!;
+
+test("after register, login, API key creation, password change and log-out, with and without Idempotency-Key, over REST, Connect and gRPC: no table holds a key or a token", async () => {
   const secrets: string[] = [];
   const email = `secrets-${process.pid}-${Date.now()}@example.com`;
   const password = "correct horse battery staple";
@@ -99,19 +104,32 @@ test("after register, login and API key creation, with and without Idempotency-K
   const plainRpc = await createClient(BusinessSettings, createGrpcTransport({ baseUrl: t.url })).createApiKey({ name: "no key" }, { headers: auth });
   secrets.push(plainRpc.apiKey);
 
+  // A password change answers a token too: with and without a key, then a log-out with one.
+  let current = reg.body.token as string;
+  for (const [i, headers] of ([{}, { "idempotency-key": "pw-1" }] as Record<string, string>[]).entries()) {
+    const changed = await rest(t.url, "POST", "/v1/auth/password", {
+      body: { currentPassword: i === 0 ? password : `${password} 1`, newPassword: `${password} ${i + 1}` },
+      headers: { authorization: `Bearer ${current}`, ...headers },
+    });
+    expect(changed.status).toBe(200);
+    current = changed.body.token;
+    secrets.push(current);
+  }
+  expect((await rest(t.url, "POST", "/v1/auth/logout", { headers: { authorization: `Bearer ${current}`, "idempotency-key": "out-1" } })).status).toBe(200);
+
   // The records exist (the scan looks where the secret used to be)…
-  expect(await t.sql("select count(*)::int as n from idempotency_record where response is not null")).toEqual([{ n: 3 }]);
-  expect(secrets).toHaveLength(4 + 5);
+  expect(await t.sql("select count(*)::int as n from idempotency_record where response is not null")).toEqual([{ n: 5 }]);
+  expect(secrets).toHaveLength(4 + 5 + 2);
   // …and none of the secrets is anywhere, in any column of any table.
-  for (const secret of secrets) {
-    expect(secret.length).toBeGreaterThan(30);
-    expect(await columnsHolding(secret), secret.slice(0, 8)).toEqual([]);
-  }
+  for (const secret of secrets) expect(secret.length).toBeGreaterThan(30);
+  const held = await columnsHoldingEach(secrets);
+  for (const secret of secrets) expect(held.get(secret), secret.slice(0, 8)).toEqual([]);
   // The scan finds what is there: each key's SHA-256 (and only there), and its prefix.
-  for (const key of secrets.filter((s) => s.startsWith("loy_"))) {
-    expect(await columnsHolding(createHash("sha256").update(key).digest("hex"))).toEqual(["api_key.key_hash"]);
-  }
+  const hashes = secrets.filter((s) => s.startsWith("loy_")).map((key) => createHash("sha256").update(key).digest("hex"));
+  expect(hashes).toHaveLength(5);
+  const heldHashes = await columnsHoldingEach(hashes);
+  for (const h of hashes) expect(heldHashes.get(h)).toEqual(["api_key.key_hash"]);
   expect(await columnsHolding(first.body.apiKey.slice(0, 8))).toContain("api_key.prefix");
   // The scan searches bytea as bytes: the stored replay holds the key's id.
   expect(await columnsHolding(first.body.id)).toEqual(expect.arrayContaining(["api_key.id", "idempotency_record.response"]));
-});
+}, 120_000);

@@ -43,6 +43,12 @@ export function createApiKeyCache(kv: KvStore, opts: { ttlMs: number }) {
       return undefined;
     },
 
+    /** The key when the in-process layer holds it, without a round trip (the credential gate's check). */
+    peek(keyHash: string): CachedApiKey | undefined {
+      const hit = local.get(keyHash);
+      return hit && hit.expires > Date.now() ? hit.key : undefined;
+    },
+
     /** Caches a key just validated in PostgreSQL, in both layers. */
     async set(keyHash: string, key: CachedApiKey): Promise<void> {
       this.remember(keyHash, key);

@@ -293,10 +293,16 @@ export function createAccountRepository(db: Db) {
            from customer where business_id = ?`,
           [threshold, businessId],
         ),
-        db.query<{ day: string; issued: string; redeemed: string }>(
+        // Each figure sums one ledger type (or one sign of ADJUSTMENT); issued
+        // and redeemed are named sums of them (proto GetDashboardResponse).
+        db.query<{ day: string; earned: string; bonus: string; deducted: string; imported: string; opening: string; redeemed: string }>(
           `select to_char(d.day, 'YYYY-MM-DD') as day,
-                  coalesce(sum(l.delta) filter (where l.delta > 0), 0) as issued,
-                  coalesce(-sum(l.delta) filter (where l.delta < 0), 0) as redeemed
+                  coalesce(sum(l.delta) filter (where l.type = 'CHECKIN'), 0) as earned,
+                  coalesce(sum(l.delta) filter (where l.type = 'ADJUSTMENT' and l.delta > 0), 0) as bonus,
+                  coalesce(-sum(l.delta) filter (where l.type = 'ADJUSTMENT' and l.delta < 0), 0) as deducted,
+                  coalesce(sum(l.delta) filter (where l.type = 'IMPORT'), 0) as imported,
+                  coalesce(sum(l.delta) filter (where l.type = 'INITIAL'), 0) as opening,
+                  coalesce(-sum(l.delta) filter (where l.type = 'REDEMPTION'), 0) as redeemed
            from generate_series((now() at time zone 'utc')::date - (? - 1), (now() at time zone 'utc')::date, interval '1 day') as d(day)
            left join ledger_entry l on l.business_id = ? and l.created_at >= d.day at time zone 'utc'
                 and l.created_at < (d.day + interval '1 day') at time zone 'utc'
@@ -313,7 +319,15 @@ export function createAccountRepository(db: Db) {
         activeCustomers: wholeNumber(c.active),
         blockedCustomers: wholeNumber(c.blocked),
         rewardsAvailable: wholeNumber(c.rewards),
-        daily: daily.map((d) => ({ date: d.day, issued: wholeNumber(d.issued), redeemed: wholeNumber(d.redeemed) })),
+        daily: daily.map((d) => ({
+          date: d.day,
+          earned: wholeNumber(d.earned),
+          bonus: wholeNumber(d.bonus),
+          deducted: wholeNumber(d.deducted),
+          imported: wholeNumber(d.imported),
+          opening: wholeNumber(d.opening),
+          redeemed: wholeNumber(d.redeemed),
+        })),
       };
     },
   };

@@ -333,14 +333,21 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const days = req.days === 0 ? 30 : v.wholeNumber(req.days, "days", 1, 365);
       const program = await accounts.getProgram(p.businessId);
       const d = await accounts.dashboard(p.businessId, days, program.rewardThreshold);
+      const sum = (f: (x: (typeof d.daily)[number]) => number) => d.daily.reduce((s, x) => s + f(x), 0);
       return create(GetDashboardResponseSchema, {
         totalCustomers: d.totalCustomers,
         activeCustomers: d.activeCustomers,
         blockedCustomers: d.blockedCustomers,
         rewardsAvailable: d.rewardsAvailable,
-        pointsIssued: d.daily.reduce((s, x) => s + x.issued, 0),
-        pointsRedeemed: d.daily.reduce((s, x) => s + x.redeemed, 0),
-        daily: d.daily.map((x) => create(DailyPointsSchema, x)),
+        // Issued: check-ins, bonuses and imports; redeemed: rewards only (proto comments).
+        pointsIssued: sum((x) => x.earned + x.bonus + x.imported),
+        pointsRedeemed: sum((x) => x.redeemed),
+        pointsEarned: sum((x) => x.earned),
+        pointsBonus: sum((x) => x.bonus),
+        pointsDeducted: sum((x) => x.deducted),
+        pointsImported: sum((x) => x.imported),
+        pointsOpening: sum((x) => x.opening),
+        daily: d.daily.map((x) => create(DailyPointsSchema, { date: x.date, issued: x.earned + x.bonus + x.imported, redeemed: x.redeemed })),
       });
     },
   };

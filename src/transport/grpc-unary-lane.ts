@@ -8,6 +8,8 @@ import { describeError } from "./error-interceptor.js";
 import { encodeGrpcMessage, HTTP_STATUS_HEADER } from "./errors.js";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { StreamLane } from "./one-port-server.js";
+import { authOf } from "./auth-interceptor.js";
+import type { CredentialGate, CredentialKind, OnRefused } from "./credential-gate.js";
 
 /**
  * The gRPC unary lane: plain gRPC calls of the Loyalty+ services — what a
@@ -29,6 +31,10 @@ export interface GrpcUnaryLaneOptions {
   impls: ReadonlyMap<string, object>;
   interceptors: Interceptor[];
   readMaxBytes: number;
+  /** Credentials checked from the headers, before the body (credential-gate.ts). */
+  gate?: CredentialGate;
+  /** Counts a call the gate refused. */
+  onRefused?: OnRefused;
   /** True once the server is shutting down: new calls then go to Fastify, which refuses them. */
   isClosing: () => boolean;
   /** Where a call that fails after its handler (a response that cannot be encoded) is logged. */
@@ -38,6 +44,8 @@ export interface GrpcUnaryLaneOptions {
 interface Route {
   method: DescMethod;
   invoke: Invoke;
+  /** The credential the method takes, checked from the headers (credential-gate.ts). */
+  credential: CredentialKind | undefined;
 }
 
 const CONTENT_TYPE = contentTypeProto;
@@ -61,7 +69,11 @@ export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
     if (!impl) throw new Error(`no implementation registered for ${service.typeName}`);
     for (const method of service.methods) {
       if (method.methodKind !== "unary") continue;
-      routes.set(`/${service.typeName}/${method.name}`, { method, invoke: createInvoker(method, impl, opts.interceptors, "grpc") });
+      routes.set(`/${service.typeName}/${method.name}`, {
+        method,
+        invoke: createInvoker(method, impl, opts.interceptors, "grpc"),
+        credential: authOf(service.typeName, method.name),
+      });
     }
   }
 
@@ -89,10 +101,13 @@ function serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, route: R
  */
 class LaneCall {
   private done = false;
+  private ended = false;
   private size = 0;
   private tooBig = false;
   private readonly chunks: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The credential gate's look-up, while it is still running. */
+  private gate: Promise<ConnectError | undefined> | undefined;
   // Made when first asked for (an AbortSignal costs a DOMException-capable
   // object per call; most handlers never look at it).
   private abort: AbortController | undefined;
@@ -121,6 +136,24 @@ class LaneCall {
       this.fail(timeout.error);
       return;
     }
+    // Credentials from the headers, before any of the body is kept: a call
+    // without a valid one is answered now and its stream reset, unread.
+    if (this.route.credential && this.opts.gate) {
+      const key = headers["x-api-key"];
+      const verdict = this.opts.gate.check(this.route.credential, typeof key === "string" ? key : undefined, headers.authorization);
+      if (verdict instanceof ConnectError) {
+        this.refuse(verdict);
+        return;
+      }
+      if (verdict) {
+        this.gate = verdict;
+        verdict.then((err) => {
+          this.gate = undefined;
+          if (err) this.refuse(err);
+          else if (this.ended) this.end();
+        }, () => undefined);
+      }
+    }
     // Beyond what a timer can hold (about 24.8 days), there is no deadline
     // to keep (as grpc-js does): Node would fire such a timer at once.
     if (timeout.timeoutMs !== undefined && timeout.timeoutMs <= MAX_TIMER_MS) {
@@ -146,7 +179,19 @@ class LaneCall {
         this.chunks.push(chunk);
       }
     });
-    stream.on("end", () => this.end());
+    stream.on("end", () => {
+      this.ended = true;
+      if (!this.gate) this.end();
+    });
+  }
+
+  /** Refused from the headers: the status now, then RST_STREAM NO_ERROR so the client stops sending. */
+  private refuse(err: ConnectError): void {
+    this.chunks.length = 0;
+    this.opts.onRefused?.(this.route.method, "grpc", err.code);
+    this.fail(err);
+    const { stream } = this;
+    if (!stream.destroyed && !stream.closed && !this.ended) stream.close(http2.constants.NGHTTP2_NO_ERROR);
   }
 
   private finish(): void {

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
+import { Code } from "@connectrpc/connect";
 import { encodeGrpcMessage } from "./errors.js";
+import { earlyAnswer, wireProtocolOf } from "./early-answer.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
@@ -10,6 +12,30 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cross-origin-opener-policy": "same-origin",
   "strict-transport-security": "max-age=31536000; includeSubDomains",
 };
+
+/**
+ * Content-Security-Policy: API answers (JSON, gRPC-Web, Connect) allow
+ * nothing at all; the API reference at /docs allows only its own origin —
+ * Swagger UI and the page's script and styles are served from /docs/assets,
+ * no inline script; `data:` images are the SVG icons in Swagger UI's CSS. The
+ * portal sets its own (src/portal/serve-portal.ts).
+ */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+export const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** `/package.Service/Method`: the route of a Connect / gRPC / gRPC-Web procedure. */
+const PROCEDURE_ROUTE = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
 
 const ALLOWED_HEADERS =
   "content-type, authorization, x-api-key, idempotency-key, x-request-id, connect-protocol-version, connect-timeout-ms, x-grpc-web, x-user-agent, grpc-timeout";
@@ -23,8 +49,22 @@ const EXPOSED_HEADERS = "idempotent-replayed, retry-after, grpc-status, grpc-mes
  */
 export function registerHttpHooks(app: FastifyInstance, config: Config) {
   const origins = new Set(config.corsOrigins);
+  // Every route's pattern and methods, for the Allow header of a 405.
+  const patterns: { test: RegExp; methods: Set<string> }[] = [];
+  app.addHook("onRoute", (route) => {
+    if (route.url.includes("*")) return;
+    const source = "^" + route.url.split("/").map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/") + "$";
+    let entry = patterns.find((p) => p.test.source === source);
+    if (!entry) patterns.push((entry = { test: new RegExp(source), methods: new Set() }));
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) entry.methods.add(m);
+  });
   // Callback-style hooks: an async hook costs a promise per request and hook.
   app.addHook("onRequest", (req, reply, done) => {
+    // Set here, not in onSend: the Connect plugin (Connect, gRPC-Web) writes
+    // its answers itself and only copies the headers set so far.
+    reply.headers(SECURITY_HEADERS);
+    const url = req.url;
+    reply.header("content-security-policy", url === "/docs" || url.startsWith("/docs/") || url.startsWith("/docs?") ? DOCS_CSP : API_CSP);
     const origin = req.headers.origin;
     if (origin && origins.has(origin)) {
       reply.header("access-control-allow-origin", origin);
@@ -40,16 +80,37 @@ export function registerHttpHooks(app: FastifyInstance, config: Config) {
         return;
       }
     }
+    // Procedures take POST only (none is marked NO_SIDE_EFFECTS, which would
+    // allow Connect's GET): a 405 names what is allowed (RFC 9110 §15.5.6).
+    const route = req.routeOptions.url;
+    if (route !== undefined && req.method !== "POST" && req.method !== "OPTIONS" && PROCEDURE_ROUTE.test(route)) {
+      const contentType = req.headers["content-type"];
+      const a = earlyAnswer(wireProtocolOf(route, contentType), contentType, Code.Unimplemented, `HTTP method ${req.method} is not allowed: use POST`, {
+        httpStatus: 405,
+        headers: { allow: "POST" },
+      });
+      reply.code(405).headers(a.headers).send(a.body ?? "");
+      return;
+    }
     if (req.raw.httpVersionMajor === 2 && (req.headers["content-type"] ?? "").startsWith("application/grpc")) {
       minimalGrpcMessageEncoding(reply.raw as unknown as Http2ServerResponse);
     }
     done();
   });
   app.addHook("onSend", (req, reply, payload, done) => {
-    reply.headers(SECURITY_HEADERS);
     if (req.url.startsWith("/v1/")) reply.header("cache-control", "no-store");
     done(null, payload);
   });
+  return {
+    /** The methods some route takes at this path (none: the path is unknown). */
+    allowedMethods(url: string): string[] {
+      const q = url.indexOf("?");
+      const path = q < 0 ? url : url.slice(0, q);
+      const methods = new Set<string>();
+      for (const p of patterns) if (p.test.test(path)) for (const m of p.methods) methods.add(m);
+      return [...methods].sort();
+    },
+  };
 }
 
 /**

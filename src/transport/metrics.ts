@@ -69,5 +69,16 @@ export function createMetrics() {
     }
   };
 
-  return { registry, interceptor };
+  /** A call refused before the interceptors ran (credential-gate.ts): counted like one they refused. */
+  function refused(method: { name: string; parent: { typeName: string } }, protocol: string, code: Code): void {
+    const c = childrenOf(method, protocol);
+    const name = codeName(code);
+    let counter = c.byCode.get(name);
+    if (!counter) {
+      counter = requests.labels({ ...c.labels, code: name });
+      c.byCode.set(name, counter);
+    }
+    counter.inc();
+  }
+  return { registry, interceptor, refused };
 }

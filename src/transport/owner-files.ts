@@ -135,7 +135,8 @@ async function sendCsv(
   );
   const csv = stringify({ header: true, columns: [...columns] });
   pipeline(source, csv, (err) => {
-    if (err) req.log.error({ errType: err.name, errCode: (err as { code?: string }).code, url: req.routeOptions.url }, "export cut short");
+    // Mostly a client that stopped reading; a database failure mid-way too.
+    if (err) req.log.warn({ errType: err.name, errCode: (err as { code?: string }).code, url: req.routeOptions.url }, "export cut short");
   });
   return reply
     .code(200)
@@ -190,6 +191,8 @@ export async function registerOwnerFiles(app: FastifyInstance, opts: { auth: Int
         const startProgress = (rows: number) => {
           if (!streamed || progress) return;
           progress = new PassThrough();
+          // A client that goes away ends the stream; the import still commits (and a retry replays it).
+          progress.on("error", () => undefined);
           reply.code(200).header("content-type", "application/x-ndjson").send(progress);
           progress.write(ndjsonLine({ progress: { done: 0, rows } }));
         };
@@ -200,11 +203,13 @@ export async function registerOwnerFiles(app: FastifyInstance, opts: { auth: Int
           dryRun,
           idempotencyKey: typeof key === "string" ? key : undefined,
           onStart: startProgress,
-          onProgress: (done, rows) => progress?.write(ndjsonLine({ progress: { done, rows } })),
+          onProgress: (done, rows) => {
+            if (progress && !progress.destroyed) progress.write(ndjsonLine({ progress: { done, rows } }));
+          },
         });
         if (streamed && outcome.status === 200) {
           startProgress((outcome.body as { rows?: number }).rows ?? 0);
-          progress!.end(ndjsonLine({ result: outcome.body, replayed: outcome.replayed }));
+          if (!progress!.destroyed) progress!.end(ndjsonLine({ result: outcome.body, replayed: outcome.replayed }));
           return reply;
         }
         if (outcome.replayed) reply.header("idempotent-replayed", "true");
@@ -212,7 +217,7 @@ export async function registerOwnerFiles(app: FastifyInstance, opts: { auth: Int
       } catch (err) {
         if (progress) {
           const e = requestError(err) ?? toConnectError(err, (bug) => req.log.error({ errType: (bug as Error)?.name, url: IMPORT_PATH }, "unexpected error in an import"));
-          progress.end(ndjsonLine({ error: { code: codeName(e.code), message: e.rawMessage } }));
+          if (!progress.destroyed) progress.end(ndjsonLine({ error: { code: codeName(e.code), message: e.rawMessage } }));
           return reply;
         }
         return fail(req, reply, err);

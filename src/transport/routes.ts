@@ -29,8 +29,9 @@ export function createServiceImpls(deps: ServiceDeps): Map<string, object> {
 }
 
 /** Registers every service on a Connect router, with health and reflection. */
-export function createRoutes(deps: ServiceDeps, impls: Map<string, object> = createServiceImpls(deps)) {
+export function createRoutes(deps: ServiceDeps, impls: Map<string, object> = createServiceImpls(deps), draining?: AbortSignal) {
   const health = createHealthService({
+    draining,
     serviceNames: apiServices.map((s) => s.typeName),
     dbUp: () => deps.db.ping(),
   });

@@ -119,6 +119,12 @@ function expected() {
     pointsIssued: 3 * BILLION,
     pointsRedeemed: 0,
     daily: [{ date: today(), issued: 3 * BILLION, redeemed: 0 }],
+    // What issued sums (issue 18 item 1): here check-ins only.
+    pointsEarned: 3 * BILLION,
+    pointsBonus: 0,
+    pointsDeducted: 0,
+    pointsImported: 0,
+    pointsOpening: 0,
   };
 }
 
@@ -160,6 +166,11 @@ describe("a dashboard whose sums pass 2^31 (3,000,000,000 points issued)", () =>
       pointsIssued: d.pointsIssued,
       pointsRedeemed: d.pointsRedeemed,
       daily: d.daily.map((x) => ({ date: x.date, issued: x.issued, redeemed: x.redeemed })),
+      pointsEarned: d.pointsEarned,
+      pointsBonus: d.pointsBonus,
+      pointsDeducted: d.pointsDeducted,
+      pointsImported: d.pointsImported,
+      pointsOpening: d.pointsOpening,
     }).toEqual(expected());
     await expectAlive();
   });

@@ -199,9 +199,13 @@ const MATRIX: Record<string, Case[]> = {
     { message: () => ({ id: a.apiKeyId }), expect: "not_found", why: "A's till key id" },
   ],
   "BusinessSettings.CreateStore": [
-    { message: () => ({ name: "B's shop" }), expect: (body) => expect(body.store.id).not.toBe(A.store), why: "credential-scoped: B's store" },
+    // One name per transport: store names are unique per business.
+    { message: (via) => ({ name: `B's shop (${via})` }), expect: (body) => expect(body.store.id).not.toBe(A.store), why: "credential-scoped: B's store" },
   ],
   "BusinessSettings.ListStores": [{ message: () => ({}), expect: (body) => expect(ids(body.stores)).not.toContain(A.store), why: "credential-scoped" }],
+  "BusinessSettings.UpdateStore": [{ message: () => ({ id: A.store, name: "B's now" }), expect: "not_found", why: "A's store id" }],
+  "BusinessSettings.DeleteStore": [{ message: () => ({ id: A.store }), expect: "not_found", why: "A's store id" }],
+  "BusinessSettings.UpdateApiKey": [{ message: () => ({ id: A.spareKeyId, name: "B was here" }), expect: "not_found", why: "A's API key id" }],
   "BusinessSettings.GetDashboard": [
     {
       message: () => ({ days: 7 }),
@@ -281,7 +285,7 @@ describe("tenancy matrix", () => {
             if (c.expect === "not_found") {
               // Exactly what a missing id answers.
               const message = isRest ? o.body.error.message : o.body.message;
-              expect(["customer not found", "API key not found", "check-in not found", "redemption not found"], label).toContain(message);
+              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found"], label).toContain(message);
             }
           } else {
             expect(o.status, `${label} via ${o.via}: ${o.text}`).toBe(200);
@@ -316,7 +320,7 @@ describe("tenancy matrix", () => {
         for (const c of MATRIX[rpc(m)]!.filter((x) => x.expect === "not_found" && Object.values(x.message("connect")).some((v) => aIds.includes(v as string)))) {
           const r = await call(clientOf[m.parent.name]!, m.name, c.message("connect"), metadataOf(m, b));
           expect(r.error?.code, `${rpc(m)} (${c.why})`).toBe(5);
-          expect(["customer not found", "API key not found"]).toContain(r.error?.details);
+          expect(["customer not found", "API key not found", "store not found"]).toContain(r.error?.details);
           checked++;
         }
         if (authKind(m) !== "none") {
@@ -374,6 +378,9 @@ describe("tenancy matrix", () => {
       "BusinessSettings.CreateApiKey": { name: "x" },
       "BusinessSettings.RevokeApiKey": { id: A.spareKeyId },
       "BusinessSettings.CreateStore": { name: "x" },
+      "BusinessSettings.UpdateStore": { id: A.store, name: "x" },
+      "BusinessSettings.DeleteStore": { id: A.store },
+      "BusinessSettings.UpdateApiKey": { id: A.spareKeyId, name: "x" },
     };
     let refused = 0;
     for (const m of allMethods.filter((x) => authKind(x) !== "none")) {

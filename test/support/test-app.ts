@@ -3,7 +3,7 @@ import { createId } from "@paralleldrive/cuid2";
 import pg from "pg";
 import type { AddressInfo } from "node:net";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { createApp } from "../../src/app.js";
+import { createApp, type AppOptions } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createMemoryKvStore, createRedisKvStore, type KvStore } from "../../src/infrastructure/kv-store.js";
 import { createOrm, migrate } from "../../src/persistence/orm.js";
@@ -60,6 +60,8 @@ export async function startTestApp(opts: {
   databaseUrl?: string;
   /** Listen on this port instead of a free one. */
   port?: number;
+  /** Connection limits other than the defaults (createApp's serverLimits). */
+  serverLimits?: AppOptions["serverLimits"];
 } = {}): Promise<TestApp> {
   const db = opts.databaseUrl ? undefined : await createTestDatabase();
   const databaseUrl = opts.databaseUrl ?? db!.url;
@@ -82,7 +84,7 @@ export async function startTestApp(opts: {
   const orm = await createOrm(databaseUrl);
   await migrate(orm);
   const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
-  const app = await createApp({ config, orm, kv, logger: false });
+  const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits });
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

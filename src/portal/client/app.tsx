@@ -10,6 +10,7 @@ import { CustomersPage } from "./pages/customers-page.js";
 import { DashboardPage } from "./pages/dashboard-page.js";
 import { ProgramPage } from "./pages/program-page.js";
 import { StoresPage } from "./pages/stores-page.js";
+import { ImportExportPage } from "./pages/import-export-page.js";
 import { href, navigate, useRoute, type Route } from "./router.js";
 import { clearSession, isLive, loadSession, saveSession, SESSION_STORAGE_KEY, type Session } from "./session.js";
 import { createPortalTransport } from "./transport.js";
@@ -134,6 +135,7 @@ const NAV: { label: ReactNode; name: string; target: string; match: string }[] =
   { label: "Stores", name: "Stores", target: href("stores"), match: "stores" },
   // Called what it is: there is no billing yet (the old #/billing/api-key still opens it).
   { label: "API keys", name: "API keys", target: href("api-keys"), match: "api-keys" },
+  { label: "Import/export", name: "Import and export", target: href("import-export"), match: "import-export" },
 ];
 
 /** Which page a route shows, and its title. */
@@ -155,6 +157,8 @@ function pageOf(route: Route): { key: string; title: string; node: ReactNode } {
       return { key: "program", title: "Program", node: <ProgramPage /> };
     case "stores":
       return { key: "stores", title: "Stores", node: <StoresPage /> };
+    case "import-export":
+      return { key: "import-export", title: "Import and export", node: <ImportExportPage /> };
     default:
       return {
         key: "not-found",

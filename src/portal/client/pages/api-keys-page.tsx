@@ -1,6 +1,6 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { BusinessSettings, type CreateApiKeyResponse } from "../../../../gen/loyalty/v1/account_pb.js";
 import type { ApiKey } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
@@ -14,6 +14,8 @@ import { formatDateTime } from "../format.js";
  */
 export function ApiKeysPage() {
   const [created, setCreated] = useState<CreateApiKeyResponse>();
+  // After "I have copied the key" the focus goes back to where the owner started.
+  const [returned, setReturned] = useState(false);
   return (
     <>
       <PageHeading>API keys</PageHeading>
@@ -21,14 +23,28 @@ export function ApiKeysPage() {
         Your till, web shop or integration sends an API key in the <code>X-API-Key</code> header of every call to the POS API. Create one key
         per till or integration, so that you can revoke one without stopping the others.
       </p>
-      {created ? <NewKey created={created} onDone={() => setCreated(undefined)} /> : <CreateKey onCreated={setCreated} />}
-      <KeyList />
+      {created ? (
+        <NewKey
+          created={created}
+          onDone={() => {
+            setReturned(true);
+            setCreated(undefined);
+          }}
+        />
+      ) : (
+        <CreateKey onCreated={setCreated} focusOnMount={returned} />
+      )}
+      <KeyList createdId={created?.id} />
     </>
   );
 }
 
-function CreateKey({ onCreated }: { onCreated: (res: CreateApiKeyResponse) => void }) {
+function CreateKey({ onCreated, focusOnMount }: { onCreated: (res: CreateApiKeyResponse) => void; focusOnMount: boolean }) {
   const [name, setName] = useState("");
+  const submitRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (focusOnMount) submitRef.current?.focus();
+  }, [focusOnMount]);
   const [storeId, setStoreId] = useState("");
   const stores = useQuery(BusinessSettings.method.listStores, {});
   const queryClient = useQueryClient();
@@ -66,7 +82,8 @@ function CreateKey({ onCreated }: { onCreated: (res: CreateApiKeyResponse) => vo
         </Field>
         <div className="form-footer">
           <ErrorMessage error={create.error ?? stores.error} testId="create-key-error" />
-          <button type="submit" disabled={create.isPending}>
+          {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to the page. */}
+          <button type="submit" ref={submitRef} aria-disabled={create.isPending} onClick={(e) => create.isPending && e.preventDefault()}>
             {create.isPending ? "Creating…" : "Create API key"}
           </button>
         </div>
@@ -97,6 +114,8 @@ async function copyText(text: string, input: HTMLInputElement | null): Promise<b
 
 function NewKey({ created, onDone }: { created: CreateApiKeyResponse; onDone: () => void }) {
   const inputRef = useRef<HTMLInputElement>(null);
+  // The form (and its button) gave way to the key: the focus moves to the key, selected, ready to copy.
+  useEffect(() => inputRef.current?.focus(), []);
   const [copy, setCopy] = useState<"idle" | "copied" | "failed">("idle");
   const origin = window.location.origin;
   const curl = `curl -X POST ${origin}/v1/pos/checkin \\
@@ -155,18 +174,24 @@ export function keyLabel(k: { name: string; prefix: string }): string {
   return k.name.trim() || `${k.prefix}…`;
 }
 
-function KeyList() {
+function KeyList({ createdId }: { createdId?: string }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
   const stores = useQuery(BusinessSettings.method.listStores, {});
   const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
   const [revoking, setRevoking] = useState<ApiKey>();
   const [done, setDone] = useState<string>();
+  // A note about an earlier revoke or rename is stale once a new key is made.
+  useEffect(() => {
+    if (createdId) setDone(undefined);
+  }, [createdId]);
   const queryClient = useQueryClient();
   const revoke = useMutation(BusinessSettings.method.revokeApiKey, {
     onSuccess: () => {
       setDone(`Key “${revoking ? keyLabel(revoking) : ""}” revoked. Calls made with it are refused from now on.`);
       setRevoking(undefined);
       void queryClient.invalidateQueries();
+      // Its row (and the button) left the list: the list's heading takes the focus.
+      document.getElementById("keys-title")?.focus();
     },
   });
   const all = keys.data?.apiKeys ?? [];
@@ -176,7 +201,9 @@ function KeyList() {
 
   return (
     <section className="panel" aria-labelledby="keys-title">
-      <h2 id="keys-title">Your API keys</h2>
+      <h2 id="keys-title" tabIndex={-1}>
+        Your API keys
+      </h2>
       <Notice testId="revoke-notice">{done}</Notice>
       <QueryState query={keys} what="API keys" />
       {keys.data && active.length === 0 ? <p className="empty">{revoked.length ? "No active API keys." : "No API keys yet."}</p> : null}
@@ -197,34 +224,17 @@ function KeyList() {
             </thead>
             <tbody>
               {active.map((k) => (
-                <tr key={k.id} data-testid="api-key-row" data-prefix={k.prefix}>
-                  <td className="card-title">
-                    <span data-testid="api-key-name">{keyLabel(k)}</span>{" "}
-                    <span className="badge badge-active" data-testid="api-key-status">
-                      Active
-                    </span>
-                    <span className="subtle mono">{k.prefix}…</span>
-                  </td>
-                  <td data-label="Store">{store(k)}</td>
-                  <td data-label="Created">{formatDateTime(k.createdAt)}</td>
-                  <td data-label="Last used" data-testid="api-key-last-used">
-                    {formatDateTime(k.lastUsedAt, "Never")}
-                  </td>
-                  <td className="row-actions">
-                    <button
-                      type="button"
-                      className="danger small"
-                      aria-label={`Revoke key “${keyLabel(k)}”`}
-                      onClick={() => {
-                        setDone(undefined);
-                        revoke.reset();
-                        setRevoking(k);
-                      }}
-                    >
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
+                <KeyRow
+                  key={k.id}
+                  apiKey={k}
+                  store={store(k)}
+                  onRenamed={(label) => setDone(`Key renamed to “${label}”.`)}
+                  onRevoke={() => {
+                    setDone(undefined);
+                    revoke.reset();
+                    setRevoking(k);
+                  }}
+                />
               ))}
             </tbody>
           </table>
@@ -263,5 +273,92 @@ function KeyList() {
         </p>
       </ConfirmDialog>
     </section>
+  );
+}
+
+function KeyRow({ apiKey: k, store, onRenamed, onRevoke }: { apiKey: ApiKey; store: string; onRenamed: (label: string) => void; onRevoke: () => void }) {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(k.name);
+  const input = useRef<HTMLInputElement>(null);
+  const renameButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+  const queryClient = useQueryClient();
+  const rename = useMutation(BusinessSettings.method.updateApiKey, {
+    onSuccess: (res) => {
+      setEditing(false);
+      onRenamed(res.apiKey ? keyLabel(res.apiKey) : name);
+      void queryClient.invalidateQueries();
+    },
+  });
+  useEffect(() => {
+    if (editing) input.current?.focus();
+    else if (wasEditing.current) renameButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
+
+  return (
+    <tr data-testid="api-key-row" data-prefix={k.prefix}>
+      <td className="card-title">
+        {editing ? (
+          <form
+            aria-label={`Rename key ${keyLabel(k)}`}
+            onSubmit={(e) => {
+              e.preventDefault();
+              rename.mutate({ id: k.id, name: name.trim() });
+            }}
+          >
+            <Field label="Key name">{(p) => <input {...p} ref={input} name="keyName" maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+            <ErrorMessage error={rename.error} testId="rename-key-error" />
+            <div className="actions">
+              <button
+                type="button"
+                className="secondary small"
+                onClick={() => {
+                  setEditing(false);
+                  rename.reset();
+                }}
+              >
+                Cancel
+              </button>
+              <button type="submit" className="small" aria-disabled={rename.isPending}>
+                {rename.isPending ? "Saving…" : "Save name"}
+              </button>
+            </div>
+          </form>
+        ) : (
+          <>
+            <span data-testid="api-key-name">{keyLabel(k)}</span>{" "}
+            <span className="badge badge-active" data-testid="api-key-status">
+              Active
+            </span>
+            <span className="subtle mono">{k.prefix}…</span>
+          </>
+        )}
+      </td>
+      <td data-label="Store">{store}</td>
+      <td data-label="Created">{formatDateTime(k.createdAt)}</td>
+      <td data-label="Last used" data-testid="api-key-last-used">
+        {formatDateTime(k.lastUsedAt, "Never")}
+      </td>
+      <td className="row-actions">
+        {editing ? null : (
+          <button
+            type="button"
+            ref={renameButton}
+            className="secondary small"
+            aria-label={`Rename key “${keyLabel(k)}”`}
+            onClick={() => {
+              setName(k.name);
+              setEditing(true);
+            }}
+          >
+            Rename
+          </button>
+        )}{" "}
+        <button type="button" className="danger small" aria-label={`Revoke key “${keyLabel(k)}”`} onClick={onRevoke}>
+          Revoke
+        </button>
+      </td>
+    </tr>
   );
 }

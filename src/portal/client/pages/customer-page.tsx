@@ -1,9 +1,9 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { useQueryClient } from "@tanstack/react-query";
-import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
-import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
+import { CustomerAdmin, type GetCustomerResponse } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
 import { EntryDetails, RedeemRewardPanel, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
@@ -11,8 +11,12 @@ import { customerName, formatDateTime, formatDelta, formatNumber, formatPoints, 
 import { href, navigate } from "../router.js";
 
 /** One customer: balance, history, adjustments, details, block and delete. */
+/** How often the open customer page asks for the balance and history again (a till may check them in meanwhile). */
+const REFRESH_MS = 5_000;
+
 export function CustomerPage({ id }: { id: string }) {
-  const detail = useQuery(CustomerAdmin.method.getCustomer, { id });
+  // Polled while the tab is visible (TanStack Query pauses the interval in the background).
+  const detail = useQuery(CustomerAdmin.method.getCustomer, { id }, { refetchInterval: REFRESH_MS, refetchIntervalInBackground: false });
   const customer = detail.data?.customer;
 
   return (
@@ -178,6 +182,12 @@ function EditCustomer({ customer }: { customer: Customer }) {
       void queryClient.invalidateQueries();
     },
   });
+  // "Details saved." and an old refusal go as soon as the owner edits again.
+  const edit = (setter: (v: string) => void) => (v: string) => {
+    setter(v);
+    setDone(undefined);
+    update.reset();
+  };
   const changes = {
     ...(name.trim() !== customer.name ? { name: name.trim() } : {}),
     ...(phone.trim() !== customer.phone ? { phone: phone.trim() } : {}),
@@ -195,9 +205,11 @@ function EditCustomer({ customer }: { customer: Customer }) {
     <section className="panel" aria-labelledby="edit-title">
       <h2 id="edit-title">Details</h2>
       <form onSubmit={submit} data-testid="edit-form">
-        <Field label="Name">{(p) => <input {...p} name="name" maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-        <Field label="Phone">{(p) => <input {...p} name="phone" type="tel" required value={phone} onChange={(e) => setPhone(e.target.value)} />}</Field>
-        <Field label="Notes">{(p) => <textarea {...p} name="notes" rows={3} maxLength={2000} value={notes} onChange={(e) => setNotes(e.target.value)} />}</Field>
+        <Field label="Name">{(p) => <input {...p} name="name" maxLength={200} value={name} onChange={(e) => edit(setName)(e.target.value)} />}</Field>
+        <Field label="Phone">{(p) => <input {...p} name="phone" type="tel" required value={phone} onChange={(e) => edit(setPhone)(e.target.value)} />}</Field>
+        <Field label="Notes">
+          {(p) => <textarea {...p} name="notes" rows={3} maxLength={2000} value={notes} onChange={(e) => edit(setNotes)(e.target.value)} />}
+        </Field>
         <ErrorMessage error={update.error} testId="edit-error" />
         <Notice testId="edit-notice">{done}</Notice>
         <button type="submit" disabled={update.isPending || !dirty}>
@@ -210,16 +222,16 @@ function EditCustomer({ customer }: { customer: Customer }) {
 
 function History({ entries, balance }: { entries: LedgerEntry[]; balance: number }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
-  const stores = useQuery(BusinessSettings.method.listStores, {});
-  const keyPrefix = new Map(keys.data?.apiKeys.map((k) => [k.id, k.prefix]) ?? []);
+  // Archived stores too: old history keeps their names.
+  const stores = useQuery(BusinessSettings.method.listStores, { includeArchived: true });
+  const keyById = new Map(keys.data?.apiKeys.map((k) => [k.id, k]) ?? []);
   const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
 
   function source(e: LedgerEntry): string {
     const parts: string[] = [];
     if (e.apiKeyId) {
-      const prefix = keyPrefix.get(e.apiKeyId);
-      const name = e.apiKeyName || "Till";
-      parts.push(prefix ? `${name} (key ${prefix}…)` : name);
+      const key = keyById.get(e.apiKeyId);
+      parts.push(key ? (key.name.trim() ? `Till “${key.name.trim()}” (${key.prefix}…)` : `Till (key ${key.prefix}…)`) : "Till");
     }
     else if (e.ownerId) parts.push("Owner");
     if (e.storeId) parts.push(e.storeName || storeName.get(e.storeId) || "Store");
@@ -286,9 +298,18 @@ function BlockCustomer({ customer }: { customer: Customer }) {
   const blocked = customer.status === CustomerStatus.BLOCKED;
   const [done, setDone] = useState<string>();
   const queryClient = useQueryClient();
+  const transport = useTransport();
   const update = useMutation(CustomerAdmin.method.updateCustomer, {
     onSuccess: (res) => {
       setDone(res.customer?.status === CustomerStatus.BLOCKED ? "Customer blocked." : "Customer unblocked.");
+      // The badge changes with the answer, before any list is fetched again.
+      if (res.customer) {
+        const changed = res.customer;
+        queryClient.setQueryData(
+          createConnectQueryKey({ schema: CustomerAdmin.method.getCustomer, input: { id: customer.id }, transport, cardinality: "finite" }),
+          (old: GetCustomerResponse | undefined) => (old?.customer ? { ...old, customer: { ...old.customer, status: changed.status } } : old),
+        );
+      }
       void queryClient.invalidateQueries();
     },
   });
@@ -302,11 +323,14 @@ function BlockCustomer({ customer }: { customer: Customer }) {
       </p>
       <ErrorMessage error={update.error} testId="status-error" />
       <Notice testId="status-notice">{done}</Notice>
+      {/* One button whose label changes, never disabled (that would drop the focus): the focus stays on it. */}
       <button
         type="button"
         className={blocked ? "secondary" : "warning"}
-        disabled={update.isPending}
+        aria-disabled={update.isPending}
+        data-testid="block-button"
         onClick={() => {
+          if (update.isPending) return;
           setDone(undefined);
           update.mutate({ id: customer.id, status: blocked ? CustomerStatus.ACTIVE : CustomerStatus.BLOCKED });
         }}

@@ -172,17 +172,13 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
                 <caption className="visually-hidden">Customers</caption>
                 <thead>
                   <tr>
-                    <th scope="col">Name</th>
+                    <SortHeader field="name" label="Name" params={params} go={go} />
                     <th scope="col">Phone</th>
                     <th scope="col">Status</th>
-                    <th scope="col" className="num">
-                      Points
-                    </th>
+                    <SortHeader field="totalPoints" label="Points" params={params} go={go} className="num" />
                     <th scope="col">Reward</th>
-                    <th scope="col">Last visit</th>
-                    <th scope="col" className="col-wide">
-                      Joined
-                    </th>
+                    <SortHeader field="lastVisitAt" label="Last visit" params={params} go={go} />
+                    <SortHeader field="createdAt" label="Joined" params={params} go={go} className="col-wide" />
                   </tr>
                 </thead>
                 <tbody>
@@ -227,6 +223,38 @@ export function CustomersPage({ query }: { query: URLSearchParams }) {
         </section>
       ) : null}
     </>
+  );
+}
+
+/**
+ * A column header that sorts the list by its field: a first click sorts
+ * names A→Z and figures and dates highest or newest first, a second click
+ * reverses. aria-sort tells screen readers which column orders the list.
+ */
+function SortHeader({
+  field,
+  label,
+  params,
+  go,
+  className,
+}: {
+  field: SortField;
+  label: string;
+  params: ListParams;
+  go: (changes: Partial<ListParams>) => void;
+  className?: string;
+}) {
+  const active = params.sortBy === field;
+  const next = active ? (params.sortOrder === "asc" ? "desc" : "asc") : field === "name" ? "asc" : "desc";
+  return (
+    <th scope="col" className={className} aria-sort={active ? (params.sortOrder === "asc" ? "ascending" : "descending") : undefined}>
+      <button type="button" className="sort-button" data-testid={`sort-${field}`} onClick={() => go({ sortBy: field, sortOrder: next })}>
+        {label}
+        <span aria-hidden="true" className="sort-mark">
+          {active ? (params.sortOrder === "asc" ? " ▲" : " ▼") : ""}
+        </span>
+      </button>
+    </th>
   );
 }
 

@@ -23,8 +23,12 @@ export function DashboardPage() {
             <Stat label="Customers" value={d.totalCustomers} testId="stat-total-customers">
               {formatNumber(d.activeCustomers)} active · {formatNumber(d.blockedCustomers)} blocked
             </Stat>
-            <Stat label={`Points issued (${DAYS} days)`} value={d.pointsIssued} testId="stat-points-issued" />
-            <Stat label={`Points redeemed (${DAYS} days)`} value={d.pointsRedeemed} testId="stat-points-redeemed" />
+            <Stat label={`Points issued (${DAYS} days)`} value={d.pointsIssued} testId="stat-points-issued">
+              {`Check-ins ${formatNumber(d.pointsEarned)} · bonuses ${formatNumber(d.pointsBonus)} · imports ${formatNumber(d.pointsImported)}. Opening balances (${formatNumber(d.pointsOpening)}) are not counted.`}
+            </Stat>
+            <Stat label={`Points redeemed for rewards (${DAYS} days)`} value={d.pointsRedeemed} testId="stat-points-redeemed">
+              {`Rewards only; your deductions (${formatNumber(d.pointsDeducted)}) are not counted.`}
+            </Stat>
             <Stat label="Rewards available now" value={d.rewardsAvailable} testId="stat-rewards-available">
               {program.data?.program
                 ? `Customers with ${formatNumber(program.data.program.rewardThreshold)}+ points for “${program.data.program.rewardTitle}”`
