@@ -28,6 +28,7 @@ import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gate
 import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
+import { registerGrpcWebText } from "./transport/grpc-web-text.js";
 import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
 import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
@@ -111,6 +112,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const http = registerHttpHooks(app, config);
   // Credentials checked from the headers, before any body is read (REST,
   // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
+  registerGrpcWebText(app);
   const gate = createCredentialGate({ apiKeys, accounts });
   const metrics = createMetrics();
   registerCredentialGate(app, gate, apiServices, metrics.refused);

@@ -6,6 +6,8 @@ import { startTestApp, type TestApp } from "./support/test-app.js";
 import { PROTO_DIR } from "./support/grpc.js";
 import { posAuth, registerBusiness, type Business } from "./support/rest.js";
 import { DOCS_CSP } from "../src/transport/http-hooks.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { GetBalanceRequestSchema, GetBalanceResponseSchema } from "../gen/loyalty/v1/pos_pb.js";
 
 /**
  * gRPC and HTTP edges as the specs say (issue 11, item 7): an unknown gRPC
@@ -126,4 +128,59 @@ describe("security headers", () => {
       await browser.close();
     }
   }, 90_000);
+});
+
+describe("gRPC-Web text mode", () => {
+  /** gRPC-Web frames of a body: data messages and the trailer block. */
+  function frames(body: Buffer) {
+    const out: { trailer: boolean; bytes: Buffer }[] = [];
+    for (let o = 0; o + 5 <= body.length; ) {
+      const len = body.readUInt32BE(o + 1);
+      out.push({ trailer: (body[o]! & 0x80) !== 0, bytes: body.subarray(o + 5, o + 5 + len) });
+      o += 5 + len;
+    }
+    return out;
+  }
+  const request = (identifier = "+353861239000") => {
+    const msg = Buffer.from(toBinary(GetBalanceRequestSchema, create(GetBalanceRequestSchema, { identifier })));
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(msg.length, 1);
+    return Buffer.concat([head, msg]);
+  };
+
+  test("application/grpc-web-text: base64 in, base64 out, the same answer as binary gRPC-Web", async () => {
+    const checkin = await fetch(`${t.url}/v1/pos/checkin`, { method: "POST", headers: { "content-type": "application/json", ...posAuth(b) }, body: JSON.stringify({ phone: "+353861239000", amount: 7 }) });
+    expect(checkin.status).toBe(200);
+    const url = `${t.url}/loyalty.v1.LoyaltyPos/GetBalance`;
+    const binary = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", ...posAuth(b) }, body: new Uint8Array(request()) });
+    const text = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web-text", accept: "application/grpc-web-text", "x-grpc-web": "1", ...posAuth(b) }, body: request().toString("base64") });
+    expect(text.status).toBe(200);
+    expect(text.headers.get("content-type")).toBe("application/grpc-web-text+proto");
+    const body = await text.text();
+    expect(body).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const decoded = Buffer.from(body, "base64");
+    const binaryBody = Buffer.from(await binary.arrayBuffer());
+    expect(decoded.equals(binaryBody)).toBe(true);
+    const [data, trailer] = frames(decoded);
+    expect(fromBinary(GetBalanceResponseSchema, data!.bytes).totalPoints).toBe(7);
+    expect(trailer!.trailer).toBe(true);
+    expect(trailer!.bytes.toString()).toMatch(/grpc-status: ?0/);
+  });
+
+  test("a request body in several padded base64 pieces is read whole; an error comes back in text mode too", async () => {
+    const bytes = request();
+    const pieces = bytes.subarray(0, 4).toString("base64") + bytes.subarray(4).toString("base64");
+    const r = await fetch(`${t.url}/loyalty.v1.LoyaltyPos/GetBalance`, { method: "POST", headers: { "content-type": "application/grpc-web-text", "x-grpc-web": "1", ...posAuth(b) }, body: pieces });
+    const [data] = frames(Buffer.from(await r.text(), "base64"));
+    expect(fromBinary(GetBalanceResponseSchema, data!.bytes).totalPoints).toBe(7);
+    const missing = await fetch(`${t.url}/loyalty.v1.LoyaltyPos/GetBalance`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web-text", "x-grpc-web": "1", ...posAuth(b) },
+      body: request("+353861239001").toString("base64"),
+    });
+    expect(missing.headers.get("content-type")).toBe("application/grpc-web-text+proto");
+    const out = frames(Buffer.from(await missing.text(), "base64"));
+    expect(out.map((f) => f.trailer)).toEqual([true]);
+    expect(out[0]!.bytes.toString()).toMatch(/grpc-status: ?5/);
+  });
 });
