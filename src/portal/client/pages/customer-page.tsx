@@ -232,9 +232,7 @@ function History({ entries, balance }: { entries: LedgerEntry[]; balance: number
     const parts: string[] = [];
     if (e.apiKeyId) {
       const key = keyById.get(e.apiKeyId);
-      const name = key?.name.trim() || e.apiKeyName.trim();
-      if (key) parts.push(name ? `Till “${name}” (${key.prefix}…)` : `Till (key ${key.prefix}…)`);
-      else parts.push(name ? `Till “${name}”` : "Till");
+      parts.push(key ? (key.name.trim() ? `Till “${key.name.trim()}” (${key.prefix}…)` : `Till (key ${key.prefix}…)`) : "Till");
     }
     else if (e.ownerId) parts.push("Owner");
     if (e.storeId) parts.push(e.storeName || storeName.get(e.storeId) || "Store");
