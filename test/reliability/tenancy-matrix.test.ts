@@ -303,7 +303,7 @@ describe("tenancy matrix", () => {
             if (c.expect === "not_found") {
               // Exactly what a missing id answers.
               const message = isRest ? o.body.error.message : o.body.message;
-              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found"], label).toContain(message);
+              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found", "reward not found", "promotion not found"], label).toContain(message);
             }
           } else {
             expect(o.status, `${label} via ${o.via}: ${o.text}`).toBe(200);
@@ -315,7 +315,8 @@ describe("tenancy matrix", () => {
     expect(await stateOfA()).toEqual(before);
     // A still works with its own credentials.
     const own = await rest(t.url, "GET", `/v1/pos/balance/${A.customer}`, { headers: posAuth(a) });
-    expect(own.body).toEqual({ customerId: A.customer, totalPoints: 210 });
+    // A has a catalogue (its cake, 10 points): its balance lists what it affords.
+    expect(own.body).toEqual({ customerId: A.customer, totalPoints: 210, availableRewards: [{ id: A.reward, title: "A's cake", cost: 10 }, expect.objectContaining({ cost: 100 })] });
     expect(calls).toBeGreaterThan(40);
   });
 
@@ -334,11 +335,11 @@ describe("tenancy matrix", () => {
       let checked = 0;
       for (const m of allMethods) {
         // By id only: the REST/Connect matrix above gave B customers of its own with A's phone numbers.
-        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId];
+        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId, A.reward, A.promotion];
         for (const c of MATRIX[rpc(m)]!.filter((x) => x.expect === "not_found" && Object.values(x.message("connect")).some((v) => aIds.includes(v as string)))) {
           const r = await call(clientOf[m.parent.name]!, m.name, c.message("connect"), metadataOf(m, b));
           expect(r.error?.code, `${rpc(m)} (${c.why})`).toBe(5);
-          expect(["customer not found", "API key not found", "store not found"]).toContain(r.error?.details);
+          expect(["customer not found", "API key not found", "store not found", "reward not found", "promotion not found"]).toContain(r.error?.details);
           checked++;
         }
         if (authKind(m) !== "none") {
