@@ -68,13 +68,13 @@ test("refund part of a check-in, redeem a reward, void it: each confirmed with t
   expect(await balance()).toBe(16);
 
   // Redeem the reward at the counter.
-  // 16 points do not afford it: the button says so and is disabled.
-  expect(await page.getByTestId("redeem-button").isDisabled()).toBe(true);
-  await expectText(page.getByRole("region", { name: "Redeem reward" }), /Free Coffee costs 20 points\. This customer needs 4 more\./);
+  // 16 points do not afford it: no Redeem button, and the panel says how many more are needed (issue 15's panel).
+  await expectText(page.getByTestId("no-affordable-reward"), /^No reward is affordable yet\. Free Coffee needs 4 more points\.$/);
+  expect(await page.getByRole("region", { name: "Redeem a reward" }).getByRole("button").count()).toBe(0);
   await rest(t.url, "POST", "/v1/pos/checkin", { body: { customerId, amount: 10 }, headers: posAuth(b) });
   await page.reload();
   await expectText(page.getByTestId("customer-balance-value"), /^26$/);
-  await page.getByTestId("redeem-button").click();
+  await page.getByRole("button", { name: "Redeem Free Coffee" }).click();
   await expectText(page.getByRole("dialog").getByTestId("redeem-summary"), /Takes 20 points\. Balance after: 6\./);
   await page.getByRole("dialog").getByRole("button", { name: "Redeem for 20 points" }).click();
   await expectText(page.getByTestId("redeem-notice"), /Redeemed Free Coffee for 20 points\. New balance: 6\./);
