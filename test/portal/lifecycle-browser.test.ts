@@ -53,7 +53,7 @@ test("refund part of a check-in, redeem a reward, void it: each confirmed with t
   await page.goto(`/portal/#/customers/${customerId}`);
   await page.getByTestId("history-table").waitFor();
   const row = page.getByTestId("history-row").first();
-  await expectText(row, /Check-in\s+Visit · spent 25\.50 · order T-9\s+\+25\s+25\s+till 1 \(key loy_/);
+  await expectText(row, /Check-in\s+Visit · spent 25\.50 · order T-9\s+\+25\s+25\s+Till “till 1” \(loy_/);
 
   // Refund 10.00 of 25.50: floor(25 × 1000 ÷ 2550) = 9 points.
   await row.getByTestId("refund-button").click();
