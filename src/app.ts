@@ -15,6 +15,7 @@ import { createTokenService } from "./infrastructure/secrets.js";
 import { createAccountRepository } from "./persistence/account-repository.js";
 import { createCustomerRepository } from "./persistence/customer-repository.js";
 import { createLifecycleRepository } from "./persistence/lifecycle-repository.js";
+import { createCatalogueRepository } from "./persistence/catalogue-repository.js";
 import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
@@ -105,6 +106,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     }),
     customers: createCustomerRepository(db),
     lifecycle: createLifecycleRepository(db),
+    catalogue: createCatalogueRepository(db),
     accounts,
     log: app.log,
   };

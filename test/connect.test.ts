@@ -74,6 +74,8 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       rewardThreshold: 100,
       rewardAvailable: false,
       checkinId: expect.stringMatching(CUID),
+      // proto3 JSON with every implicit value: the (empty) list of issue 15's catalogue.
+      availableRewards: [],
     });
     const id = first.customerId;
     const second = await pos.checkin({ phone: "+353 12 345 6789", amount: 80 }, { headers });
@@ -85,6 +87,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       rewardThreshold: 100,
       rewardAvailable: true,
       checkinId: expect.stringMatching(CUID),
+      availableRewards: [],
     });
 
     const customer = await pos.getCustomer({ identifier: "+353123456789" }, { headers });
@@ -97,8 +100,9 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       totalPoints: 105,
       rewardAvailable: true,
       lifetimePoints: 105,
+      availableRewards: [],
     });
-    expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 105 });
+    expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 105, availableRewards: [] });
 
     expect(plain(await pos.redeem({ phone: "0123456789", points: 100 }, { headers }))).toEqual({
       success: true,
@@ -112,7 +116,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       message: "insufficient points",
       replayed: null,
     });
-    expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 5 });
+    expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 5, availableRewards: [] });
   });
 
   test("owner flow: Register, Login, program, store, API key, customer CRUD", async () => {
@@ -310,8 +314,11 @@ describe("the Connect JSON codec speaks the REST JSON", () => {
       totalPoints: 19,
       rewardAvailable: false,
       lifetimePoints: 19,
+      availableRewards: [],
     });
-    expect(connectJson).toEqual(viaRest.body);
+    // REST answers a business without a catalogue in the reference's shape, without the empty list
+    // (src/transport/reference-shape.ts); Connect JSON writes every implicit value.
+    expect(connectJson).toEqual({ ...viaRest.body, availableRewards: [] });
   });
 
   test("a Connect JSON error has the Connect error shape and status", async () => {

@@ -138,10 +138,10 @@ test("grpc-js Checkin with a deadline: exact response, content-type application/
   // call() sends a 15 s deadline, so the request carries grpc-timeout.
   const r = await call(stubs.pos, "Checkin", { phone: "+353861234567", amount: 42.99 }, posAuth(b));
   expect(r.error).toBeUndefined();
-  expect(r.response).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 42, totalPoints: 42, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID) });
+  expect(r.response).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 42, totalPoints: 42, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID), availableRewards: [] });
   expect(r.headers.get("content-type")).toEqual(["application/grpc+proto"]);
   const second = await ok(stubs.pos, "Checkin", { customerId: r.response.customerId, amount: 60 }, posAuth(b));
-  expect(second).toEqual({ success: true, customerId: r.response.customerId, pointsAwarded: 60, totalPoints: 102, rewardThreshold: 100, rewardAvailable: true, checkinId: expect.stringMatching(CUID) });
+  expect(second).toEqual({ success: true, customerId: r.response.customerId, pointsAwarded: 60, totalPoints: 102, rewardThreshold: 100, rewardAvailable: true, checkinId: expect.stringMatching(CUID), availableRewards: [] });
   // The same on the wire: headers, one message, then trailers with grpc-status 0.
   const wire = await raw(b, {}, frame(checkinBytes({ customerId: r.response.customerId, amount: 1 })));
   expect(Object.fromEntries(Object.entries(wire.headers))).toEqual({ ":status": 200, "content-type": "application/grpc+proto" });
@@ -159,7 +159,7 @@ test("grpc-js with gzip compression really sends gzip and is served (by the Conn
   const pos = new Pos(proxy.address, grpc.credentials.createInsecure(), { "grpc.default_compression_algorithm": 2, "grpc.default_compression_level": 2 });
   try {
     const res = await ok(pos, "Checkin", { phone: "+353871234567", amount: 7.5 }, posAuth(b));
-    expect(res).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 7, totalPoints: 7, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID) });
+    expect(res).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 7, totalPoints: 7, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID), availableRewards: [] });
     expect(proxy.seen).toHaveLength(1);
     const [sent] = proxy.seen;
     expect(sent!.headers[":path"]).toBe(CHECKIN);
@@ -293,7 +293,7 @@ test("a stream reset by the client right after sending does not hurt the server"
   await new Promise((resolve) => setTimeout(resolve, 200));
   expect(session.closed || session.destroyed).toBe(false);
   const after = await ok(stubs.pos, "Checkin", { phone: "+353891234567", amount: 19.99 }, posAuth(b));
-  expect(after).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 19, totalPoints: 19, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID) });
+  expect(after).toEqual({ success: true, customerId: expect.stringMatching(CUID), pointsAwarded: 19, totalPoints: 19, rewardThreshold: 100, rewardAvailable: false, checkinId: expect.stringMatching(CUID), availableRewards: [] });
   const raw2 = await raw(b, {}, frame(checkinBytes({ customerId: after.customerId, amount: 1 })));
   expect(fromBinary(CheckinResponseSchema, raw2.body.subarray(5))).toMatchObject({ customerId: after.customerId, pointsAwarded: 1, totalPoints: 20 });
 });

@@ -41,6 +41,7 @@ describe("gRPC (grpc-js stubs)", () => {
       rewardThreshold: 20,
       rewardAvailable: true,
       checkinId: expect.stringMatching(CUID),
+      availableRewards: [],
     });
     expect(await fails(stubs.pos, "Checkin", { phone: "+353871110002", amount: 3, orderRef: "G-1" }, keyMd(b))).toEqual({
       code: status.ALREADY_EXISTS,
@@ -68,7 +69,7 @@ describe("gRPC (grpc-js stubs)", () => {
       pointsAwarded: 10,
       totalPointsAfter: 35,
       rewardAvailableAfter: true,
-      availableRewardsAfter: [{ id: "", title: "Free Reward", cost: 20 }],
+      availableRewardsAfter: [{ id: expect.any(String), title: "Free Reward", cost: 20 }],
     });
     const r = await ok(stubs.pos, "Redeem", { customerId: c.customerId, orderRef: "G-R1" }, keyMd(b));
     expect(r.remainingPoints).toBe(5);
@@ -117,7 +118,7 @@ describe("gRPC (grpc-js stubs)", () => {
     expect(await fails(stubs.admin, "RefundCheckin", { checkinId: c.checkinId }, ownerMd(b))).toEqual(notFound("check-in not found"));
     expect(await fails(stubs.admin, "VoidRedemption", { redemptionId: r.redemptionId }, ownerMd(b))).toEqual(notFound("redemption not found"));
     expect(await fails(stubs.admin, "RedeemReward", { id: c.customerId }, ownerMd(b))).toEqual(notFound("customer not found"));
-    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, keyMd(a))).toEqual({ customerId: c.customerId, totalPoints: 10 });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, keyMd(a))).toEqual({ customerId: c.customerId, totalPoints: 10, availableRewards: [] });
   });
 });
 

@@ -394,7 +394,7 @@ describe("preview (LoyaltyPos.PreviewCheckin)", () => {
       pointsAwarded: 20,
       totalPointsAfter: 50,
       rewardAvailableAfter: true,
-      availableRewardsAfter: [{ id: "", title: "Cake", cost: 50 }],
+      availableRewardsAfter: [{ id: expect.stringMatching(/^[a-z0-9]+$/), title: "Cake", cost: 50 }],
     });
     // The check-in's refusals, previewed.
     expectError(await post(b, "/v1/pos/checkin/preview", { phone: unknownPhone, amount: 5, orderRef: "P-1" }), 409, "already_exists", `orderRef was already credited by check-in ${known.body.checkinId}`);

@@ -3,6 +3,7 @@ import type { Db } from "./db.js";
 import { ApiKeySchema, type ApiKey } from "./entities/api-key.js";
 import { OwnerSchema, type Owner } from "./entities/owner.js";
 import type { Program } from "./entities/program.js";
+import { CATALOGUE_SELECT, catalogueFromJson, type Catalogue, type ProgramView } from "./catalogue-repository.js";
 import { StoreSchema, type Store } from "./entities/store.js";
 
 /** How long a program read stays in the per-instance cache. */
@@ -19,7 +20,7 @@ export interface ApiKeyPrincipal {
 const PROGRAM_COLUMNS = `business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
   points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
   reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
-  default_country as "defaultCountry", currency, updated_at as "updatedAt"`;
+  default_country as "defaultCountry", currency, timezone, updated_at as "updatedAt"`;
 /** The program fields an owner may change, and their columns. */
 const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, string> = {
   mode: "mode",
@@ -30,6 +31,7 @@ const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, st
   rewardTitle: "reward_title",
   defaultCountry: "default_country",
   currency: "currency",
+  timezone: "timezone",
 };
 const STORE_COLUMNS = `id, business_id as "businessId", name, created_at as "createdAt", archived_at as "archivedAt"`;
 const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash as "keyHash", store_id as "storeId",
@@ -50,15 +52,14 @@ const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash
 export function createAccountRepository(db: Db) {
   /** A fresh EntityManager for one read (requests get no request-scoped fork). */
   const em = () => db.orm.em.fork();
-  const programCache = new Map<string, { program: Program; expires: number }>();
+  const programCache = new Map<string, { program: ProgramView; expires: number }>();
 
   return {
     async register(input: {
       businessName: string;
       email: string;
       passwordHash: string;
-      /** The currency starts as the column's default (EUR). */
-      program: Omit<Program, "businessId" | "updatedAt" | "currency">;
+      program: Omit<Program, "businessId" | "updatedAt">;
     }): Promise<{ businessId: string; ownerId: string }> {
       const businessId = createId();
       const ownerId = createId();
@@ -73,10 +74,14 @@ export function createAccountRepository(db: Db) {
         ]);
         await db.query(
           `insert into program (business_id, mode, spend_rate_hundredths, points_per_unit, points_per_visit,
-                                reward_threshold, reward_title, default_country)
-           values (?, ?, ?, ?, ?, ?, ?, ?)`,
-          [businessId, p.mode, p.spendRateHundredths, p.pointsPerUnit, p.pointsPerVisit, p.rewardThreshold, p.rewardTitle, p.defaultCountry],
+                                reward_threshold, reward_title, default_country, currency, timezone)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [businessId, p.mode, p.spendRateHundredths, p.pointsPerUnit, p.pointsPerVisit, p.rewardThreshold, p.rewardTitle, p.defaultCountry, p.currency, p.timezone],
         );
+        // The default reward (contract §9): the one reward_threshold / reward_title describe.
+        await db.query(`insert into reward (id, business_id, title, cost, is_default) values (?, ?, ?, ?, true)`, [
+          createId(), businessId, p.rewardTitle, p.rewardThreshold,
+        ]);
       });
       return { businessId, ownerId };
     },
@@ -129,12 +134,18 @@ export function createAccountRepository(db: Db) {
      * once, one made on another instance as soon as its change message
      * arrives (`forgetProgram`, app.ts), and within that time without Redis.
      */
-    async getProgram(businessId: string): Promise<Program> {
+    async getProgram(businessId: string): Promise<ProgramView> {
       const hit = programCache.get(businessId);
       if (hit && hit.expires > Date.now()) return hit.program;
-      const rows = await db.query<Program>(`select ${PROGRAM_COLUMNS} from program where business_id = ?`, [businessId]);
-      const program = rows[0];
-      if (!program) throw new Error(`business ${businessId} has no program`);
+      // The program, its rewards and its active promotions: one read (contract §9).
+      const rows = await db.query<Program & { catalogue: unknown }>(
+        `select ${PROGRAM_COLUMNS}, ${CATALOGUE_SELECT} as catalogue from program where business_id = ?`,
+        [businessId],
+      );
+      const row = rows[0];
+      if (!row) throw new Error(`business ${businessId} has no program`);
+      const { catalogue, ...rest } = row;
+      const program: ProgramView = { ...rest, ...catalogueFromJson(catalogue) };
       if (programCache.size > 10_000) programCache.clear();
       programCache.set(businessId, { program, expires: Date.now() + PROGRAM_CACHE_MS });
       return program;
@@ -159,6 +170,12 @@ export function createAccountRepository(db: Db) {
         businessId,
       ]);
       if (!rows[0]) throw new Error(`business ${businessId} has no program`);
+      if (changes.rewardThreshold !== undefined || changes.rewardTitle !== undefined) {
+        // The default reward is the one these two describe.
+        await db.query(`update reward set cost = ?, title = ? where business_id = ? and is_default`, [
+          rows[0].rewardThreshold, rows[0].rewardTitle, businessId,
+        ]);
+      }
       // Dropped once the change is committed (the caller's transaction, or
       // the idempotency interceptor's): dropped before, a check-in in between
       // would cache the old program again.

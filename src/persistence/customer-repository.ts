@@ -43,6 +43,12 @@ export interface LedgerRow {
   refund_count: string | null;
   /** REDEMPTION rows. */
   voided: boolean | null;
+  reward_id: string | null;
+  quantity: number | null;
+  /** REDEMPTION rows: of a reward other than the default one. */
+  catalogue_reward: boolean | null;
+  /** PROMOTION rows. */
+  promotion_id: string | null;
 }
 
 /** Who made a change of points, for the ledger. */
@@ -83,8 +89,8 @@ const REDEEM = byRef(
      where business_id = ? and ${column} = ? and status = 'ACTIVE' and total_points >= ?
      returning id, total_points
    ), r as (
-     insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id, order_ref)
-     select ?, ?, c.id, ?, ?, ?, ?, ? from c returning id
+     insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id, order_ref, reward_id, quantity)
+     select ?, ?, c.id, ?, ?, ?, ?, ?, ?, ? from c returning id
    ), l as (
      insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, order_ref, balance_after)
      select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, ?, c.total_points from c returning id
@@ -195,12 +201,14 @@ export function createCustomerRepository(db: Db) {
       storeId: string | null,
       actor: Actor,
       orderRef: string | null = null,
+      /** The reward of the catalogue and how many units (contract §9). */
+      reward: { id: string | null; quantity: number } = { id: null, quantity: 1 },
     ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number } | undefined> {
       const [column, value] = refColumn(ref);
       const redemptionId = createId();
       const rows = await db.query<{ id: string; total_points: number }>(REDEEM[column], [
         points, businessId, value, points,
-        redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null, orderRef,
+        redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null, orderRef, reward.id, reward.quantity,
         createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId, orderRef,
       ]);
       const row = rows[0];
@@ -290,12 +298,14 @@ export function createCustomerRepository(db: Db) {
                 l.order_ref, l.amount_cents, l.units, l.balance_after, l.created_at,
                 s.name as store_name, k.name as api_key_name,
                 rf.points as refunded_points, rf.cents as refunded_cents, rf.units as refunded_units, rf.bonus as bonus_points, rf.refunds as refund_count,
-                (r.voided_at is not null) as voided
+                (r.voided_at is not null) as voided, r.reward_id, r.quantity, l.promotion_id,
+                (rw.is_default is false) as catalogue_reward
          from (select * from ledger_entry where business_id = ? and customer_id = ?
                order by created_at desc, id desc limit ?) l
          left join store s on s.business_id = l.business_id and s.id = l.store_id
          left join api_key k on k.business_id = l.business_id and k.id = l.api_key_id
          left join redemption r on l.type = 'REDEMPTION' and r.business_id = l.business_id and r.id = l.redemption_id
+         left join reward rw on r.reward_id is not null and rw.business_id = r.business_id and rw.id = r.reward_id
          left join lateral (
            select coalesce(-sum(x.delta) filter (where x.type = 'REFUND'), 0) as points,
                   coalesce(sum(x.amount_cents) filter (where x.type = 'REFUND'), 0) as cents,

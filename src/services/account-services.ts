@@ -21,6 +21,14 @@ import {
   UpdateApiKeyResponseSchema,
   UpdateProgramResponseSchema,
   UpdateStoreResponseSchema,
+  CreateRewardResponseSchema,
+  ListRewardsResponseSchema,
+  UpdateRewardResponseSchema,
+  DeactivateRewardResponseSchema,
+  CreatePromotionResponseSchema,
+  ListPromotionsResponseSchema,
+  UpdatePromotionResponseSchema,
+  EndPromotionResponseSchema,
 } from "../../gen/loyalty/v1/account_pb.js";
 import { ProgramMode } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
@@ -39,6 +47,9 @@ import { kClientAddress, ownerPrincipal } from "../transport/context.js";
 import type { ServiceDeps } from "./deps.js";
 import { clientAddressOf, createAuthThrottle } from "./login-throttle.js";
 import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
+import { defaultCurrency, defaultTimezone, timezone } from "../domain/locale.js";
+import { MAX_REWARDS, promotionFrom, promotionToProto, rewardFields, rewardToProto, tooManyActive } from "./catalogue.js";
+import { MAX_ACTIVE_PROMOTIONS } from "../domain/promotions.js";
 
 function country(value: string): string {
   const c = value.trim().toUpperCase();
@@ -99,7 +110,7 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
         businessName,
         email,
         passwordHash,
-        program: { ...DEFAULT_PROGRAM, defaultCountry },
+        program: { ...DEFAULT_PROGRAM, defaultCountry, currency: defaultCurrency(defaultCountry), timezone: defaultTimezone(defaultCountry) },
       });
       const { token, expiresIn } = await tokens.sign({ ownerId, businessId, generation: 0 });
       return create(RegisterResponseSchema, { success: true, token, expiresIn, businessId, ownerId });
@@ -153,7 +164,31 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
 
 /** BusinessSettings: program, API keys, stores and dashboard (JWT auth). */
 export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<typeof BusinessSettings> {
-  const { accounts, apiKeys, db, log } = deps;
+  const { accounts, apiKeys, db, log, catalogue } = deps;
+
+  /** The program with its catalogue and redeemed counts (owner reads). */
+  async function programWithRewards(businessId: string) {
+    const [program, rewards] = await Promise.all([accounts.getProgram(businessId), catalogue.listRewards(businessId)]);
+    const out = programToProto(program);
+    out.rewards = rewards.map(rewardToProto);
+    out.defaultRewardId = rewards.find((r) => r.isDefault)?.id ?? "";
+    return out;
+  }
+
+  async function rewardById(businessId: string, id: string) {
+    const r = (await catalogue.listRewards(businessId)).find((x) => x.id === id);
+    if (!r) throw notFound("reward not found");
+    return r;
+  }
+
+  /** A catalogue change committed: this instance's cached program goes now (the change interceptor tells the others). */
+  async function catalogueChanged(businessId: string) {
+    await db.afterTransaction(async () => accounts.forgetProgram(businessId));
+  }
+
+  async function audit(businessId: string, ownerId: string, action: string, subjectId: string, data?: Record<string, unknown>) {
+    await accounts.audit({ businessId, actorType: "owner", actorId: ownerId, action, subjectId, data });
+  }
 
   async function checkStore(businessId: string, storeId: string | undefined): Promise<string | null> {
     if (storeId === undefined || storeId.trim() === "") return null;
@@ -177,7 +212,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
 
     async getProgram(_req, ctx) {
       const p = ownerPrincipal(ctx);
-      return create(GetProgramResponseSchema, { program: programToProto(await accounts.getProgram(p.businessId)) });
+      return create(GetProgramResponseSchema, { program: await programWithRewards(p.businessId) });
     },
 
     async updateProgram(req, ctx) {
@@ -198,6 +233,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       if (req.rewardTitle !== undefined) changes.rewardTitle = v.text(req.rewardTitle, "rewardTitle", { max: 100, required: true });
       if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
       if (req.currency !== undefined) changes.currency = currency(req.currency);
+      if (req.timezone !== undefined) changes.timezone = timezone(req.timezone);
       // The change and its audit event together.
       const program = await db.tx(async () => {
         const updated = await accounts.updateProgram(p.businessId, changes);
@@ -211,7 +247,8 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         });
         return updated;
       });
-      return create(UpdateProgramResponseSchema, { success: true, program: programToProto(program) });
+      void program;
+      return create(UpdateProgramResponseSchema, { success: true, program: await programWithRewards(p.businessId) });
     },
 
     async createApiKey(req, ctx) {
@@ -326,6 +363,129 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         return result;
       });
       return create(DeleteStoreResponseSchema, { success: true, archived: outcome === "archived" });
+    },
+
+    async createReward(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const f = rewardFields(req);
+      if (f.title === undefined) throw invalidArgument("title is required");
+      if (req.cost === 0) throw invalidArgument(`cost must be a whole number from 1 to 10000000`);
+      const id = await db.tx(async () => {
+        await db.query(`select pg_advisory_xact_lock(hashtext('rewards:' || ?))`, [p.businessId]);
+        if ((await catalogue.countRewards(p.businessId)) >= MAX_REWARDS) {
+          throw new DomainError("failed_precondition", `a catalogue holds at most ${MAX_REWARDS} rewards`);
+        }
+        const created = await catalogue.createReward(p.businessId, {
+          title: f.title!,
+          cost: f.cost!,
+          stock: f.stock ?? null,
+          perCustomerLimit: f.perCustomerLimit ?? null,
+        });
+        await audit(p.businessId, p.ownerId, "reward.created", created);
+        await catalogueChanged(p.businessId);
+        return created;
+      });
+      return create(CreateRewardResponseSchema, { success: true, reward: rewardToProto(await rewardById(p.businessId, id)) });
+    },
+
+    async listRewards(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      return create(ListRewardsResponseSchema, { rewards: (await catalogue.listRewards(p.businessId)).map(rewardToProto) });
+    },
+
+    async updateReward(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const f = rewardFields(req);
+      if (req.clearStock && f.stock !== undefined) throw invalidArgument("give stock or clearStock, not both");
+      if (req.clearPerCustomerLimit && f.perCustomerLimit !== undefined) {
+        throw invalidArgument("give perCustomerLimit or clearPerCustomerLimit, not both");
+      }
+      await db.tx(async () => {
+        const done = await catalogue.updateReward(p.businessId, id, {
+          title: f.title,
+          cost: f.cost,
+          active: req.active,
+          stock: req.clearStock ? null : f.stock,
+          perCustomerLimit: req.clearPerCustomerLimit ? null : f.perCustomerLimit,
+        });
+        if (!done) throw notFound("reward not found");
+        if (done.isDefault) {
+          if (req.active === false) throw new DomainError("failed_precondition", "the default reward cannot be deactivated: change its title and cost instead");
+          if (f.title !== undefined || f.cost !== undefined) await accounts.updateProgram(p.businessId, { rewardTitle: done.title, rewardThreshold: done.cost });
+        }
+        await audit(p.businessId, p.ownerId, "reward.updated", id, { fields: Object.keys(req).filter((k) => k !== "id" && !k.startsWith("$")) });
+        await catalogueChanged(p.businessId);
+      });
+      return create(UpdateRewardResponseSchema, { success: true, reward: rewardToProto(await rewardById(p.businessId, id)) });
+    },
+
+    async deactivateReward(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      await db.tx(async () => {
+        const current = await catalogue.updateReward(p.businessId, id, {});
+        if (!current) throw notFound("reward not found");
+        if (current.isDefault) throw new DomainError("failed_precondition", "the default reward cannot be deactivated: change its title and cost instead");
+        await catalogue.updateReward(p.businessId, id, { active: false });
+        await audit(p.businessId, p.ownerId, "reward.deactivated", id);
+        await catalogueChanged(p.businessId);
+      });
+      return create(DeactivateRewardResponseSchema, { success: true, reward: rewardToProto(await rewardById(p.businessId, id)) });
+    },
+
+    async createPromotion(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const program = await accounts.getProgram(p.businessId);
+      const promotion = await promotionFrom(deps, p.businessId, req);
+      await db.tx(async () => {
+        if ((await catalogue.lockPromotions(p.businessId)) >= MAX_ACTIVE_PROMOTIONS) throw tooManyActive();
+        await catalogue.savePromotion(p.businessId, promotion, true);
+        await audit(p.businessId, p.ownerId, "promotion.created", promotion.id);
+        await catalogueChanged(p.businessId);
+      });
+      const saved = await catalogue.findPromotion(p.businessId, promotion.id);
+      return create(CreatePromotionResponseSchema, { success: true, promotion: promotionToProto(saved!, program) });
+    },
+
+    async listPromotions(_req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const [program, list] = await Promise.all([accounts.getProgram(p.businessId), catalogue.listPromotions(p.businessId)]);
+      return create(ListPromotionsResponseSchema, { promotions: list.map((x) => promotionToProto(x, program)) });
+    },
+
+    async updatePromotion(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const program = await accounts.getProgram(p.businessId);
+      const saved = await db.tx(async () => {
+        const active = await catalogue.lockPromotions(p.businessId);
+        const base = await catalogue.findPromotion(p.businessId, id, true);
+        if (!base) throw notFound("promotion not found");
+        const next = await promotionFrom(deps, p.businessId, req, base);
+        if (next.active && !base.active && active >= MAX_ACTIVE_PROMOTIONS) throw tooManyActive();
+        await catalogue.savePromotion(p.businessId, next, false);
+        await audit(p.businessId, p.ownerId, "promotion.updated", id);
+        await catalogueChanged(p.businessId);
+        return next;
+      });
+      return create(UpdatePromotionResponseSchema, { success: true, promotion: promotionToProto(saved, program) });
+    },
+
+    async endPromotion(req, ctx) {
+      const p = ownerPrincipal(ctx);
+      const id = v.id(req.id, "id");
+      const program = await accounts.getProgram(p.businessId);
+      const saved = await db.tx(async () => {
+        const base = await catalogue.findPromotion(p.businessId, id, true);
+        if (!base) throw notFound("promotion not found");
+        const next = { ...base, active: false };
+        await catalogue.savePromotion(p.businessId, next, false);
+        await audit(p.businessId, p.ownerId, "promotion.ended", id);
+        await catalogueChanged(p.businessId);
+        return next;
+      });
+      return create(EndPromotionResponseSchema, { success: true, promotion: promotionToProto(saved, program) });
     },
 
     async getDashboard(req, ctx) {

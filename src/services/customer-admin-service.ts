@@ -22,6 +22,7 @@ import { ownerPrincipal } from "../transport/context.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
 import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from "./lifecycle.js";
+import { availableRewards, chooseReward, shaped, takeReward, usesCatalogue } from "./catalogue.js";
 import { customerToProto, ledgerToProto, programToRules } from "./mappers.js";
 
 const HISTORY_LIMIT = 500;
@@ -143,11 +144,12 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       ]);
       if (!customer) throw notFound("customer not found");
       const history = await customers.history(p.businessId, id, HISTORY_LIMIT);
-      return create(GetCustomerResponseSchema, {
+      return shaped(program, create(GetCustomerResponseSchema, {
         customer: customerToProto(customer, program.rewardThreshold),
         pointsHistory: history.map(ledgerToProto),
         totalPoints: customer.total_points,
-      });
+        availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
+      }));
     },
 
     async updateCustomer(req, ctx) {
@@ -242,9 +244,9 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
       const program = await accounts.getProgram(p.businessId);
-      const rules = programToRules(program);
-      const points = req.points ?? rules.rewardThreshold;
-      rewardsForRedemption(rules, points);
+      const choice = await chooseReward(deps, p.businessId, program, req);
+      const points = choice.points;
+      const title = choice.reward.isDefault ? program.rewardTitle : choice.reward.title;
       const orderRef = orderRefField(req.orderRef) ?? null;
       let storeId: string | null = null;
       if (req.storeId !== undefined && req.storeId.trim() !== "") {
@@ -252,23 +254,34 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         if (!(await accounts.storeExists(p.businessId, storeId))) throw invalidArgument("storeId is not a store of this business");
       }
       // The same conditional debit as the POS redeem, with the owner on the ledger row.
-      const result = await redeemWithRetry(deps, p.businessId, { id }, points, rules.rewardTitle, storeId, { ownerId: p.ownerId }, orderRef, (done) =>
-        accounts.audit({
-          businessId: p.businessId,
-          actorType: "owner",
-          actorId: p.ownerId,
-          action: "redemption.created",
-          subjectId: done.redemptionId,
-          data: { customerId: id, points, balanceAfter: done.remainingPoints },
-        }),
+      const result = await redeemWithRetry(
+        deps, p.businessId, { id }, points, title, storeId, { ownerId: p.ownerId }, orderRef,
+        async (done) => {
+          if (choice.guarded) await takeReward(deps, p.businessId, choice, done.customerId);
+          await accounts.audit({
+            businessId: p.businessId,
+            actorType: "owner",
+            actorId: p.ownerId,
+            action: "redemption.created",
+            subjectId: done.redemptionId,
+            data: { customerId: id, points, rewardId: choice.reward.id, quantity: choice.quantity, balanceAfter: done.remainingPoints },
+          });
+        },
+        { id: choice.reward.id, quantity: choice.quantity },
       );
-      return create(RedeemRewardResponseSchema, {
+      const res = create(RedeemRewardResponseSchema, {
         success: true,
         redemptionId: result.redemptionId,
         pointsRedeemed: points,
-        rewardTitle: rules.rewardTitle,
+        rewardTitle: title,
         remainingPoints: result.remainingPoints,
       });
+      // As the POS redeem: the reward's fields for a business that uses the catalogue.
+      if (usesCatalogue(program)) {
+        res.rewardId = choice.reward.id;
+        res.quantity = choice.quantity;
+      }
+      return res;
     },
 
     async deleteCustomer(req, ctx) {

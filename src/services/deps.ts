@@ -9,6 +9,7 @@ import type { AccountRepository } from "../persistence/account-repository.js";
 import type { CustomerRepository } from "../persistence/customer-repository.js";
 import type { Db } from "../persistence/db.js";
 import type { LifecycleRepository } from "../persistence/lifecycle-repository.js";
+import type { CatalogueRepository } from "../persistence/catalogue-repository.js";
 
 /** What the RPC implementations are built from. */
 export interface ServiceDeps {
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   customers: CustomerRepository;
   /** Refunds and voids (contract §8). */
   lifecycle: LifecycleRepository;
+  /** Rewards and promotions (contract §9). */
+  catalogue: CatalogueRepository;
   accounts: AccountRepository;
   log: FastifyBaseLogger;
 }

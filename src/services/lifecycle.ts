@@ -148,6 +148,8 @@ export async function voidRedemption(
     }
     if (found.voided) throw alreadyVoided();
     const done = await lifecycle.voidRedemption(businessId, found.id, reason, actor);
+    // Its units of stock and the customer's count of the reward come back with the points.
+    if (done) await deps.catalogue.giveBack(businessId, found.id);
     if (!done) {
       // Lost a race: voided meanwhile, or the customer was deleted.
       if (await lifecycle.redemptionById(businessId, found.id)) throw alreadyVoided();
@@ -157,7 +159,7 @@ export async function voidRedemption(
     await onDone?.(out);
     return out;
   };
-  return onDone ? db.tx(run) : run();
+  return db.tx(run);
 }
 
 /**
@@ -192,10 +194,12 @@ export async function redeemWithRetry(
   orderRef: string | null,
   /** Runs in the debit's transaction (the owner's audit event); without it the debit is one statement. */
   onDone?: (out: { customerId: string; redemptionId: string; remainingPoints: number }) => Promise<void>,
+  /** The reward of the catalogue and its units (contract §9). */
+  reward?: { id: string; quantity: number },
 ) {
   const { customers, kv, db } = deps;
   const lockKey = `${businessId}:${"id" in ref ? ref.id : ref.phone}`;
-  const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef);
+  const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef, reward);
   return withCustomerLock(kv, lockKey, async () => {
     for (let attempt = 0; ; attempt++) {
       const done = onDone

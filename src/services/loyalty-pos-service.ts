@@ -10,10 +10,9 @@ import {
   RefundCheckinResponseSchema,
   VoidRedemptionResponseSchema,
 } from "../../gen/loyalty/v1/pos_pb.js";
-import { AvailableRewardSchema } from "../../gen/loyalty/v1/types_pb.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { isCustomerId, normalizePhone } from "../domain/phone.js";
-import { amountToMinorUnits, isRewardAvailable, pointsForCheckin, rewardsForRedemption } from "../domain/points.js";
+import { amountToMinorUnits, isRewardAvailable, pointsForCheckin } from "../domain/points.js";
 import * as v from "../domain/validation.js";
 import type { CheckinRecord, CustomerRef } from "../persistence/customer-repository.js";
 import { isOrderRefTaken } from "../persistence/lifecycle-repository.js";
@@ -21,6 +20,7 @@ import { posPrincipal } from "../transport/context.js";
 import type { ServiceDeps } from "./deps.js";
 import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
 import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";
+import { applyPromotion, availableRewards, candidates, checkinFacts, chooseReward, previewPromotion, shaped, takeReward, usesCatalogue, type Applied } from "./catalogue.js";
 
 /** A letter of any script: what makes a look-up identifier a customer id. */
 const LETTER = /\p{L}/u;
@@ -29,7 +29,7 @@ const LETTER = /\p{L}/u;
  * LoyaltyPos: check-in, look-ups and redemption for tills (API key auth).
  */
 export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof LoyaltyPos> {
-  const { customers, accounts, lifecycle } = deps;
+  const { customers, accounts, lifecycle, db } = deps;
 
   /** customerId wins over phone; empty strings count as absent. */
   function refFromBody(customerId: string | undefined, phone: string | undefined, country: string): CustomerRef {
@@ -108,23 +108,46 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const { points, record } = checkinInput(rules, req);
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+      const actor = { apiKeyId: p.apiKeyId };
+      // A business without promotions pays for them only this length check.
+      const facts = program.promotions.length === 0 ? undefined : checkinFacts(program, points, record.amountCents, storeId);
+      const qualifying = facts ? candidates(program.promotions, facts) : [];
       let result: Awaited<ReturnType<typeof customers.checkin>>;
+      let applied: Applied | undefined;
       try {
-        result = await customers.checkin(p.businessId, ref, points, storeId, { apiKeyId: p.apiKeyId }, record);
+        if (qualifying.length === 0) {
+          result = await customers.checkin(p.businessId, ref, points, storeId, actor, record);
+        } else {
+          // The check-in and its promotion's row: one transaction.
+          result = await db.tx(async () => {
+            const done = await customers.checkin(p.businessId, ref, points, storeId, actor, record);
+            if (done) {
+              applied = await applyPromotion(deps, p.businessId, qualifying, facts!, { ...done, orderRef: record.orderRef ?? null }, actor);
+            }
+            return done;
+          });
+        }
       } catch (err) {
         if (record.orderRef !== undefined && isOrderRefTaken(err)) return orderRefTaken(p.businessId, record.orderRef);
         throw err;
       }
       if (!result) return whyNot(p.businessId, ref);
-      return create(CheckinResponseSchema, {
+      const totalPoints = applied ? applied.totalPoints : result.totalPoints;
+      const res = create(CheckinResponseSchema, {
         success: true,
         customerId: result.customerId,
-        pointsAwarded: points,
-        totalPoints: result.totalPoints,
+        pointsAwarded: points + (applied?.points ?? 0),
+        totalPoints,
         rewardThreshold: rules.rewardThreshold,
-        rewardAvailable: isRewardAvailable(result.totalPoints, rules.rewardThreshold),
+        rewardAvailable: isRewardAvailable(totalPoints, rules.rewardThreshold),
         checkinId: result.checkinId,
       });
+      if (!usesCatalogue(program)) return shaped(program, res);
+      res.basePoints = points;
+      res.promotionPoints = applied?.points ?? 0;
+      res.promotionId = applied?.promotionId ?? "";
+      res.availableRewards = availableRewards(program, totalPoints);
+      return res;
     },
 
     async previewCheckin(req, ctx) {
@@ -133,7 +156,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const rules = programToRules(program);
       const { points, record } = checkinInput(rules, req);
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
-      await storeFor(p.businessId, req.storeId, p.storeId);
+      const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
       const customer = await customers.find(p.businessId, ref);
       // The check-in's own refusals; an unknown phone would be enrolled, so it previews from 0.
       if (customer === undefined && "id" in ref) throw notFound("customer not found");
@@ -142,18 +165,19 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         const holder = await lifecycle.claimOf(p.businessId, record.orderRef);
         if (holder !== undefined) throw new DomainError("already_exists", `orderRef was already credited by check-in ${holder}`);
       }
-      const after = (customer?.total_points ?? 0) + points;
-      const affordable = isRewardAvailable(after, rules.rewardThreshold);
+      const facts = program.promotions.length === 0 ? undefined : checkinFacts(program, points, record.amountCents, storeId);
+      const qualifying = facts ? candidates(program.promotions, facts) : [];
+      const promo = qualifying.length === 0 ? undefined : await previewPromotion(deps, p.businessId, qualifying, facts!, customer?.id);
+      const bonus = promo?.points ?? 0;
+      const after = (customer?.total_points ?? 0) + points + bonus;
       return create(PreviewCheckinResponseSchema, {
         basePoints: points,
-        promotionPoints: 0,
-        promotionId: "",
-        pointsAwarded: points,
+        promotionPoints: bonus,
+        promotionId: promo?.promotionId ?? "",
+        pointsAwarded: points + bonus,
         totalPointsAfter: after,
-        rewardAvailableAfter: affordable,
-        availableRewardsAfter: affordable
-          ? [create(AvailableRewardSchema, { id: "", title: rules.rewardTitle, cost: rules.rewardThreshold })]
-          : [],
+        rewardAvailableAfter: isRewardAvailable(after, rules.rewardThreshold),
+        availableRewardsAfter: availableRewards(program, after),
       });
     },
 
@@ -171,7 +195,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
 
     async getCustomer(req, ctx) {
       const { customer, program } = await lookup(ctx, req.identifier);
-      return create(LoyaltyPosGetCustomerResponseSchema, {
+      return shaped(program, create(LoyaltyPosGetCustomerResponseSchema, {
         customerId: customer.id,
         name: customer.name,
         phone: customer.phone,
@@ -179,31 +203,44 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         totalPoints: customer.total_points,
         rewardAvailable: isRewardAvailable(customer.total_points, program.rewardThreshold),
         lifetimePoints: lifetimeOf(customer),
-      });
+        availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
+      }));
     },
 
     async getBalance(req, ctx) {
-      const { customer } = await lookup(ctx, req.identifier);
-      return create(GetBalanceResponseSchema, { customerId: customer.id, totalPoints: customer.total_points });
+      const { customer, program } = await lookup(ctx, req.identifier);
+      return shaped(program, create(GetBalanceResponseSchema, {
+        customerId: customer.id,
+        totalPoints: customer.total_points,
+        availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
+      }));
     },
 
     async redeem(req, ctx) {
       const p = posPrincipal(ctx);
       const program = await accounts.getProgram(p.businessId);
-      const rules = programToRules(program);
-      const points = req.points ?? rules.rewardThreshold;
-      rewardsForRedemption(rules, points);
+      const choice = await chooseReward(deps, p.businessId, program, req);
       const orderRef = orderRefField(req.orderRef) ?? null;
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
-      const result = await redeemWithRetry(deps, p.businessId, ref, points, rules.rewardTitle, storeId, { apiKeyId: p.apiKeyId }, orderRef);
-      return create(RedeemResponseSchema, {
+      const title = choice.reward.isDefault ? program.rewardTitle : choice.reward.title;
+      const result = await redeemWithRetry(
+        deps, p.businessId, ref, choice.points, title, storeId, { apiKeyId: p.apiKeyId }, orderRef,
+        choice.guarded ? (done) => takeReward(deps, p.businessId, choice, done.customerId) : undefined,
+        { id: choice.reward.id, quantity: choice.quantity },
+      );
+      const res = create(RedeemResponseSchema, {
         success: true,
         redemptionId: result.redemptionId,
-        pointsRedeemed: points,
-        rewardTitle: rules.rewardTitle,
+        pointsRedeemed: choice.points,
+        rewardTitle: title,
         remainingPoints: result.remainingPoints,
       });
+      if (usesCatalogue(program)) {
+        res.rewardId = choice.reward.id;
+        res.quantity = choice.quantity;
+      }
+      return res;
     },
   };
 }

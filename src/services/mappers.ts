@@ -84,6 +84,9 @@ export function ledgerToProto(row: LedgerRow): LedgerEntry {
     storeName: row.store_name ?? "",
     apiKeyName: row.api_key_name ?? "",
     voided: row.voided === true,
+    promotionId: row.promotion_id ?? undefined,
+    rewardId: row.type === "REDEMPTION" && row.catalogue_reward === true ? (row.reward_id ?? undefined) : undefined,
+    quantity: row.type === "REDEMPTION" && row.catalogue_reward === true ? (row.quantity ?? 1) : undefined,
   });
 }
 
@@ -124,6 +127,7 @@ export function programToProto(p: ProgramRow) {
     rewardTitle: p.rewardTitle,
     defaultCountry: p.defaultCountry,
     currency: p.currency,
+    timezone: p.timezone,
   });
 }
 

@@ -381,7 +381,9 @@ class SchemaBuilder {
       let schema = this.fieldSchema(field);
       if (field.fieldKind === "message" && inResponses) schema = nullable(schema);
       properties[field.jsonName] = schema;
-      if (responseOnly && (field.fieldKind === "message" || field.presence === IMPLICIT)) required.push(field.jsonName);
+      // `availableRewards` is left out of answers in the reference's shape (transport/reference-shape.ts).
+      const mayBeOmitted = field.jsonName === "availableRewards";
+      if (responseOnly && !mayBeOmitted && (field.fieldKind === "message" || field.presence === IMPLICIT)) required.push(field.jsonName);
     }
     return { type: "object", ...this.describe(commentKey), ...(required.length ? { required } : {}), properties };
   }

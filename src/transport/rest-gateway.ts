@@ -1,4 +1,5 @@
 import { fromJson, ScalarType, isFieldSet, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { applyReferenceShape } from "./reference-shape.js";
 import { ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -187,6 +188,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
     if (bytes === undefined) {
       const body = toJson(binding.method.output, res.message as never, { alwaysEmitImplicit: true }) as Record<string, unknown>;
       emitUnpopulated(binding.method.output, res.message as Message, body);
+      applyReferenceShape(binding.method.output, res.message as Message, body);
       bytes = jsonBytes(JSON.stringify(body));
       serialised.set(res.message, bytes);
     }

@@ -22,7 +22,7 @@ let t: TestApp;
 let a: Business;
 let b: Business;
 /** A's resources that B aims at. */
-const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "" };
+const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "", reward: "", promotion: "" };
 /** A's orderRefs (contract §8): B using the same text names nothing of A's. */
 const A_ORDER = "A-ORDER-1";
 const A_REDEEM_ORDER = "A-REDEEM-1";
@@ -47,6 +47,9 @@ beforeAll(async () => {
   A.store = (await rest(t.url, "POST", "/v1/owner/stores", { body: { name: "A's shop" }, headers: ownerAuth(a) })).body.store.id;
   A.spareKeyId = (await rest(t.url, "POST", "/v1/owner/api-keys", { body: { name: "A spare" }, headers: ownerAuth(a) })).body.id;
   bCustomer = (await rest(t.url, "POST", "/v1/owner/customers", { body: { name: "Bob of B", phone: "+353871234567" }, headers: ownerAuth(b) })).body.customer.id;
+  // Issue 15: A's catalogue.
+  A.reward = (await rest(t.url, "POST", "/v1/owner/rewards", { body: { title: "A's cake", cost: 10, stock: 5 }, headers: ownerAuth(a) })).body.reward.id;
+  A.promotion = (await rest(t.url, "POST", "/v1/owner/promotions", { body: { name: "A's double", kind: "MULTIPLIER", multiplier: 2 }, headers: ownerAuth(a) })).body.promotion.id;
   for (let i = 0; i < 3; i++) logoutOwners.push(await registerBusiness(t.url));
 });
 afterAll(async () => {
@@ -62,6 +65,8 @@ async function stateOfA() {
     program: await q("select * from program where business_id = $1"),
     stores: await q("select * from store where business_id = $1 order by id"),
     keys: await q("select id, name, prefix, key_hash, store_id, created_at, revoked_at from api_key where business_id = $1 order by id"),
+    rewards: await q("select * from reward where business_id = $1 order by id"),
+    promotions: await q("select * from promotion where business_id = $1 order by id"),
     customers: await q("select * from customer where business_id = $1 order by id"),
     ledger: await q("select * from ledger_entry where business_id = $1 order by id"),
     redemptions: await q("select * from redemption where business_id = $1 order by id"),
@@ -116,6 +121,7 @@ const MATRIX: Record<string, Case[]> = {
   "LoyaltyPos.Redeem": [
     { message: () => ({ customerId: A.customer, points: 100 }), expect: "not_found", why: "A's customer id" },
     { message: () => ({ phone: A.phone, points: 100 }), expect: "not_found", why: "A's customer's phone" },
+    { message: () => ({ customerId: bCustomer, rewardId: A.reward }), expect: "not_found", why: "A's reward id" },
   ],
   "LoyaltyPos.PreviewCheckin": [
     { message: () => ({ customerId: A.customer, amount: 10 }), expect: "not_found", why: "A's customer id" },
@@ -205,6 +211,18 @@ const MATRIX: Record<string, Case[]> = {
   "BusinessSettings.ListStores": [{ message: () => ({}), expect: (body) => expect(ids(body.stores)).not.toContain(A.store), why: "credential-scoped" }],
   "BusinessSettings.UpdateStore": [{ message: () => ({ id: A.store, name: "B's now" }), expect: "not_found", why: "A's store id" }],
   "BusinessSettings.DeleteStore": [{ message: () => ({ id: A.store }), expect: "not_found", why: "A's store id" }],
+  "BusinessSettings.CreateReward": [
+    { message: (via) => ({ title: `B's reward (${via})`, cost: 5 }), expect: (body) => expect(body.reward.id).not.toBe(A.reward), why: "credential-scoped: B's reward" },
+  ],
+  "BusinessSettings.ListRewards": [{ message: () => ({}), expect: (body) => expect(ids(body.rewards)).not.toContain(A.reward), why: "credential-scoped" }],
+  "BusinessSettings.UpdateReward": [{ message: () => ({ id: A.reward, cost: 1 }), expect: "not_found", why: "A's reward id" }],
+  "BusinessSettings.DeactivateReward": [{ message: () => ({ id: A.reward }), expect: "not_found", why: "A's reward id" }],
+  "BusinessSettings.CreatePromotion": [
+    { message: () => ({ name: "B's", kind: "BONUS", bonusPoints: 1 }), expect: (body) => expect(body.promotion.id).not.toBe(A.promotion), why: "credential-scoped: B's promotion" },
+  ],
+  "BusinessSettings.ListPromotions": [{ message: () => ({}), expect: (body) => expect(ids(body.promotions)).not.toContain(A.promotion), why: "credential-scoped" }],
+  "BusinessSettings.UpdatePromotion": [{ message: () => ({ id: A.promotion, name: "B's now" }), expect: "not_found", why: "A's promotion id" }],
+  "BusinessSettings.EndPromotion": [{ message: () => ({ id: A.promotion }), expect: "not_found", why: "A's promotion id" }],
   "BusinessSettings.UpdateApiKey": [{ message: () => ({ id: A.spareKeyId, name: "B was here" }), expect: "not_found", why: "A's API key id" }],
   "BusinessSettings.GetDashboard": [
     {
@@ -285,7 +303,7 @@ describe("tenancy matrix", () => {
             if (c.expect === "not_found") {
               // Exactly what a missing id answers.
               const message = isRest ? o.body.error.message : o.body.message;
-              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found"], label).toContain(message);
+              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found", "reward not found", "promotion not found"], label).toContain(message);
             }
           } else {
             expect(o.status, `${label} via ${o.via}: ${o.text}`).toBe(200);
@@ -297,7 +315,8 @@ describe("tenancy matrix", () => {
     expect(await stateOfA()).toEqual(before);
     // A still works with its own credentials.
     const own = await rest(t.url, "GET", `/v1/pos/balance/${A.customer}`, { headers: posAuth(a) });
-    expect(own.body).toEqual({ customerId: A.customer, totalPoints: 210 });
+    // A has a catalogue (its cake, 10 points): its balance lists what it affords.
+    expect(own.body).toEqual({ customerId: A.customer, totalPoints: 210, availableRewards: [{ id: A.reward, title: "A's cake", cost: 10 }, expect.objectContaining({ cost: 100 })] });
     expect(calls).toBeGreaterThan(40);
   });
 
@@ -316,11 +335,11 @@ describe("tenancy matrix", () => {
       let checked = 0;
       for (const m of allMethods) {
         // By id only: the REST/Connect matrix above gave B customers of its own with A's phone numbers.
-        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId];
+        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId, A.reward, A.promotion];
         for (const c of MATRIX[rpc(m)]!.filter((x) => x.expect === "not_found" && Object.values(x.message("connect")).some((v) => aIds.includes(v as string)))) {
           const r = await call(clientOf[m.parent.name]!, m.name, c.message("connect"), metadataOf(m, b));
           expect(r.error?.code, `${rpc(m)} (${c.why})`).toBe(5);
-          expect(["customer not found", "API key not found", "store not found"]).toContain(r.error?.details);
+          expect(["customer not found", "API key not found", "store not found", "reward not found", "promotion not found"]).toContain(r.error?.details);
           checked++;
         }
         if (authKind(m) !== "none") {
@@ -381,6 +400,12 @@ describe("tenancy matrix", () => {
       "BusinessSettings.UpdateStore": { id: A.store, name: "x" },
       "BusinessSettings.DeleteStore": { id: A.store },
       "BusinessSettings.UpdateApiKey": { id: A.spareKeyId, name: "x" },
+      "BusinessSettings.CreateReward": { title: "x", cost: 1 },
+      "BusinessSettings.UpdateReward": { id: A.reward, cost: 1 },
+      "BusinessSettings.DeactivateReward": { id: A.reward },
+      "BusinessSettings.CreatePromotion": { name: "x", kind: "BONUS", bonusPoints: 1 },
+      "BusinessSettings.UpdatePromotion": { id: A.promotion, name: "x" },
+      "BusinessSettings.EndPromotion": { id: A.promotion },
     };
     let refused = 0;
     for (const m of allMethods.filter((x) => authKind(x) !== "none")) {

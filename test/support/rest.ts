@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 /** A response as the tests look at it. */
 export interface RestResponse<T = any> {
   status: number;
@@ -83,4 +84,8 @@ export const DEFAULT_PROGRAM_JSON = {
   rewardTitle: "Free Reward",
   defaultCountry: "IE",
   currency: "EUR",
+  // Issue 15: the program's time zone and its catalogue (the default reward).
+  timezone: "Europe/Dublin",
+  rewards: [expect.objectContaining({ id: expect.any(String), title: "Free Reward", cost: 100, active: true, isDefault: true, redeemedCount: 0 })],
+  defaultRewardId: expect.any(String),
 };

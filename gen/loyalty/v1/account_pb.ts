@@ -7,7 +7,7 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ApiKey, Program, ProgramMode, Store } from "./types_pb.js";
+import type { ApiKey, Program, ProgramMode, Promotion, PromotionKind, Reward, Store, UsePeriod, Weekday } from "./types_pb.js";
 import { file_loyalty_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +15,555 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/account.proto.
  */
 export const file_loyalty_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiewoPUmVnaXN0ZXJSZXF1ZXN0EhUKDWJ1c2luZXNzX25hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSHAoPZGVmYXVsdF9jb3VudHJ5GAQgASgJSACIAQFCEgoQX2RlZmF1bHRfY291bnRyeSJyChBSZWdpc3RlclJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFEhMKC2J1c2luZXNzX2lkGAQgASgJEhAKCG93bmVyX2lkGAUgASgJIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJICg1Mb2dpblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSJRChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSEgoFdG9rZW4YAiABKAlCA4ABARISCgpleHBpcmVzX2luGAMgASgFIg8KDUxvZ291dFJlcXVlc3QiIQoOTG9nb3V0UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCITChFHZXRBY2NvdW50UmVxdWVzdCJhChJHZXRBY2NvdW50UmVzcG9uc2USEwoLYnVzaW5lc3NfaWQYASABKAkSFQoNYnVzaW5lc3NfbmFtZRgCIAEoCRIQCghvd25lcl9pZBgDIAEoCRINCgVlbWFpbBgEIAEoCSITChFHZXRQcm9ncmFtUmVxdWVzdCI6ChJHZXRQcm9ncmFtUmVzcG9uc2USJAoHcHJvZ3JhbRgBIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSKrAwoUVXBkYXRlUHJvZ3JhbVJlcXVlc3QSKgoEbW9kZRgBIAEoDjIXLmxveWFsdHkudjEuUHJvZ3JhbU1vZGVIAIgBARIlChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAFIAYgBARIcCg9wb2ludHNfcGVyX3VuaXQYAyABKAVIAogBARIdChBwb2ludHNfcGVyX3Zpc2l0GAQgASgFSAOIAQESHQoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBUgEiAEBEhkKDHJld2FyZF90aXRsZRgGIAEoCUgFiAEBEhwKD2RlZmF1bHRfY291bnRyeRgHIAEoCUgGiAEBEhUKCGN1cnJlbmN5GAggASgJSAeIAQFCBwoFX21vZGVCGwoZX3BvaW50c19wZXJfY3VycmVuY3lfdW5pdEISChBfcG9pbnRzX3Blcl91bml0QhMKEV9wb2ludHNfcGVyX3Zpc2l0QhMKEV9yZXdhcmRfdGhyZXNob2xkQg8KDV9yZXdhcmRfdGl0bGVCEgoQX2RlZmF1bHRfY291bnRyeUILCglfY3VycmVuY3kiTgoVVXBkYXRlUHJvZ3JhbVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSJAoHcHJvZ3JhbRgCIAEoCzITLmxveWFsdHkudjEuUHJvZ3JhbSJVChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKBG5hbWUYASABKAlIAIgBARIVCghzdG9yZV9pZBgCIAEoCUgBiAEBQgcKBV9uYW1lQgsKCV9zdG9yZV9pZCKJAQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIUCgdhcGlfa2V5GAIgASgJQgOAAQESCgoCaWQYAyABKAkSDgoGcHJlZml4GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhQKEkxpc3RBcGlLZXlzUmVxdWVzdCI7ChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiQKCGFwaV9rZXlzGAEgAygLMhIubG95YWx0eS52MS5BcGlLZXkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSInChRSZXZva2VBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIIi8KE1VwZGF0ZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSJMChRVcGRhdGVBcGlLZXlSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiMKB2FwaV9rZXkYAiABKAsyEi5sb3lhbHR5LnYxLkFwaUtleSIiChJDcmVhdGVTdG9yZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJIChNDcmVhdGVTdG9yZVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIAoFc3RvcmUYAiABKAsyES5sb3lhbHR5LnYxLlN0b3JlIi0KEUxpc3RTdG9yZXNSZXF1ZXN0EhgKEGluY2x1ZGVfYXJjaGl2ZWQYASABKAgiNwoSTGlzdFN0b3Jlc1Jlc3BvbnNlEiEKBnN0b3JlcxgBIAMoCzIRLmxveWFsdHkudjEuU3RvcmUiLgoSVXBkYXRlU3RvcmVSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiSAoTVXBkYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSIgChJEZWxldGVTdG9yZVJlcXVlc3QSCgoCaWQYASABKAkiOAoTRGVsZXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhAKCGFyY2hpdmVkGAIgASgIIiMKE0dldERhc2hib2FyZFJlcXVlc3QSDAoEZGF5cxgBIAEoBSJJCgtEYWlseVBvaW50cxIMCgRkYXRlGAEgASgJEg4KBmlzc3VlZBgEIAEoARIQCghyZWRlZW1lZBgFIAEoAUoECAIQA0oECAMQBCLaAgoUR2V0RGFzaGJvYXJkUmVzcG9uc2USFwoPdG90YWxfY3VzdG9tZXJzGAEgASgFEhgKEGFjdGl2ZV9jdXN0b21lcnMYAiABKAUSGQoRYmxvY2tlZF9jdXN0b21lcnMYAyABKAUSGQoRcmV3YXJkc19hdmFpbGFibGUYBCABKAUSFQoNcG9pbnRzX2lzc3VlZBgIIAEoARIXCg9wb2ludHNfcmVkZWVtZWQYCSABKAESJgoFZGFpbHkYByADKAsyFy5sb3lhbHR5LnYxLkRhaWx5UG9pbnRzEhUKDXBvaW50c19lYXJuZWQYCiABKAESFAoMcG9pbnRzX2JvbnVzGAsgASgBEhcKD3BvaW50c19kZWR1Y3RlZBgMIAEoARIXCg9wb2ludHNfaW1wb3J0ZWQYDSABKAESFgoOcG9pbnRzX29wZW5pbmcYDiABKAFKBAgFEAZKBAgGEAcynQMKCU93bmVyQXV0aBJjCghSZWdpc3RlchIbLmxveWFsdHkudjEuUmVnaXN0ZXJSZXF1ZXN0GhwubG95YWx0eS52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyElcKBUxvZ2luEhgubG95YWx0eS52MS5Mb2dpblJlcXVlc3QaGS5sb3lhbHR5LnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SdQoOQ2hhbmdlUGFzc3dvcmQSIS5sb3lhbHR5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBoiLmxveWFsdHkudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9wYXNzd29yZBJbCgZMb2dvdXQSGS5sb3lhbHR5LnYxLkxvZ291dFJlcXVlc3QaGi5sb3lhbHR5LnYxLkxvZ291dFJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL2xvZ291dDLECgoQQnVzaW5lc3NTZXR0aW5ncxJmCgpHZXRBY2NvdW50Eh0ubG95YWx0eS52MS5HZXRBY2NvdW50UmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QWNjb3VudFJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9hY2NvdW50EmYKCkdldFByb2dyYW0SHS5sb3lhbHR5LnYxLkdldFByb2dyYW1SZXF1ZXN0Gh4ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVzcG9uc2UiGYLT5JMCExIRL3YxL293bmVyL3Byb2dyYW0ScgoNVXBkYXRlUHJvZ3JhbRIgLmxveWFsdHkudjEuVXBkYXRlUHJvZ3JhbVJlcXVlc3QaIS5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXNwb25zZSIcgtPkkwIWOgEqMhEvdjEvb3duZXIvcHJvZ3JhbRJwCgxDcmVhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9vd25lci9hcGkta2V5cxJqCgtMaXN0QXBpS2V5cxIeLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXF1ZXN0Gh8ubG95YWx0eS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhqC0+STAhQSEi92MS9vd25lci9hcGkta2V5cxJyCgxSZXZva2VBcGlLZXkSHy5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIh+C0+STAhkqFy92MS9vd25lci9hcGkta2V5cy97aWR9EnUKDFVwZGF0ZUFwaUtleRIfLmxveWFsdHkudjEuVXBkYXRlQXBpS2V5UmVxdWVzdBogLmxveWFsdHkudjEuVXBkYXRlQXBpS2V5UmVzcG9uc2UiIoLT5JMCHDoBKjIXL3YxL293bmVyL2FwaS1rZXlzL3tpZH0SawoLQ3JlYXRlU3RvcmUSHi5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuQ3JlYXRlU3RvcmVSZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvb3duZXIvc3RvcmVzEmUKCkxpc3RTdG9yZXMSHS5sb3lhbHR5LnYxLkxpc3RTdG9yZXNSZXF1ZXN0Gh4ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVzcG9uc2UiGILT5JMCEhIQL3YxL293bmVyL3N0b3JlcxJwCgtVcGRhdGVTdG9yZRIeLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXF1ZXN0Gh8ubG95YWx0eS52MS5VcGRhdGVTdG9yZVJlc3BvbnNlIiCC0+STAho6ASoyFS92MS9vd25lci9zdG9yZXMve2lkfRJtCgtEZWxldGVTdG9yZRIeLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXF1ZXN0Gh8ubG95YWx0eS52MS5EZWxldGVTdG9yZVJlc3BvbnNlIh2C0+STAhcqFS92MS9vd25lci9zdG9yZXMve2lkfRJuCgxHZXREYXNoYm9hcmQSHy5sb3lhbHR5LnYxLkdldERhc2hib2FyZFJlcXVlc3QaIC5sb3lhbHR5LnYxLkdldERhc2hib2FyZFJlc3BvbnNlIhuC0+STAhUSEy92MS9vd25lci9kYXNoYm9hcmRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+  fileDesc("Chhsb3lhbHR5L3YxL2FjY291bnQucHJvdG8SCmxveWFsdHkudjEiiAEKE0NyZWF0ZVJld2FyZFJlcXVlc3QSDQoFdGl0bGUYASABKAkSDAoEY29zdBgCIAEoBRISCgVzdG9jaxgDIAEoBUgAiAEBEh8KEnBlcl9jdXN0b21lcl9saW1pdBgEIAEoBUgBiAEBQggKBl9zdG9ja0IVChNfcGVyX2N1c3RvbWVyX2xpbWl0IksKFENyZWF0ZVJld2FyZFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSIgoGcmV3YXJkGAIgASgLMhIubG95YWx0eS52MS5SZXdhcmQiFAoSTGlzdFJld2FyZHNSZXF1ZXN0IjoKE0xpc3RSZXdhcmRzUmVzcG9uc2USIwoHcmV3YXJkcxgBIAMoCzISLmxveWFsdHkudjEuUmV3YXJkIr8CChNVcGRhdGVSZXdhcmRSZXF1ZXN0EgoKAmlkGAEgASgJEhIKBXRpdGxlGAIgASgJSACIAQESEQoEY29zdBgDIAEoBUgBiAEBEhMKBmFjdGl2ZRgEIAEoCEgCiAEBEhIKBXN0b2NrGAUgASgFSAOIAQESHwoScGVyX2N1c3RvbWVyX2xpbWl0GAYgASgFSASIAQESGAoLY2xlYXJfc3RvY2sYByABKAhIBYgBARIlChhjbGVhcl9wZXJfY3VzdG9tZXJfbGltaXQYCCABKAhIBogBAUIICgZfdGl0bGVCBwoFX2Nvc3RCCQoHX2FjdGl2ZUIICgZfc3RvY2tCFQoTX3Blcl9jdXN0b21lcl9saW1pdEIOCgxfY2xlYXJfc3RvY2tCGwoZX2NsZWFyX3Blcl9jdXN0b21lcl9saW1pdCJLChRVcGRhdGVSZXdhcmRSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiIKBnJld2FyZBgCIAEoCzISLmxveWFsdHkudjEuUmV3YXJkIiUKF0RlYWN0aXZhdGVSZXdhcmRSZXF1ZXN0EgoKAmlkGAEgASgJIk8KGERlYWN0aXZhdGVSZXdhcmRSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiIKBnJld2FyZBgCIAEoCzISLmxveWFsdHkudjEuUmV3YXJkIo8EChZDcmVhdGVQcm9tb3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkSJwoEa2luZBgCIAEoDjIZLmxveWFsdHkudjEuUHJvbW90aW9uS2luZBIXCgptdWx0aXBsaWVyGAMgASgBSACIAQESGQoMYm9udXNfcG9pbnRzGAQgASgFSAGIAQESLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgh3ZWVrZGF5cxgHIAMoDjITLmxveWFsdHkudjEuV2Vla2RheRIXCgpzdGFydF90aW1lGAggASgJSAKIAQESFQoIZW5kX3RpbWUYCSABKAlIA4gBARIXCgptaW5fYW1vdW50GAogASgBSASIAQESEQoJc3RvcmVfaWRzGAsgAygJEiIKFW1heF91c2VzX3Blcl9jdXN0b21lchgMIAEoBUgFiAEBEiIKA3BlchgNIAEoDjIVLmxveWFsdHkudjEuVXNlUGVyaW9kQg0KC19tdWx0aXBsaWVyQg8KDV9ib251c19wb2ludHNCDQoLX3N0YXJ0X3RpbWVCCwoJX2VuZF90aW1lQg0KC19taW5fYW1vdW50QhgKFl9tYXhfdXNlc19wZXJfY3VzdG9tZXIiVAoXQ3JlYXRlUHJvbW90aW9uUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIoCglwcm9tb3Rpb24YAiABKAsyFS5sb3lhbHR5LnYxLlByb21vdGlvbiIXChVMaXN0UHJvbW90aW9uc1JlcXVlc3QiQwoWTGlzdFByb21vdGlvbnNSZXNwb25zZRIpCgpwcm9tb3Rpb25zGAEgAygLMhUubG95YWx0eS52MS5Qcm9tb3Rpb24isAUKFlVwZGF0ZVByb21vdGlvblJlcXVlc3QSCgoCaWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBEhcKCm11bHRpcGxpZXIYAyABKAFIAYgBARIZCgxib251c19wb2ludHMYBCABKAVIAogBARItCglzdGFydHNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCHdlZWtkYXlzGAcgAygOMhMubG95YWx0eS52MS5XZWVrZGF5EhcKCnN0YXJ0X3RpbWUYCCABKAlIA4gBARIVCghlbmRfdGltZRgJIAEoCUgEiAEBEhcKCm1pbl9hbW91bnQYCiABKAFIBYgBARIRCglzdG9yZV9pZHMYCyADKAkSIgoVbWF4X3VzZXNfcGVyX2N1c3RvbWVyGAwgASgFSAaIAQESIgoDcGVyGA0gASgOMhUubG95YWx0eS52MS5Vc2VQZXJpb2QSEwoGYWN0aXZlGA4gASgISAeIAQESGwoOY2xlYXJfd2Vla2RheXMYDyABKAhICIgBARIcCg9jbGVhcl9zdG9yZV9pZHMYECABKAhICYgBARIaCg1jbGVhcl9lbmRzX2F0GBEgASgISAqIAQFCBwoFX25hbWVCDQoLX211bHRpcGxpZXJCDwoNX2JvbnVzX3BvaW50c0INCgtfc3RhcnRfdGltZUILCglfZW5kX3RpbWVCDQoLX21pbl9hbW91bnRCGAoWX21heF91c2VzX3Blcl9jdXN0b21lckIJCgdfYWN0aXZlQhEKD19jbGVhcl93ZWVrZGF5c0ISChBfY2xlYXJfc3RvcmVfaWRzQhAKDl9jbGVhcl9lbmRzX2F0IlQKF1VwZGF0ZVByb21vdGlvblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSKAoJcHJvbW90aW9uGAIgASgLMhUubG95YWx0eS52MS5Qcm9tb3Rpb24iIQoTRW5kUHJvbW90aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJRChRFbmRQcm9tb3Rpb25SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEigKCXByb21vdGlvbhgCIAEoCzIVLmxveWFsdHkudjEuUHJvbW90aW9uInsKD1JlZ2lzdGVyUmVxdWVzdBIVCg1idXNpbmVzc19uYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhwKD2RlZmF1bHRfY291bnRyeRgEIAEoCUgAiAEBQhIKEF9kZWZhdWx0X2NvdW50cnkicgoQUmVnaXN0ZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhIKBXRva2VuGAIgASgJQgOAAQESEgoKZXhwaXJlc19pbhgDIAEoBRITCgtidXNpbmVzc19pZBgEIAEoCRIQCghvd25lcl9pZBgFIAEoCSIvCgxMb2dpblJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiSAoNTG9naW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhIKBXRva2VuGAIgASgJQgOAAQESEgoKZXhwaXJlc19pbhgDIAEoBSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiUQoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhIKBXRva2VuGAIgASgJQgOAAQESEgoKZXhwaXJlc19pbhgDIAEoBSIPCg1Mb2dvdXRSZXF1ZXN0IiEKDkxvZ291dFJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgiEwoRR2V0QWNjb3VudFJlcXVlc3QiYQoSR2V0QWNjb3VudFJlc3BvbnNlEhMKC2J1c2luZXNzX2lkGAEgASgJEhUKDWJ1c2luZXNzX25hbWUYAiABKAkSEAoIb3duZXJfaWQYAyABKAkSDQoFZW1haWwYBCABKAkiEwoRR2V0UHJvZ3JhbVJlcXVlc3QiOgoSR2V0UHJvZ3JhbVJlc3BvbnNlEiQKB3Byb2dyYW0YASABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0izwMKFFVwZGF0ZVByb2dyYW1SZXF1ZXN0EioKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlSACIAQESJQoYcG9pbnRzX3Blcl9jdXJyZW5jeV91bml0GAIgASgBSAGIAQESHAoPcG9pbnRzX3Blcl91bml0GAMgASgFSAKIAQESHQoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBUgDiAEBEh0KEHJld2FyZF90aHJlc2hvbGQYBSABKAVIBIgBARIZCgxyZXdhcmRfdGl0bGUYBiABKAlIBYgBARIcCg9kZWZhdWx0X2NvdW50cnkYByABKAlIBogBARIVCghjdXJyZW5jeRgIIAEoCUgHiAEBEhUKCHRpbWV6b25lGAkgASgJSAiIAQFCBwoFX21vZGVCGwoZX3BvaW50c19wZXJfY3VycmVuY3lfdW5pdEISChBfcG9pbnRzX3Blcl91bml0QhMKEV9wb2ludHNfcGVyX3Zpc2l0QhMKEV9yZXdhcmRfdGhyZXNob2xkQg8KDV9yZXdhcmRfdGl0bGVCEgoQX2RlZmF1bHRfY291bnRyeUILCglfY3VycmVuY3lCCwoJX3RpbWV6b25lIk4KFVVwZGF0ZVByb2dyYW1SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiQKB3Byb2dyYW0YAiABKAsyEy5sb3lhbHR5LnYxLlByb2dyYW0iVQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgRuYW1lGAEgASgJSACIAQESFQoIc3RvcmVfaWQYAiABKAlIAYgBAUIHCgVfbmFtZUILCglfc3RvcmVfaWQiiQEKFENyZWF0ZUFwaUtleVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFAoHYXBpX2tleRgCIAEoCUIDgAEBEgoKAmlkGAMgASgJEg4KBnByZWZpeBgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIUChJMaXN0QXBpS2V5c1JlcXVlc3QiOwoTTGlzdEFwaUtleXNSZXNwb25zZRIkCghhcGlfa2V5cxgBIAMoCzISLmxveWFsdHkudjEuQXBpS2V5IiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiJwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCCIvChNVcGRhdGVBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkiTAoUVXBkYXRlQXBpS2V5UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIjCgdhcGlfa2V5GAIgASgLMhIubG95YWx0eS52MS5BcGlLZXkiIgoSQ3JlYXRlU3RvcmVSZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoTQ3JlYXRlU3RvcmVSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEiAKBXN0b3JlGAIgASgLMhEubG95YWx0eS52MS5TdG9yZSItChFMaXN0U3RvcmVzUmVxdWVzdBIYChBpbmNsdWRlX2FyY2hpdmVkGAEgASgIIjcKEkxpc3RTdG9yZXNSZXNwb25zZRIhCgZzdG9yZXMYASADKAsyES5sb3lhbHR5LnYxLlN0b3JlIi4KElVwZGF0ZVN0b3JlUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJIkgKE1VwZGF0ZVN0b3JlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIgCgVzdG9yZRgCIAEoCzIRLmxveWFsdHkudjEuU3RvcmUiIAoSRGVsZXRlU3RvcmVSZXF1ZXN0EgoKAmlkGAEgASgJIjgKE0RlbGV0ZVN0b3JlUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIQCghhcmNoaXZlZBgCIAEoCCIjChNHZXREYXNoYm9hcmRSZXF1ZXN0EgwKBGRheXMYASABKAUiSQoLRGFpbHlQb2ludHMSDAoEZGF0ZRgBIAEoCRIOCgZpc3N1ZWQYBCABKAESEAoIcmVkZWVtZWQYBSABKAFKBAgCEANKBAgDEAQi2gIKFEdldERhc2hib2FyZFJlc3BvbnNlEhcKD3RvdGFsX2N1c3RvbWVycxgBIAEoBRIYChBhY3RpdmVfY3VzdG9tZXJzGAIgASgFEhkKEWJsb2NrZWRfY3VzdG9tZXJzGAMgASgFEhkKEXJld2FyZHNfYXZhaWxhYmxlGAQgASgFEhUKDXBvaW50c19pc3N1ZWQYCCABKAESFwoPcG9pbnRzX3JlZGVlbWVkGAkgASgBEiYKBWRhaWx5GAcgAygLMhcubG95YWx0eS52MS5EYWlseVBvaW50cxIVCg1wb2ludHNfZWFybmVkGAogASgBEhQKDHBvaW50c19ib251cxgLIAEoARIXCg9wb2ludHNfZGVkdWN0ZWQYDCABKAESFwoPcG9pbnRzX2ltcG9ydGVkGA0gASgBEhYKDnBvaW50c19vcGVuaW5nGA4gASgBSgQIBRAGSgQIBhAHMp0DCglPd25lckF1dGgSYwoIUmVnaXN0ZXISGy5sb3lhbHR5LnYxLlJlZ2lzdGVyUmVxdWVzdBocLmxveWFsdHkudjEuUmVnaXN0ZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9yZWdpc3RlchJXCgVMb2dpbhIYLmxveWFsdHkudjEuTG9naW5SZXF1ZXN0GhkubG95YWx0eS52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEnUKDkNoYW5nZVBhc3N3b3JkEiEubG95YWx0eS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi5sb3lhbHR5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcGFzc3dvcmQSWwoGTG9nb3V0EhkubG95YWx0eS52MS5Mb2dvdXRSZXF1ZXN0GhoubG95YWx0eS52MS5Mb2dvdXRSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvYXV0aC9sb2dvdXQyuBIKEEJ1c2luZXNzU2V0dGluZ3MSZgoKR2V0QWNjb3VudBIdLmxveWFsdHkudjEuR2V0QWNjb3VudFJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEFjY291bnRSZXNwb25zZSIZgtPkkwITEhEvdjEvb3duZXIvYWNjb3VudBJmCgpHZXRQcm9ncmFtEh0ubG95YWx0eS52MS5HZXRQcm9ncmFtUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0UHJvZ3JhbVJlc3BvbnNlIhmC0+STAhMSES92MS9vd25lci9wcm9ncmFtEnIKDVVwZGF0ZVByb2dyYW0SIC5sb3lhbHR5LnYxLlVwZGF0ZVByb2dyYW1SZXF1ZXN0GiEubG95YWx0eS52MS5VcGRhdGVQcm9ncmFtUmVzcG9uc2UiHILT5JMCFjoBKjIRL3YxL293bmVyL3Byb2dyYW0ScAoMQ3JlYXRlQXBpS2V5Eh8ubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvb3duZXIvYXBpLWtleXMSagoLTGlzdEFwaUtleXMSHi5sb3lhbHR5LnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdEFwaUtleXNSZXNwb25zZSIagtPkkwIUEhIvdjEvb3duZXIvYXBpLWtleXMScgoMUmV2b2tlQXBpS2V5Eh8ubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiAubG95YWx0eS52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIfgtPkkwIZKhcvdjEvb3duZXIvYXBpLWtleXMve2lkfRJ1CgxVcGRhdGVBcGlLZXkSHy5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIiKC0+STAhw6ASoyFy92MS9vd25lci9hcGkta2V5cy97aWR9EmsKC0NyZWF0ZVN0b3JlEh4ubG95YWx0eS52MS5DcmVhdGVTdG9yZVJlcXVlc3QaHy5sb3lhbHR5LnYxLkNyZWF0ZVN0b3JlUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL293bmVyL3N0b3JlcxJlCgpMaXN0U3RvcmVzEh0ubG95YWx0eS52MS5MaXN0U3RvcmVzUmVxdWVzdBoeLmxveWFsdHkudjEuTGlzdFN0b3Jlc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vd25lci9zdG9yZXMScAoLVXBkYXRlU3RvcmUSHi5sb3lhbHR5LnYxLlVwZGF0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuVXBkYXRlU3RvcmVSZXNwb25zZSIggtPkkwIaOgEqMhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbQoLRGVsZXRlU3RvcmUSHi5sb3lhbHR5LnYxLkRlbGV0ZVN0b3JlUmVxdWVzdBofLmxveWFsdHkudjEuRGVsZXRlU3RvcmVSZXNwb25zZSIdgtPkkwIXKhUvdjEvb3duZXIvc3RvcmVzL3tpZH0SbgoMR2V0RGFzaGJvYXJkEh8ubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXF1ZXN0GiAubG95YWx0eS52MS5HZXREYXNoYm9hcmRSZXNwb25zZSIbgtPkkwIVEhMvdjEvb3duZXIvZGFzaGJvYXJkEm8KDENyZWF0ZVJld2FyZBIfLmxveWFsdHkudjEuQ3JlYXRlUmV3YXJkUmVxdWVzdBogLmxveWFsdHkudjEuQ3JlYXRlUmV3YXJkUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL293bmVyL3Jld2FyZHMSbAoLTGlzdFJld2FyZHMSHi5sb3lhbHR5LnYxLkxpc3RSZXdhcmRzUmVxdWVzdBofLmxveWFsdHkudjEuTGlzdFJld2FyZHNSZXNwb25zZSIckAIBgtPkkwITEhEvdjEvb3duZXIvcmV3YXJkcxJ0CgxVcGRhdGVSZXdhcmQSHy5sb3lhbHR5LnYxLlVwZGF0ZVJld2FyZFJlcXVlc3QaIC5sb3lhbHR5LnYxLlVwZGF0ZVJld2FyZFJlc3BvbnNlIiGC0+STAhs6ASoyFi92MS9vd25lci9yZXdhcmRzL3tpZH0SpQEKEERlYWN0aXZhdGVSZXdhcmQSIy5sb3lhbHR5LnYxLkRlYWN0aXZhdGVSZXdhcmRSZXF1ZXN0GiQubG95YWx0eS52MS5EZWFjdGl2YXRlUmV3YXJkUmVzcG9uc2UiRoLT5JMCQDoBKloYKhYvdjEvb3duZXIvcmV3YXJkcy97aWR9IiEvdjEvb3duZXIvcmV3YXJkcy97aWR9L2RlYWN0aXZhdGUSewoPQ3JlYXRlUHJvbW90aW9uEiIubG95YWx0eS52MS5DcmVhdGVQcm9tb3Rpb25SZXF1ZXN0GiMubG95YWx0eS52MS5DcmVhdGVQcm9tb3Rpb25SZXNwb25zZSIfgtPkkwIZOgEqIhQvdjEvb3duZXIvcHJvbW90aW9ucxJ4Cg5MaXN0UHJvbW90aW9ucxIhLmxveWFsdHkudjEuTGlzdFByb21vdGlvbnNSZXF1ZXN0GiIubG95YWx0eS52MS5MaXN0UHJvbW90aW9uc1Jlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9vd25lci9wcm9tb3Rpb25zEoABCg9VcGRhdGVQcm9tb3Rpb24SIi5sb3lhbHR5LnYxLlVwZGF0ZVByb21vdGlvblJlcXVlc3QaIy5sb3lhbHR5LnYxLlVwZGF0ZVByb21vdGlvblJlc3BvbnNlIiSC0+STAh46ASoyGS92MS9vd25lci9wcm9tb3Rpb25zL3tpZH0SewoMRW5kUHJvbW90aW9uEh8ubG95YWx0eS52MS5FbmRQcm9tb3Rpb25SZXF1ZXN0GiAubG95YWx0eS52MS5FbmRQcm9tb3Rpb25SZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvb3duZXIvcHJvbW90aW9ucy97aWR9L2VuZGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_loyalty_v1_types]);
+
+/**
+ * Request of BusinessSettings.CreateReward.
+ *
+ * @generated from message loyalty.v1.CreateRewardRequest
+ */
+export type CreateRewardRequest = Message<"loyalty.v1.CreateRewardRequest"> & {
+  /**
+   * 1-100 characters.
+   *
+   * @generated from field: string title = 1;
+   */
+  title: string;
+
+  /**
+   * 1-10,000,000.
+   *
+   * @generated from field: int32 cost = 2;
+   */
+  cost: number;
+
+  /**
+   * Units in stock, 0-10,000,000; absent = unlimited.
+   *
+   * @generated from field: optional int32 stock = 3;
+   */
+  stock?: number | undefined;
+
+  /**
+   * Units one customer may redeem in all, 1-10,000; absent = no limit.
+   *
+   * @generated from field: optional int32 per_customer_limit = 4;
+   */
+  perCustomerLimit?: number | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CreateRewardRequest.
+ * Use `create(CreateRewardRequestSchema)` to create a new message.
+ */
+export const CreateRewardRequestSchema: GenMessage<CreateRewardRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 0);
+
+/**
+ * Response of BusinessSettings.CreateReward.
+ *
+ * @generated from message loyalty.v1.CreateRewardResponse
+ */
+export type CreateRewardResponse = Message<"loyalty.v1.CreateRewardResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Reward reward = 2;
+   */
+  reward?: Reward | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CreateRewardResponse.
+ * Use `create(CreateRewardResponseSchema)` to create a new message.
+ */
+export const CreateRewardResponseSchema: GenMessage<CreateRewardResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 1);
+
+/**
+ * Request of BusinessSettings.ListRewards.
+ *
+ * @generated from message loyalty.v1.ListRewardsRequest
+ */
+export type ListRewardsRequest = Message<"loyalty.v1.ListRewardsRequest"> & {
+};
+
+/**
+ * Describes the message loyalty.v1.ListRewardsRequest.
+ * Use `create(ListRewardsRequestSchema)` to create a new message.
+ */
+export const ListRewardsRequestSchema: GenMessage<ListRewardsRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 2);
+
+/**
+ * Response of BusinessSettings.ListRewards.
+ *
+ * @generated from message loyalty.v1.ListRewardsResponse
+ */
+export type ListRewardsResponse = Message<"loyalty.v1.ListRewardsResponse"> & {
+  /**
+   * @generated from field: repeated loyalty.v1.Reward rewards = 1;
+   */
+  rewards: Reward[];
+};
+
+/**
+ * Describes the message loyalty.v1.ListRewardsResponse.
+ * Use `create(ListRewardsResponseSchema)` to create a new message.
+ */
+export const ListRewardsResponseSchema: GenMessage<ListRewardsResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 3);
+
+/**
+ * Request of BusinessSettings.UpdateReward. Absent fields are unchanged.
+ *
+ * @generated from message loyalty.v1.UpdateRewardRequest
+ */
+export type UpdateRewardRequest = Message<"loyalty.v1.UpdateRewardRequest"> & {
+  /**
+   * The reward's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: optional string title = 2;
+   */
+  title?: string | undefined;
+
+  /**
+   * @generated from field: optional int32 cost = 3;
+   */
+  cost?: number | undefined;
+
+  /**
+   * @generated from field: optional bool active = 4;
+   */
+  active?: boolean | undefined;
+
+  /**
+   * Units in stock now.
+   *
+   * @generated from field: optional int32 stock = 5;
+   */
+  stock?: number | undefined;
+
+  /**
+   * @generated from field: optional int32 per_customer_limit = 6;
+   */
+  perCustomerLimit?: number | undefined;
+
+  /**
+   * Makes the stock unlimited again.
+   *
+   * @generated from field: optional bool clear_stock = 7;
+   */
+  clearStock?: boolean | undefined;
+
+  /**
+   * Removes the per-customer limit.
+   *
+   * @generated from field: optional bool clear_per_customer_limit = 8;
+   */
+  clearPerCustomerLimit?: boolean | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateRewardRequest.
+ * Use `create(UpdateRewardRequestSchema)` to create a new message.
+ */
+export const UpdateRewardRequestSchema: GenMessage<UpdateRewardRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 4);
+
+/**
+ * Response of BusinessSettings.UpdateReward.
+ *
+ * @generated from message loyalty.v1.UpdateRewardResponse
+ */
+export type UpdateRewardResponse = Message<"loyalty.v1.UpdateRewardResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Reward reward = 2;
+   */
+  reward?: Reward | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdateRewardResponse.
+ * Use `create(UpdateRewardResponseSchema)` to create a new message.
+ */
+export const UpdateRewardResponseSchema: GenMessage<UpdateRewardResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 5);
+
+/**
+ * Request of BusinessSettings.DeactivateReward.
+ *
+ * @generated from message loyalty.v1.DeactivateRewardRequest
+ */
+export type DeactivateRewardRequest = Message<"loyalty.v1.DeactivateRewardRequest"> & {
+  /**
+   * The reward's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message loyalty.v1.DeactivateRewardRequest.
+ * Use `create(DeactivateRewardRequestSchema)` to create a new message.
+ */
+export const DeactivateRewardRequestSchema: GenMessage<DeactivateRewardRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 6);
+
+/**
+ * Response of BusinessSettings.DeactivateReward.
+ *
+ * @generated from message loyalty.v1.DeactivateRewardResponse
+ */
+export type DeactivateRewardResponse = Message<"loyalty.v1.DeactivateRewardResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Reward reward = 2;
+   */
+  reward?: Reward | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.DeactivateRewardResponse.
+ * Use `create(DeactivateRewardResponseSchema)` to create a new message.
+ */
+export const DeactivateRewardResponseSchema: GenMessage<DeactivateRewardResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 7);
+
+/**
+ * Request of BusinessSettings.CreatePromotion (fields as in Promotion).
+ *
+ * @generated from message loyalty.v1.CreatePromotionRequest
+ */
+export type CreatePromotionRequest = Message<"loyalty.v1.CreatePromotionRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: loyalty.v1.PromotionKind kind = 2;
+   */
+  kind: PromotionKind;
+
+  /**
+   * @generated from field: optional double multiplier = 3;
+   */
+  multiplier?: number | undefined;
+
+  /**
+   * @generated from field: optional int32 bonus_points = 4;
+   */
+  bonusPoints?: number | undefined;
+
+  /**
+   * Absent = from now.
+   *
+   * @generated from field: google.protobuf.Timestamp starts_at = 5;
+   */
+  startsAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp ends_at = 6;
+   */
+  endsAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated loyalty.v1.Weekday weekdays = 7;
+   */
+  weekdays: Weekday[];
+
+  /**
+   * @generated from field: optional string start_time = 8;
+   */
+  startTime?: string | undefined;
+
+  /**
+   * @generated from field: optional string end_time = 9;
+   */
+  endTime?: string | undefined;
+
+  /**
+   * @generated from field: optional double min_amount = 10;
+   */
+  minAmount?: number | undefined;
+
+  /**
+   * @generated from field: repeated string store_ids = 11;
+   */
+  storeIds: string[];
+
+  /**
+   * @generated from field: optional int32 max_uses_per_customer = 12;
+   */
+  maxUsesPerCustomer?: number | undefined;
+
+  /**
+   * Required with max_uses_per_customer; default ALL_TIME.
+   *
+   * @generated from field: loyalty.v1.UsePeriod per = 13;
+   */
+  per: UsePeriod;
+};
+
+/**
+ * Describes the message loyalty.v1.CreatePromotionRequest.
+ * Use `create(CreatePromotionRequestSchema)` to create a new message.
+ */
+export const CreatePromotionRequestSchema: GenMessage<CreatePromotionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 8);
+
+/**
+ * Response of BusinessSettings.CreatePromotion.
+ *
+ * @generated from message loyalty.v1.CreatePromotionResponse
+ */
+export type CreatePromotionResponse = Message<"loyalty.v1.CreatePromotionResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Promotion promotion = 2;
+   */
+  promotion?: Promotion | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.CreatePromotionResponse.
+ * Use `create(CreatePromotionResponseSchema)` to create a new message.
+ */
+export const CreatePromotionResponseSchema: GenMessage<CreatePromotionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 9);
+
+/**
+ * Request of BusinessSettings.ListPromotions.
+ *
+ * @generated from message loyalty.v1.ListPromotionsRequest
+ */
+export type ListPromotionsRequest = Message<"loyalty.v1.ListPromotionsRequest"> & {
+};
+
+/**
+ * Describes the message loyalty.v1.ListPromotionsRequest.
+ * Use `create(ListPromotionsRequestSchema)` to create a new message.
+ */
+export const ListPromotionsRequestSchema: GenMessage<ListPromotionsRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 10);
+
+/**
+ * Response of BusinessSettings.ListPromotions.
+ *
+ * @generated from message loyalty.v1.ListPromotionsResponse
+ */
+export type ListPromotionsResponse = Message<"loyalty.v1.ListPromotionsResponse"> & {
+  /**
+   * @generated from field: repeated loyalty.v1.Promotion promotions = 1;
+   */
+  promotions: Promotion[];
+};
+
+/**
+ * Describes the message loyalty.v1.ListPromotionsResponse.
+ * Use `create(ListPromotionsResponseSchema)` to create a new message.
+ */
+export const ListPromotionsResponseSchema: GenMessage<ListPromotionsResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 11);
+
+/**
+ * Request of BusinessSettings.UpdatePromotion. Absent fields are unchanged.
+ *
+ * @generated from message loyalty.v1.UpdatePromotionRequest
+ */
+export type UpdatePromotionRequest = Message<"loyalty.v1.UpdatePromotionRequest"> & {
+  /**
+   * The promotion's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional double multiplier = 3;
+   */
+  multiplier?: number | undefined;
+
+  /**
+   * @generated from field: optional int32 bonus_points = 4;
+   */
+  bonusPoints?: number | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp starts_at = 5;
+   */
+  startsAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp ends_at = 6;
+   */
+  endsAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated loyalty.v1.Weekday weekdays = 7;
+   */
+  weekdays: Weekday[];
+
+  /**
+   * @generated from field: optional string start_time = 8;
+   */
+  startTime?: string | undefined;
+
+  /**
+   * @generated from field: optional string end_time = 9;
+   */
+  endTime?: string | undefined;
+
+  /**
+   * @generated from field: optional double min_amount = 10;
+   */
+  minAmount?: number | undefined;
+
+  /**
+   * @generated from field: repeated string store_ids = 11;
+   */
+  storeIds: string[];
+
+  /**
+   * @generated from field: optional int32 max_uses_per_customer = 12;
+   */
+  maxUsesPerCustomer?: number | undefined;
+
+  /**
+   * @generated from field: loyalty.v1.UsePeriod per = 13;
+   */
+  per: UsePeriod;
+
+  /**
+   * @generated from field: optional bool active = 14;
+   */
+  active?: boolean | undefined;
+
+  /**
+   * Every day again.
+   *
+   * @generated from field: optional bool clear_weekdays = 15;
+   */
+  clearWeekdays?: boolean | undefined;
+
+  /**
+   * Every store again.
+   *
+   * @generated from field: optional bool clear_store_ids = 16;
+   */
+  clearStoreIds?: boolean | undefined;
+
+  /**
+   * No end.
+   *
+   * @generated from field: optional bool clear_ends_at = 17;
+   */
+  clearEndsAt?: boolean | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdatePromotionRequest.
+ * Use `create(UpdatePromotionRequestSchema)` to create a new message.
+ */
+export const UpdatePromotionRequestSchema: GenMessage<UpdatePromotionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 12);
+
+/**
+ * Response of BusinessSettings.UpdatePromotion.
+ *
+ * @generated from message loyalty.v1.UpdatePromotionResponse
+ */
+export type UpdatePromotionResponse = Message<"loyalty.v1.UpdatePromotionResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Promotion promotion = 2;
+   */
+  promotion?: Promotion | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.UpdatePromotionResponse.
+ * Use `create(UpdatePromotionResponseSchema)` to create a new message.
+ */
+export const UpdatePromotionResponseSchema: GenMessage<UpdatePromotionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 13);
+
+/**
+ * Request of BusinessSettings.EndPromotion.
+ *
+ * @generated from message loyalty.v1.EndPromotionRequest
+ */
+export type EndPromotionRequest = Message<"loyalty.v1.EndPromotionRequest"> & {
+  /**
+   * The promotion's id (from the path).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message loyalty.v1.EndPromotionRequest.
+ * Use `create(EndPromotionRequestSchema)` to create a new message.
+ */
+export const EndPromotionRequestSchema: GenMessage<EndPromotionRequest> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 14);
+
+/**
+ * Response of BusinessSettings.EndPromotion.
+ *
+ * @generated from message loyalty.v1.EndPromotionResponse
+ */
+export type EndPromotionResponse = Message<"loyalty.v1.EndPromotionResponse"> & {
+  /**
+   * @generated from field: bool success = 1;
+   */
+  success: boolean;
+
+  /**
+   * @generated from field: loyalty.v1.Promotion promotion = 2;
+   */
+  promotion?: Promotion | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.EndPromotionResponse.
+ * Use `create(EndPromotionResponseSchema)` to create a new message.
+ */
+export const EndPromotionResponseSchema: GenMessage<EndPromotionResponse> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_account, 15);
 
 /**
  * Request of OwnerAuth.Register.
@@ -57,7 +605,7 @@ export type RegisterRequest = Message<"loyalty.v1.RegisterRequest"> & {
  * Use `create(RegisterRequestSchema)` to create a new message.
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 0);
+  messageDesc(file_loyalty_v1_account, 16);
 
 /**
  * Response of OwnerAuth.Register.
@@ -106,7 +654,7 @@ export type RegisterResponse = Message<"loyalty.v1.RegisterResponse"> & {
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 1);
+  messageDesc(file_loyalty_v1_account, 17);
 
 /**
  * Request of OwnerAuth.Login.
@@ -134,7 +682,7 @@ export type LoginRequest = Message<"loyalty.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 2);
+  messageDesc(file_loyalty_v1_account, 18);
 
 /**
  * Response of OwnerAuth.Login.
@@ -169,7 +717,7 @@ export type LoginResponse = Message<"loyalty.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 3);
+  messageDesc(file_loyalty_v1_account, 19);
 
 /**
  * Request of OwnerAuth.ChangePassword.
@@ -197,7 +745,7 @@ export type ChangePasswordRequest = Message<"loyalty.v1.ChangePasswordRequest"> 
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 4);
+  messageDesc(file_loyalty_v1_account, 20);
 
 /**
  * Response of OwnerAuth.ChangePassword.
@@ -235,7 +783,7 @@ export type ChangePasswordResponse = Message<"loyalty.v1.ChangePasswordResponse"
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 5);
+  messageDesc(file_loyalty_v1_account, 21);
 
 /**
  * Request of OwnerAuth.Logout.
@@ -250,7 +798,7 @@ export type LogoutRequest = Message<"loyalty.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 6);
+  messageDesc(file_loyalty_v1_account, 22);
 
 /**
  * Response of OwnerAuth.Logout.
@@ -271,7 +819,7 @@ export type LogoutResponse = Message<"loyalty.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 7);
+  messageDesc(file_loyalty_v1_account, 23);
 
 /**
  * Request of BusinessSettings.GetAccount.
@@ -286,7 +834,7 @@ export type GetAccountRequest = Message<"loyalty.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 8);
+  messageDesc(file_loyalty_v1_account, 24);
 
 /**
  * Response of BusinessSettings.GetAccount.
@@ -328,7 +876,7 @@ export type GetAccountResponse = Message<"loyalty.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 9);
+  messageDesc(file_loyalty_v1_account, 25);
 
 /**
  * Request of BusinessSettings.GetProgram.
@@ -343,7 +891,7 @@ export type GetProgramRequest = Message<"loyalty.v1.GetProgramRequest"> & {
  * Use `create(GetProgramRequestSchema)` to create a new message.
  */
 export const GetProgramRequestSchema: GenMessage<GetProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 10);
+  messageDesc(file_loyalty_v1_account, 26);
 
 /**
  * Response of BusinessSettings.GetProgram.
@@ -364,7 +912,7 @@ export type GetProgramResponse = Message<"loyalty.v1.GetProgramResponse"> & {
  * Use `create(GetProgramResponseSchema)` to create a new message.
  */
 export const GetProgramResponseSchema: GenMessage<GetProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 11);
+  messageDesc(file_loyalty_v1_account, 27);
 
 /**
  * Request of BusinessSettings.UpdateProgram. Absent fields are unchanged.
@@ -427,6 +975,13 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
    * @generated from field: optional string currency = 8;
    */
   currency?: string | undefined;
+
+  /**
+   * IANA time zone (e.g. "Europe/Dublin").
+   *
+   * @generated from field: optional string timezone = 9;
+   */
+  timezone?: string | undefined;
 };
 
 /**
@@ -434,7 +989,7 @@ export type UpdateProgramRequest = Message<"loyalty.v1.UpdateProgramRequest"> & 
  * Use `create(UpdateProgramRequestSchema)` to create a new message.
  */
 export const UpdateProgramRequestSchema: GenMessage<UpdateProgramRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 12);
+  messageDesc(file_loyalty_v1_account, 28);
 
 /**
  * Response of BusinessSettings.UpdateProgram.
@@ -462,7 +1017,7 @@ export type UpdateProgramResponse = Message<"loyalty.v1.UpdateProgramResponse"> 
  * Use `create(UpdateProgramResponseSchema)` to create a new message.
  */
 export const UpdateProgramResponseSchema: GenMessage<UpdateProgramResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 13);
+  messageDesc(file_loyalty_v1_account, 29);
 
 /**
  * Request of BusinessSettings.CreateApiKey.
@@ -490,7 +1045,7 @@ export type CreateApiKeyRequest = Message<"loyalty.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 14);
+  messageDesc(file_loyalty_v1_account, 30);
 
 /**
  * Response of BusinessSettings.CreateApiKey.
@@ -542,7 +1097,7 @@ export type CreateApiKeyResponse = Message<"loyalty.v1.CreateApiKeyResponse"> & 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 15);
+  messageDesc(file_loyalty_v1_account, 31);
 
 /**
  * Request of BusinessSettings.ListApiKeys.
@@ -557,7 +1112,7 @@ export type ListApiKeysRequest = Message<"loyalty.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 16);
+  messageDesc(file_loyalty_v1_account, 32);
 
 /**
  * Response of BusinessSettings.ListApiKeys.
@@ -578,7 +1133,7 @@ export type ListApiKeysResponse = Message<"loyalty.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 17);
+  messageDesc(file_loyalty_v1_account, 33);
 
 /**
  * Request of BusinessSettings.RevokeApiKey.
@@ -599,7 +1154,7 @@ export type RevokeApiKeyRequest = Message<"loyalty.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 18);
+  messageDesc(file_loyalty_v1_account, 34);
 
 /**
  * Response of BusinessSettings.RevokeApiKey.
@@ -620,7 +1175,7 @@ export type RevokeApiKeyResponse = Message<"loyalty.v1.RevokeApiKeyResponse"> & 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 19);
+  messageDesc(file_loyalty_v1_account, 35);
 
 /**
  * Request of BusinessSettings.UpdateApiKey.
@@ -648,7 +1203,7 @@ export type UpdateApiKeyRequest = Message<"loyalty.v1.UpdateApiKeyRequest"> & {
  * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
  */
 export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 20);
+  messageDesc(file_loyalty_v1_account, 36);
 
 /**
  * Response of BusinessSettings.UpdateApiKey.
@@ -676,7 +1231,7 @@ export type UpdateApiKeyResponse = Message<"loyalty.v1.UpdateApiKeyResponse"> & 
  * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
  */
 export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 21);
+  messageDesc(file_loyalty_v1_account, 37);
 
 /**
  * Request of BusinessSettings.CreateStore.
@@ -697,7 +1252,7 @@ export type CreateStoreRequest = Message<"loyalty.v1.CreateStoreRequest"> & {
  * Use `create(CreateStoreRequestSchema)` to create a new message.
  */
 export const CreateStoreRequestSchema: GenMessage<CreateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 22);
+  messageDesc(file_loyalty_v1_account, 38);
 
 /**
  * Response of BusinessSettings.CreateStore.
@@ -725,7 +1280,7 @@ export type CreateStoreResponse = Message<"loyalty.v1.CreateStoreResponse"> & {
  * Use `create(CreateStoreResponseSchema)` to create a new message.
  */
 export const CreateStoreResponseSchema: GenMessage<CreateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 23);
+  messageDesc(file_loyalty_v1_account, 39);
 
 /**
  * Request of BusinessSettings.ListStores.
@@ -746,7 +1301,7 @@ export type ListStoresRequest = Message<"loyalty.v1.ListStoresRequest"> & {
  * Use `create(ListStoresRequestSchema)` to create a new message.
  */
 export const ListStoresRequestSchema: GenMessage<ListStoresRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 24);
+  messageDesc(file_loyalty_v1_account, 40);
 
 /**
  * Response of BusinessSettings.ListStores.
@@ -767,7 +1322,7 @@ export type ListStoresResponse = Message<"loyalty.v1.ListStoresResponse"> & {
  * Use `create(ListStoresResponseSchema)` to create a new message.
  */
 export const ListStoresResponseSchema: GenMessage<ListStoresResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 25);
+  messageDesc(file_loyalty_v1_account, 41);
 
 /**
  * Request of BusinessSettings.UpdateStore.
@@ -795,7 +1350,7 @@ export type UpdateStoreRequest = Message<"loyalty.v1.UpdateStoreRequest"> & {
  * Use `create(UpdateStoreRequestSchema)` to create a new message.
  */
 export const UpdateStoreRequestSchema: GenMessage<UpdateStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 26);
+  messageDesc(file_loyalty_v1_account, 42);
 
 /**
  * Response of BusinessSettings.UpdateStore.
@@ -823,7 +1378,7 @@ export type UpdateStoreResponse = Message<"loyalty.v1.UpdateStoreResponse"> & {
  * Use `create(UpdateStoreResponseSchema)` to create a new message.
  */
 export const UpdateStoreResponseSchema: GenMessage<UpdateStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 27);
+  messageDesc(file_loyalty_v1_account, 43);
 
 /**
  * Request of BusinessSettings.DeleteStore.
@@ -844,7 +1399,7 @@ export type DeleteStoreRequest = Message<"loyalty.v1.DeleteStoreRequest"> & {
  * Use `create(DeleteStoreRequestSchema)` to create a new message.
  */
 export const DeleteStoreRequestSchema: GenMessage<DeleteStoreRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 28);
+  messageDesc(file_loyalty_v1_account, 44);
 
 /**
  * Response of BusinessSettings.DeleteStore.
@@ -872,7 +1427,7 @@ export type DeleteStoreResponse = Message<"loyalty.v1.DeleteStoreResponse"> & {
  * Use `create(DeleteStoreResponseSchema)` to create a new message.
  */
 export const DeleteStoreResponseSchema: GenMessage<DeleteStoreResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 29);
+  messageDesc(file_loyalty_v1_account, 45);
 
 /**
  * Request of BusinessSettings.GetDashboard.
@@ -893,7 +1448,7 @@ export type GetDashboardRequest = Message<"loyalty.v1.GetDashboardRequest"> & {
  * Use `create(GetDashboardRequestSchema)` to create a new message.
  */
 export const GetDashboardRequestSchema: GenMessage<GetDashboardRequest> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 30);
+  messageDesc(file_loyalty_v1_account, 46);
 
 /**
  * Points issued and redeemed on one day (UTC).
@@ -941,7 +1496,7 @@ export type DailyPoints = Message<"loyalty.v1.DailyPoints"> & {
  * Use `create(DailyPointsSchema)` to create a new message.
  */
 export const DailyPointsSchema: GenMessage<DailyPoints> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 31);
+  messageDesc(file_loyalty_v1_account, 47);
 
 /**
  * Response of BusinessSettings.GetDashboard.
@@ -1050,7 +1605,7 @@ export type GetDashboardResponse = Message<"loyalty.v1.GetDashboardResponse"> & 
  * Use `create(GetDashboardResponseSchema)` to create a new message.
  */
 export const GetDashboardResponseSchema: GenMessage<GetDashboardResponse> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_account, 32);
+  messageDesc(file_loyalty_v1_account, 48);
 
 /**
  * OwnerAuth creates businesses, signs owners in and ends their tokens.
@@ -1247,6 +1802,90 @@ export const BusinessSettings: GenService<{
     methodKind: "unary";
     input: typeof GetDashboardRequestSchema;
     output: typeof GetDashboardResponseSchema;
+  },
+  /**
+   * Adds a reward to the catalogue (at most 50).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.CreateReward
+   */
+  createReward: {
+    methodKind: "unary";
+    input: typeof CreateRewardRequestSchema;
+    output: typeof CreateRewardResponseSchema;
+  },
+  /**
+   * The catalogue: the default reward first, then oldest first.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.ListRewards
+   */
+  listRewards: {
+    methodKind: "unary";
+    input: typeof ListRewardsRequestSchema;
+    output: typeof ListRewardsResponseSchema;
+  },
+  /**
+   * Partially updates a reward (absent fields unchanged). The default
+   * reward's title and cost are the program's reward_title and
+   * reward_threshold, so either way edits both.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdateReward
+   */
+  updateReward: {
+    methodKind: "unary";
+    input: typeof UpdateRewardRequestSchema;
+    output: typeof UpdateRewardResponseSchema;
+  },
+  /**
+   * Deactivates a reward (never deletes it: redemptions name it). The
+   * default reward cannot be deactivated (the reference's redeem needs it).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.DeactivateReward
+   */
+  deactivateReward: {
+    methodKind: "unary";
+    input: typeof DeactivateRewardRequestSchema;
+    output: typeof DeactivateRewardResponseSchema;
+  },
+  /**
+   * Creates a promotion (at most 10 active).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.CreatePromotion
+   */
+  createPromotion: {
+    methodKind: "unary";
+    input: typeof CreatePromotionRequestSchema;
+    output: typeof CreatePromotionResponseSchema;
+  },
+  /**
+   * Every promotion, newest first.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.ListPromotions
+   */
+  listPromotions: {
+    methodKind: "unary";
+    input: typeof ListPromotionsRequestSchema;
+    output: typeof ListPromotionsResponseSchema;
+  },
+  /**
+   * Partially updates a promotion (absent fields unchanged; an empty
+   * weekdays/store_ids list is given by clear_weekdays / clear_store_ids).
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.UpdatePromotion
+   */
+  updatePromotion: {
+    methodKind: "unary";
+    input: typeof UpdatePromotionRequestSchema;
+    output: typeof UpdatePromotionResponseSchema;
+  },
+  /**
+   * Ends a promotion now: it is inactive from this call on.
+   *
+   * @generated from rpc loyalty.v1.BusinessSettings.EndPromotion
+   */
+  endPromotion: {
+    methodKind: "unary";
+    input: typeof EndPromotionRequestSchema;
+    output: typeof EndPromotionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_loyalty_v1_account, 1);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/pos.proto.
  */
 export const file_loyalty_v1_pos: GenFile = /*@__PURE__*/
-  fileDesc("ChRsb3lhbHR5L3YxL3Bvcy5wcm90bxIKbG95YWx0eS52MSLgAQoOQ2hlY2tpblJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhUKCHN0b3JlX2lkGAMgASgJSAKIAQESEwoGYW1vdW50GAQgASgBSAOIAQESEgoFdW5pdHMYBSABKAVIBIgBARIWCglvcmRlcl9yZWYYBiABKAlIBYgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgsKCV9zdG9yZV9pZEIJCgdfYW1vdW50QggKBl91bml0c0IMCgpfb3JkZXJfcmVmIq0BCg9DaGVja2luUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBITCgtjdXN0b21lcl9pZBgCIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIYChByZXdhcmRfYXZhaWxhYmxlGAYgASgIEhIKCmNoZWNraW5faWQYByABKAkiMgocTG95YWx0eVBvc0dldEN1c3RvbWVyUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJIsYBCh1Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXNwb25zZRITCgtjdXN0b21lcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSFwoPbGlmZXRpbWVfcG9pbnRzGAcgASgBIicKEUdldEJhbGFuY2VSZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkiPwoSR2V0QmFsYW5jZVJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEhQKDHRvdGFsX3BvaW50cxgCIAEoBSLBAQoNUmVkZWVtUmVxdWVzdBISCgVwaG9uZRgBIAEoCUgAiAEBEhgKC2N1c3RvbWVyX2lkGAIgASgJSAGIAQESEwoGcG9pbnRzGAMgASgFSAKIAQESFQoIc3RvcmVfaWQYBCABKAlIA4gBARIWCglvcmRlcl9yZWYYBSABKAlIBIgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgkKB19wb2ludHNCCwoJX3N0b3JlX2lkQgwKCl9vcmRlcl9yZWYigQEKDlJlZGVlbVJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFQoNcmVkZW1wdGlvbl9pZBgCIAEoCRIXCg9wb2ludHNfcmVkZWVtZWQYAyABKAUSFAoMcmV3YXJkX3RpdGxlGAQgASgJEhgKEHJlbWFpbmluZ19wb2ludHMYBSABKAUi5wEKFVByZXZpZXdDaGVja2luUmVxdWVzdBISCgVwaG9uZRgBIAEoCUgAiAEBEhgKC2N1c3RvbWVyX2lkGAIgASgJSAGIAQESFQoIc3RvcmVfaWQYAyABKAlIAogBARITCgZhbW91bnQYBCABKAFIA4gBARISCgV1bml0cxgFIAEoBUgEiAEBEhYKCW9yZGVyX3JlZhgGIAEoCUgFiAEBQggKBl9waG9uZUIOCgxfY3VzdG9tZXJfaWRCCwoJX3N0b3JlX2lkQgkKB19hbW91bnRCCAoGX3VuaXRzQgwKCl9vcmRlcl9yZWYi7wEKFlByZXZpZXdDaGVja2luUmVzcG9uc2USEwoLYmFzZV9wb2ludHMYASABKAUSGAoQcHJvbW90aW9uX3BvaW50cxgCIAEoBRIUCgxwcm9tb3Rpb25faWQYAyABKAkSFgoOcG9pbnRzX2F3YXJkZWQYBCABKAUSGgoSdG90YWxfcG9pbnRzX2FmdGVyGAUgASgFEh4KFnJld2FyZF9hdmFpbGFibGVfYWZ0ZXIYBiABKAgSPAoXYXZhaWxhYmxlX3Jld2FyZHNfYWZ0ZXIYByADKAsyGy5sb3lhbHR5LnYxLkF2YWlsYWJsZVJld2FyZCLCAQoUUmVmdW5kQ2hlY2tpblJlcXVlc3QSFwoKY2hlY2tpbl9pZBgBIAEoCUgAiAEBEhYKCW9yZGVyX3JlZhgCIAEoCUgBiAEBEhMKBmFtb3VudBgDIAEoAUgCiAEBEhIKBXVuaXRzGAQgASgFSAOIAQESEwoGcmVhc29uGAUgASgJSASIAQFCDQoLX2NoZWNraW5faWRCDAoKX29yZGVyX3JlZkIJCgdfYW1vdW50QggKBl91bml0c0IJCgdfcmVhc29uIn4KFVJlZnVuZENoZWNraW5SZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhEKCXJlZnVuZF9pZBgCIAEoCRISCgpjaGVja2luX2lkGAMgASgJEhcKD3BvaW50c19yZXZlcnNlZBgEIAEoBRIUCgx0b3RhbF9wb2ludHMYBSABKAUiiwEKFVZvaWRSZWRlbXB0aW9uUmVxdWVzdBIaCg1yZWRlbXB0aW9uX2lkGAEgASgJSACIAQESFgoJb3JkZXJfcmVmGAIgASgJSAGIAQESEwoGcmVhc29uGAMgASgJSAKIAQFCEAoOX3JlZGVtcHRpb25faWRCDAoKX29yZGVyX3JlZkIJCgdfcmVhc29uIm8KFlZvaWRSZWRlbXB0aW9uUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZXN0b3JlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUysQYKCkxveWFsdHlQb3MSXgoHQ2hlY2tpbhIaLmxveWFsdHkudjEuQ2hlY2tpblJlcXVlc3QaGy5sb3lhbHR5LnYxLkNoZWNraW5SZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvcG9zL2NoZWNraW4SiQEKC0dldEN1c3RvbWVyEigubG95YWx0eS52MS5Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXF1ZXN0GikubG95YWx0eS52MS5Mb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXNwb25zZSIlgtPkkwIfEh0vdjEvcG9zL2N1c3RvbWVyL3tpZGVudGlmaWVyfRJxCgpHZXRCYWxhbmNlEh0ubG95YWx0eS52MS5HZXRCYWxhbmNlUmVxdWVzdBoeLmxveWFsdHkudjEuR2V0QmFsYW5jZVJlc3BvbnNlIiSC0+STAh4SHC92MS9wb3MvYmFsYW5jZS97aWRlbnRpZmllcn0SWgoGUmVkZWVtEhkubG95YWx0eS52MS5SZWRlZW1SZXF1ZXN0GhoubG95YWx0eS52MS5SZWRlZW1SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvcG9zL3JlZGVlbRJ+Cg5QcmV2aWV3Q2hlY2tpbhIhLmxveWFsdHkudjEuUHJldmlld0NoZWNraW5SZXF1ZXN0GiIubG95YWx0eS52MS5QcmV2aWV3Q2hlY2tpblJlc3BvbnNlIiWQAgGC0+STAhw6ASoiFy92MS9wb3MvY2hlY2tpbi9wcmV2aWV3Em8KDVJlZnVuZENoZWNraW4SIC5sb3lhbHR5LnYxLlJlZnVuZENoZWNraW5SZXF1ZXN0GiEubG95YWx0eS52MS5SZWZ1bmRDaGVja2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL3Bvcy9yZWZ1bmQSdwoOVm9pZFJlZGVtcHRpb24SIS5sb3lhbHR5LnYxLlZvaWRSZWRlbXB0aW9uUmVxdWVzdBoiLmxveWFsdHkudjEuVm9pZFJlZGVtcHRpb25SZXNwb25zZSIegtPkkwIYOgEqIhMvdjEvcG9zL3JlZGVlbS92b2lkYgZwcm90bzM", [file_google_api_annotations, file_loyalty_v1_types]);
+  fileDesc("ChRsb3lhbHR5L3YxL3Bvcy5wcm90bxIKbG95YWx0eS52MSLgAQoOQ2hlY2tpblJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhUKCHN0b3JlX2lkGAMgASgJSAKIAQESEwoGYW1vdW50GAQgASgBSAOIAQESEgoFdW5pdHMYBSABKAVIBIgBARIWCglvcmRlcl9yZWYYBiABKAlIBYgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgsKCV9zdG9yZV9pZEIJCgdfYW1vdW50QggKBl91bml0c0IMCgpfb3JkZXJfcmVmIu8CCg9DaGVja2luUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBITCgtjdXN0b21lcl9pZBgCIAEoCRIWCg5wb2ludHNfYXdhcmRlZBgDIAEoBRIUCgx0b3RhbF9wb2ludHMYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIYChByZXdhcmRfYXZhaWxhYmxlGAYgASgIEhIKCmNoZWNraW5faWQYByABKAkSGAoLYmFzZV9wb2ludHMYCCABKAVIAIgBARIdChBwcm9tb3Rpb25fcG9pbnRzGAkgASgFSAGIAQESGQoMcHJvbW90aW9uX2lkGAogASgJSAKIAQESNgoRYXZhaWxhYmxlX3Jld2FyZHMYCyADKAsyGy5sb3lhbHR5LnYxLkF2YWlsYWJsZVJld2FyZEIOCgxfYmFzZV9wb2ludHNCEwoRX3Byb21vdGlvbl9wb2ludHNCDwoNX3Byb21vdGlvbl9pZCIyChxMb3lhbHR5UG9zR2V0Q3VzdG9tZXJSZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAki/gEKHUxveWFsdHlQb3NHZXRDdXN0b21lclJlc3BvbnNlEhMKC2N1c3RvbWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFcGhvbmUYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubG95YWx0eS52MS5DdXN0b21lclN0YXR1cxIUCgx0b3RhbF9wb2ludHMYBSABKAUSGAoQcmV3YXJkX2F2YWlsYWJsZRgGIAEoCBIXCg9saWZldGltZV9wb2ludHMYByABKAESNgoRYXZhaWxhYmxlX3Jld2FyZHMYCCADKAsyGy5sb3lhbHR5LnYxLkF2YWlsYWJsZVJld2FyZCInChFHZXRCYWxhbmNlUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJIncKEkdldEJhbGFuY2VSZXNwb25zZRITCgtjdXN0b21lcl9pZBgBIAEoCRIUCgx0b3RhbF9wb2ludHMYAiABKAUSNgoRYXZhaWxhYmxlX3Jld2FyZHMYAyADKAsyGy5sb3lhbHR5LnYxLkF2YWlsYWJsZVJld2FyZCKLAgoNUmVkZWVtUmVxdWVzdBISCgVwaG9uZRgBIAEoCUgAiAEBEhgKC2N1c3RvbWVyX2lkGAIgASgJSAGIAQESEwoGcG9pbnRzGAMgASgFSAKIAQESFQoIc3RvcmVfaWQYBCABKAlIA4gBARIWCglvcmRlcl9yZWYYBSABKAlIBIgBARIWCglyZXdhcmRfaWQYBiABKAlIBYgBARIVCghxdWFudGl0eRgHIAEoBUgGiAEBQggKBl9waG9uZUIOCgxfY3VzdG9tZXJfaWRCCQoHX3BvaW50c0ILCglfc3RvcmVfaWRCDAoKX29yZGVyX3JlZkIMCgpfcmV3YXJkX2lkQgsKCV9xdWFudGl0eSLLAQoOUmVkZWVtUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1yZWRlbXB0aW9uX2lkGAIgASgJEhcKD3BvaW50c19yZWRlZW1lZBgDIAEoBRIUCgxyZXdhcmRfdGl0bGUYBCABKAkSGAoQcmVtYWluaW5nX3BvaW50cxgFIAEoBRIWCglyZXdhcmRfaWQYBiABKAlIAIgBARIVCghxdWFudGl0eRgHIAEoBUgBiAEBQgwKCl9yZXdhcmRfaWRCCwoJX3F1YW50aXR5IucBChVQcmV2aWV3Q2hlY2tpblJlcXVlc3QSEgoFcGhvbmUYASABKAlIAIgBARIYCgtjdXN0b21lcl9pZBgCIAEoCUgBiAEBEhUKCHN0b3JlX2lkGAMgASgJSAKIAQESEwoGYW1vdW50GAQgASgBSAOIAQESEgoFdW5pdHMYBSABKAVIBIgBARIWCglvcmRlcl9yZWYYBiABKAlIBYgBAUIICgZfcGhvbmVCDgoMX2N1c3RvbWVyX2lkQgsKCV9zdG9yZV9pZEIJCgdfYW1vdW50QggKBl91bml0c0IMCgpfb3JkZXJfcmVmIu8BChZQcmV2aWV3Q2hlY2tpblJlc3BvbnNlEhMKC2Jhc2VfcG9pbnRzGAEgASgFEhgKEHByb21vdGlvbl9wb2ludHMYAiABKAUSFAoMcHJvbW90aW9uX2lkGAMgASgJEhYKDnBvaW50c19hd2FyZGVkGAQgASgFEhoKEnRvdGFsX3BvaW50c19hZnRlchgFIAEoBRIeChZyZXdhcmRfYXZhaWxhYmxlX2FmdGVyGAYgASgIEjwKF2F2YWlsYWJsZV9yZXdhcmRzX2FmdGVyGAcgAygLMhsubG95YWx0eS52MS5BdmFpbGFibGVSZXdhcmQiwgEKFFJlZnVuZENoZWNraW5SZXF1ZXN0EhcKCmNoZWNraW5faWQYASABKAlIAIgBARIWCglvcmRlcl9yZWYYAiABKAlIAYgBARITCgZhbW91bnQYAyABKAFIAogBARISCgV1bml0cxgEIAEoBUgDiAEBEhMKBnJlYXNvbhgFIAEoCUgEiAEBQg0KC19jaGVja2luX2lkQgwKCl9vcmRlcl9yZWZCCQoHX2Ftb3VudEIICgZfdW5pdHNCCQoHX3JlYXNvbiJ+ChVSZWZ1bmRDaGVja2luUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIRCglyZWZ1bmRfaWQYAiABKAkSEgoKY2hlY2tpbl9pZBgDIAEoCRIXCg9wb2ludHNfcmV2ZXJzZWQYBCABKAUSFAoMdG90YWxfcG9pbnRzGAUgASgFIosBChVWb2lkUmVkZW1wdGlvblJlcXVlc3QSGgoNcmVkZW1wdGlvbl9pZBgBIAEoCUgAiAEBEhYKCW9yZGVyX3JlZhgCIAEoCUgBiAEBEhMKBnJlYXNvbhgDIAEoCUgCiAEBQhAKDl9yZWRlbXB0aW9uX2lkQgwKCl9vcmRlcl9yZWZCCQoHX3JlYXNvbiJvChZWb2lkUmVkZW1wdGlvblJlc3BvbnNlEg8KB3N1Y2Nlc3MYASABKAgSFQoNcmVkZW1wdGlvbl9pZBgCIAEoCRIXCg9wb2ludHNfcmVzdG9yZWQYAyABKAUSFAoMdG90YWxfcG9pbnRzGAQgASgFMrEGCgpMb3lhbHR5UG9zEl4KB0NoZWNraW4SGi5sb3lhbHR5LnYxLkNoZWNraW5SZXF1ZXN0GhsubG95YWx0eS52MS5DaGVja2luUmVzcG9uc2UiGoLT5JMCFDoBKiIPL3YxL3Bvcy9jaGVja2luEokBCgtHZXRDdXN0b21lchIoLmxveWFsdHkudjEuTG95YWx0eVBvc0dldEN1c3RvbWVyUmVxdWVzdBopLmxveWFsdHkudjEuTG95YWx0eVBvc0dldEN1c3RvbWVyUmVzcG9uc2UiJYLT5JMCHxIdL3YxL3Bvcy9jdXN0b21lci97aWRlbnRpZmllcn0ScQoKR2V0QmFsYW5jZRIdLmxveWFsdHkudjEuR2V0QmFsYW5jZVJlcXVlc3QaHi5sb3lhbHR5LnYxLkdldEJhbGFuY2VSZXNwb25zZSIkgtPkkwIeEhwvdjEvcG9zL2JhbGFuY2Uve2lkZW50aWZpZXJ9EloKBlJlZGVlbRIZLmxveWFsdHkudjEuUmVkZWVtUmVxdWVzdBoaLmxveWFsdHkudjEuUmVkZWVtUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL3Bvcy9yZWRlZW0SfgoOUHJldmlld0NoZWNraW4SIS5sb3lhbHR5LnYxLlByZXZpZXdDaGVja2luUmVxdWVzdBoiLmxveWFsdHkudjEuUHJldmlld0NoZWNraW5SZXNwb25zZSIlkAIBgtPkkwIcOgEqIhcvdjEvcG9zL2NoZWNraW4vcHJldmlldxJvCg1SZWZ1bmRDaGVja2luEiAubG95YWx0eS52MS5SZWZ1bmRDaGVja2luUmVxdWVzdBohLmxveWFsdHkudjEuUmVmdW5kQ2hlY2tpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9wb3MvcmVmdW5kEncKDlZvaWRSZWRlbXB0aW9uEiEubG95YWx0eS52MS5Wb2lkUmVkZW1wdGlvblJlcXVlc3QaIi5sb3lhbHR5LnYxLlZvaWRSZWRlbXB0aW9uUmVzcG9uc2UiHoLT5JMCGDoBKiITL3YxL3Bvcy9yZWRlZW0vdm9pZGIGcHJvdG8z", [file_google_api_annotations, file_loyalty_v1_types]);
 
 /**
  * Request of LoyaltyPos.Checkin. Exactly one of phone and customer_id
@@ -129,6 +129,38 @@ export type CheckinResponse = Message<"loyalty.v1.CheckinResponse"> & {
    * @generated from field: string checkin_id = 7;
    */
   checkinId: string;
+
+  /**
+   * The fields below are set for a business that uses the rewards
+   * catalogue (a reward beyond the default one, or an active promotion);
+   * a business that never touched it gets the reference's answer, byte for
+   * byte (REST leaves them out).
+   * Points of the program's rule (points_awarded = base_points + promotion_points).
+   *
+   * @generated from field: optional int32 base_points = 8;
+   */
+  basePoints?: number | undefined;
+
+  /**
+   * The promotion's bonus (0 without one).
+   *
+   * @generated from field: optional int32 promotion_points = 9;
+   */
+  promotionPoints?: number | undefined;
+
+  /**
+   * The promotion applied ("" without one).
+   *
+   * @generated from field: optional string promotion_id = 10;
+   */
+  promotionId?: string | undefined;
+
+  /**
+   * Active rewards the balance affords now, cheapest first.
+   *
+   * @generated from field: repeated loyalty.v1.AvailableReward available_rewards = 11;
+   */
+  availableRewards: AvailableReward[];
 };
 
 /**
@@ -220,6 +252,14 @@ export type LoyaltyPosGetCustomerResponse = Message<"loyalty.v1.LoyaltyPosGetCus
    * @generated from field: double lifetime_points = 7;
    */
   lifetimePoints: number;
+
+  /**
+   * Active rewards the balance affords now, cheapest first (for a business
+   * that uses the rewards catalogue, as in CheckinResponse).
+   *
+   * @generated from field: repeated loyalty.v1.AvailableReward available_rewards = 8;
+   */
+  availableRewards: AvailableReward[];
 };
 
 /**
@@ -270,6 +310,14 @@ export type GetBalanceResponse = Message<"loyalty.v1.GetBalanceResponse"> & {
    * @generated from field: int32 total_points = 2;
    */
   totalPoints: number;
+
+  /**
+   * Active rewards the balance affords now, cheapest first (for a business
+   * that uses the rewards catalogue, as in CheckinResponse).
+   *
+   * @generated from field: repeated loyalty.v1.AvailableReward available_rewards = 3;
+   */
+  availableRewards: AvailableReward[];
 };
 
 /**
@@ -322,6 +370,21 @@ export type RedeemRequest = Message<"loyalty.v1.RedeemRequest"> & {
    * @generated from field: optional string order_ref = 5;
    */
   orderRef?: string | undefined;
+
+  /**
+   * A reward of the catalogue; absent = the default reward. With it, points
+   * (when given) must equal cost x quantity.
+   *
+   * @generated from field: optional string reward_id = 6;
+   */
+  rewardId?: string | undefined;
+
+  /**
+   * Units of the reward, 1-100 (default 1).
+   *
+   * @generated from field: optional int32 quantity = 7;
+   */
+  quantity?: number | undefined;
 };
 
 /**
@@ -371,6 +434,19 @@ export type RedeemResponse = Message<"loyalty.v1.RedeemResponse"> & {
    * @generated from field: int32 remaining_points = 5;
    */
   remainingPoints: number;
+
+  /**
+   * The reward redeemed and how many (set for a business that uses the
+   * rewards catalogue, as in CheckinResponse).
+   *
+   * @generated from field: optional string reward_id = 6;
+   */
+  rewardId?: string | undefined;
+
+  /**
+   * @generated from field: optional int32 quantity = 7;
+   */
+  quantity?: number | undefined;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/types.proto.
  */
 export const file_loyalty_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIsoCCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGlmZXRpbWVfcG9pbnRzGAsgASgBItsDCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoCRINCgVkZWx0YRgCIAEoBRIOCgZyZWFzb24YAyABKAkSKQoEdHlwZRgEIAEoDjIbLmxveWFsdHkudjEuTGVkZ2VyRW50cnlUeXBlEhAKCHN0b3JlX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWJhbGFuY2VfYWZ0ZXIYByABKAUSEgoKYXBpX2tleV9pZBgIIAEoCRIQCghvd25lcl9pZBgJIAEoCRIVCg1yZWRlbXB0aW9uX2lkGAogASgJEhIKCmNoZWNraW5faWQYCyABKAkSEQoJb3JkZXJfcmVmGAwgASgJEg4KBmFtb3VudBgNIAEoARINCgV1bml0cxgOIAEoBRISCgpzdG9yZV9uYW1lGA8gASgJEhQKDGFwaV9rZXlfbmFtZRgQIAEoCRIXCg9yZWZ1bmRlZF9wb2ludHMYESABKAUSFwoPcmVmdW5kZWRfYW1vdW50GBIgASgBEhYKDnJlZnVuZGVkX3VuaXRzGBMgASgFEhYKDmZ1bGx5X3JlZnVuZGVkGBQgASgIEg4KBnZvaWRlZBgVIAEoCCI6Cg9BdmFpbGFibGVSZXdhcmQSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSDAoEY29zdBgDIAEoBSI4CgpQYWdpbmF0aW9uEgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDQoFdG90YWwYAyABKAUiggEKBVN0b3JlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYXJjaGl2ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuABCgdQcm9ncmFtEiUKBG1vZGUYASABKA4yFy5sb3lhbHR5LnYxLlByb2dyYW1Nb2RlEiAKGHBvaW50c19wZXJfY3VycmVuY3lfdW5pdBgCIAEoARIXCg9wb2ludHNfcGVyX3VuaXQYAyABKAUSGAoQcG9pbnRzX3Blcl92aXNpdBgEIAEoBRIYChByZXdhcmRfdGhyZXNob2xkGAUgASgFEhQKDHJld2FyZF90aXRsZRgGIAEoCRIXCg9kZWZhdWx0X2NvdW50cnkYByABKAkSEAoIY3VycmVuY3kYCCABKAki1gEKBkFwaUtleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByZWZpeBgDIAEoCRIQCghzdG9yZV9pZBgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKkoKDkN1c3RvbWVyU3RhdHVzEh8KG0NVU1RPTUVSX1NUQVRVU19VTlNQRUNJRklFRBAAEgoKBkFDVElWRRABEgsKB0JMT0NLRUQQAipLCgtQcm9ncmFtTW9kZRIcChhQUk9HUkFNX01PREVfVU5TUEVDSUZJRUQQABIJCgVTUEVORBABEggKBFVOSVQQAhIJCgVWSVNJVBADKpsBCg9MZWRnZXJFbnRyeVR5cGUSIQodTEVER0VSX0VOVFJZX1RZUEVfVU5TUEVDSUZJRUQQABILCgdDSEVDS0lOEAESDgoKUkVERU1QVElPThACEg4KCkFESlVTVE1FTlQQAxILCgdJTklUSUFMEAQSCgoGSU1QT1JUEAUSCgoGUkVGVU5EEAYSEwoPUkVERU1QVElPTl9WT0lEEAdiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIsoCCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGlmZXRpbWVfcG9pbnRzGAsgASgBItEECgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoCRINCgVkZWx0YRgCIAEoBRIOCgZyZWFzb24YAyABKAkSKQoEdHlwZRgEIAEoDjIbLmxveWFsdHkudjEuTGVkZ2VyRW50cnlUeXBlEhAKCHN0b3JlX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWJhbGFuY2VfYWZ0ZXIYByABKAUSEgoKYXBpX2tleV9pZBgIIAEoCRIQCghvd25lcl9pZBgJIAEoCRIVCg1yZWRlbXB0aW9uX2lkGAogASgJEhIKCmNoZWNraW5faWQYCyABKAkSEQoJb3JkZXJfcmVmGAwgASgJEg4KBmFtb3VudBgNIAEoARINCgV1bml0cxgOIAEoBRISCgpzdG9yZV9uYW1lGA8gASgJEhQKDGFwaV9rZXlfbmFtZRgQIAEoCRIXCg9yZWZ1bmRlZF9wb2ludHMYESABKAUSFwoPcmVmdW5kZWRfYW1vdW50GBIgASgBEhYKDnJlZnVuZGVkX3VuaXRzGBMgASgFEhYKDmZ1bGx5X3JlZnVuZGVkGBQgASgIEg4KBnZvaWRlZBgVIAEoCBIZCgxwcm9tb3Rpb25faWQYFiABKAlIAIgBARIWCglyZXdhcmRfaWQYFyABKAlIAYgBARIVCghxdWFudGl0eRgYIAEoBUgCiAEBQg8KDV9wcm9tb3Rpb25faWRCDAoKX3Jld2FyZF9pZEILCglfcXVhbnRpdHkiOgoPQXZhaWxhYmxlUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIoIBCgVTdG9yZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2FyY2hpdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKyAgoHUHJvZ3JhbRIlCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZRIgChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAESFwoPcG9pbnRzX3Blcl91bml0GAMgASgFEhgKEHBvaW50c19wZXJfdmlzaXQYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIUCgxyZXdhcmRfdGl0bGUYBiABKAkSFwoPZGVmYXVsdF9jb3VudHJ5GAcgASgJEhAKCGN1cnJlbmN5GAggASgJEhAKCHRpbWV6b25lGAkgASgJEiMKB3Jld2FyZHMYCiADKAsyEi5sb3lhbHR5LnYxLlJld2FyZBIZChFkZWZhdWx0X3Jld2FyZF9pZBgLIAEoCSLzAQoGUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUSDgoGYWN0aXZlGAQgASgIEhIKBXN0b2NrGAUgASgFSACIAQESHwoScGVyX2N1c3RvbWVyX2xpbWl0GAYgASgFSAGIAQESFgoOcmVkZWVtZWRfY291bnQYByABKAUSEgoKaXNfZGVmYXVsdBgIIAEoCBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfc3RvY2tCFQoTX3Blcl9jdXN0b21lcl9saW1pdCLcAwoJUHJvbW90aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJwoEa2luZBgDIAEoDjIZLmxveWFsdHkudjEuUHJvbW90aW9uS2luZBISCgptdWx0aXBsaWVyGAQgASgBEhQKDGJvbnVzX3BvaW50cxgFIAEoBRItCglzdGFydHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCHdlZWtkYXlzGAggAygOMhMubG95YWx0eS52MS5XZWVrZGF5EhIKCnN0YXJ0X3RpbWUYCSABKAkSEAoIZW5kX3RpbWUYCiABKAkSEgoKbWluX2Ftb3VudBgLIAEoARIRCglzdG9yZV9pZHMYDCADKAkSHQoVbWF4X3VzZXNfcGVyX2N1c3RvbWVyGA0gASgFEiIKA3BlchgOIAEoDjIVLmxveWFsdHkudjEuVXNlUGVyaW9kEg4KBmFjdGl2ZRgPIAEoCBIuCgpjcmVhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdzdW1tYXJ5GBEgASgJItYBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSEAoIc3RvcmVfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpKCg5DdXN0b21lclN0YXR1cxIfChtDVVNUT01FUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARILCgdCTE9DS0VEEAIqSwoLUHJvZ3JhbU1vZGUSHAoYUFJPR1JBTV9NT0RFX1VOU1BFQ0lGSUVEEAASCQoFU1BFTkQQARIICgRVTklUEAISCQoFVklTSVQQAyqqAQoPTGVkZ2VyRW50cnlUeXBlEiEKHUxFREdFUl9FTlRSWV9UWVBFX1VOU1BFQ0lGSUVEEAASCwoHQ0hFQ0tJThABEg4KClJFREVNUFRJT04QAhIOCgpBREpVU1RNRU5UEAMSCwoHSU5JVElBTBAEEgoKBklNUE9SVBAFEgoKBlJFRlVORBAGEhMKD1JFREVNUFRJT05fVk9JRBAHEg0KCVBST01PVElPThAIKkoKDVByb21vdGlvbktpbmQSHgoaUFJPTU9USU9OX0tJTkRfVU5TUEVDSUZJRUQQABIOCgpNVUxUSVBMSUVSEAESCQoFQk9OVVMQAiphCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABIHCgNNT04QARIHCgNUVUUQAhIHCgNXRUQQAxIHCgNUSFUQBBIHCgNGUkkQBRIHCgNTQVQQBhIHCgNTVU4QByo+CglVc2VQZXJpb2QSGgoWVVNFX1BFUklPRF9VTlNQRUNJRklFRBAAEgcKA0RBWRABEgwKCEFMTF9USU1FEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A loyalty customer of one business.
@@ -267,6 +267,27 @@ export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
    * @generated from field: bool voided = 21;
    */
   voided: boolean;
+
+  /**
+   * PROMOTION entries: the promotion that gave the bonus.
+   *
+   * @generated from field: optional string promotion_id = 22;
+   */
+  promotionId?: string | undefined;
+
+  /**
+   * REDEMPTION entries of a reward other than the default one: the reward
+   * redeemed, and how many (absent otherwise, so the reference's entries
+   * keep their shape).
+   *
+   * @generated from field: optional string reward_id = 23;
+   */
+  rewardId?: string | undefined;
+
+  /**
+   * @generated from field: optional int32 quantity = 24;
+   */
+  quantity?: number | undefined;
 };
 
 /**
@@ -452,6 +473,28 @@ export type Program = Message<"loyalty.v1.Program"> & {
    * @generated from field: string currency = 8;
    */
   currency: string;
+
+  /**
+   * IANA time zone of the program (promotions' windows and days), defaulted
+   * from the business's country (IE -> Europe/Dublin).
+   *
+   * @generated from field: string timezone = 9;
+   */
+  timezone: string;
+
+  /**
+   * The rewards catalogue, the default reward first, then oldest first.
+   *
+   * @generated from field: repeated loyalty.v1.Reward rewards = 10;
+   */
+  rewards: Reward[];
+
+  /**
+   * The default reward: the one reward_threshold and reward_title describe.
+   *
+   * @generated from field: string default_reward_id = 11;
+   */
+  defaultRewardId: string;
 };
 
 /**
@@ -460,6 +503,209 @@ export type Program = Message<"loyalty.v1.Program"> & {
  */
 export const ProgramSchema: GenMessage<Program> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_types, 5);
+
+/**
+ * A reward of the catalogue (contract section 9).
+ *
+ * @generated from message loyalty.v1.Reward
+ */
+export type Reward = Message<"loyalty.v1.Reward"> & {
+  /**
+   * The reward's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * 1-100 characters.
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * Points one unit costs, 1-10,000,000.
+   *
+   * @generated from field: int32 cost = 3;
+   */
+  cost: number;
+
+  /**
+   * Only active rewards can be redeemed and are offered.
+   *
+   * @generated from field: bool active = 4;
+   */
+  active: boolean;
+
+  /**
+   * Units left; absent = unlimited. A redemption takes `quantity`, a void
+   * gives them back.
+   *
+   * @generated from field: optional int32 stock = 5;
+   */
+  stock?: number | undefined;
+
+  /**
+   * How many units one customer may redeem in all (voids give them back);
+   * absent = no limit.
+   *
+   * @generated from field: optional int32 per_customer_limit = 6;
+   */
+  perCustomerLimit?: number | undefined;
+
+  /**
+   * Units redeemed and not voided.
+   *
+   * @generated from field: int32 redeemed_count = 7;
+   */
+  redeemedCount: number;
+
+  /**
+   * The default reward (reward_threshold / reward_title of the program).
+   *
+   * @generated from field: bool is_default = 8;
+   */
+  isDefault: boolean;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.Reward.
+ * Use `create(RewardSchema)` to create a new message.
+ */
+export const RewardSchema: GenMessage<Reward> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_types, 6);
+
+/**
+ * A promotion (contract section 9). A check-in qualifies when its base points
+ * are > 0 and every condition holds at its time, in the program's time zone.
+ *
+ * @generated from message loyalty.v1.Promotion
+ */
+export type Promotion = Message<"loyalty.v1.Promotion"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * 1-100 characters.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: loyalty.v1.PromotionKind kind = 3;
+   */
+  kind: PromotionKind;
+
+  /**
+   * MULTIPLIER: 1.01-10, at most 2 decimals.
+   *
+   * @generated from field: double multiplier = 4;
+   */
+  multiplier: number;
+
+  /**
+   * BONUS: 1-100,000.
+   *
+   * @generated from field: int32 bonus_points = 5;
+   */
+  bonusPoints: number;
+
+  /**
+   * From this instant (inclusive).
+   *
+   * @generated from field: google.protobuf.Timestamp starts_at = 6;
+   */
+  startsAt?: Timestamp | undefined;
+
+  /**
+   * Until this instant (exclusive); absent = no end.
+   *
+   * @generated from field: google.protobuf.Timestamp ends_at = 7;
+   */
+  endsAt?: Timestamp | undefined;
+
+  /**
+   * Local days it applies on; empty = every day.
+   *
+   * @generated from field: repeated loyalty.v1.Weekday weekdays = 8;
+   */
+  weekdays: Weekday[];
+
+  /**
+   * Local window "HH:MM" (start inclusive, end exclusive); both empty = all day.
+   *
+   * @generated from field: string start_time = 9;
+   */
+  startTime: string;
+
+  /**
+   * @generated from field: string end_time = 10;
+   */
+  endTime: string;
+
+  /**
+   * The check-in's amount must be at least this (SPEND); 0 = no minimum.
+   *
+   * @generated from field: double min_amount = 11;
+   */
+  minAmount: number;
+
+  /**
+   * Stores it applies in; empty = every store (and check-ins without one).
+   *
+   * @generated from field: repeated string store_ids = 12;
+   */
+  storeIds: string[];
+
+  /**
+   * Uses per customer per `per`; 0 = unlimited.
+   *
+   * @generated from field: int32 max_uses_per_customer = 13;
+   */
+  maxUsesPerCustomer: number;
+
+  /**
+   * @generated from field: loyalty.v1.UsePeriod per = 14;
+   */
+  per: UsePeriod;
+
+  /**
+   * Only active promotions apply; at most 10 active.
+   *
+   * @generated from field: bool active = 15;
+   */
+  active: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 16;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * A plain-language summary ("Double points on Tuesdays 14:00-17:00, Europe/Dublin time").
+   *
+   * @generated from field: string summary = 17;
+   */
+  summary: string;
+};
+
+/**
+ * Describes the message loyalty.v1.Promotion.
+ * Use `create(PromotionSchema)` to create a new message.
+ */
+export const PromotionSchema: GenMessage<Promotion> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_types, 7);
 
 /**
  * An API key of a business, as listed (never with its secret).
@@ -525,7 +771,7 @@ export type ApiKey = Message<"loyalty.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 6);
+  messageDesc(file_loyalty_v1_types, 8);
 
 /**
  * The lifecycle state of a customer. The JSON names (`ACTIVE`, `BLOCKED`) are
@@ -666,6 +912,13 @@ export enum LedgerEntryType {
    * @generated from enum value: REDEMPTION_VOID = 7;
    */
   REDEMPTION_VOID = 7,
+
+  /**
+   * A promotion's bonus on a check-in (promotion_id and checkin_id set).
+   *
+   * @generated from enum value: PROMOTION = 8;
+   */
+  PROMOTION = 8,
 }
 
 /**
@@ -673,4 +926,121 @@ export enum LedgerEntryType {
  */
 export const LedgerEntryTypeSchema: GenEnum<LedgerEntryType> = /*@__PURE__*/
   enumDesc(file_loyalty_v1_types, 2);
+
+/**
+ * What a promotion gives.
+ *
+ * @generated from enum loyalty.v1.PromotionKind
+ */
+export enum PromotionKind {
+  /**
+   * @generated from enum value: PROMOTION_KIND_UNSPECIFIED = 0;
+   */
+  PROMOTION_KIND_UNSPECIFIED = 0,
+
+  /**
+   * Points x multiplier (the bonus is floor(base x multiplier) - base).
+   *
+   * @generated from enum value: MULTIPLIER = 1;
+   */
+  MULTIPLIER = 1,
+
+  /**
+   * A fixed number of bonus points.
+   *
+   * @generated from enum value: BONUS = 2;
+   */
+  BONUS = 2,
+}
+
+/**
+ * Describes the enum loyalty.v1.PromotionKind.
+ */
+export const PromotionKindSchema: GenEnum<PromotionKind> = /*@__PURE__*/
+  enumDesc(file_loyalty_v1_types, 3);
+
+/**
+ * A day of the week, in the program's time zone.
+ *
+ * @generated from enum loyalty.v1.Weekday
+ */
+export enum Weekday {
+  /**
+   * @generated from enum value: WEEKDAY_UNSPECIFIED = 0;
+   */
+  WEEKDAY_UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MON = 1;
+   */
+  MON = 1,
+
+  /**
+   * @generated from enum value: TUE = 2;
+   */
+  TUE = 2,
+
+  /**
+   * @generated from enum value: WED = 3;
+   */
+  WED = 3,
+
+  /**
+   * @generated from enum value: THU = 4;
+   */
+  THU = 4,
+
+  /**
+   * @generated from enum value: FRI = 5;
+   */
+  FRI = 5,
+
+  /**
+   * @generated from enum value: SAT = 6;
+   */
+  SAT = 6,
+
+  /**
+   * @generated from enum value: SUN = 7;
+   */
+  SUN = 7,
+}
+
+/**
+ * Describes the enum loyalty.v1.Weekday.
+ */
+export const WeekdaySchema: GenEnum<Weekday> = /*@__PURE__*/
+  enumDesc(file_loyalty_v1_types, 4);
+
+/**
+ * The period of a promotion's uses per customer.
+ *
+ * @generated from enum loyalty.v1.UsePeriod
+ */
+export enum UsePeriod {
+  /**
+   * @generated from enum value: USE_PERIOD_UNSPECIFIED = 0;
+   */
+  USE_PERIOD_UNSPECIFIED = 0,
+
+  /**
+   * Per local calendar day of the program's time zone.
+   *
+   * @generated from enum value: DAY = 1;
+   */
+  DAY = 1,
+
+  /**
+   * In all.
+   *
+   * @generated from enum value: ALL_TIME = 2;
+   */
+  ALL_TIME = 2,
+}
+
+/**
+ * Describes the enum loyalty.v1.UsePeriod.
+ */
+export const UsePeriodSchema: GenEnum<UsePeriod> = /*@__PURE__*/
+  enumDesc(file_loyalty_v1_types, 5);
 

@@ -13,6 +13,8 @@ export interface Program {
   defaultCountry: string;
   /** ISO 4217 code, e.g. "EUR". */
   currency: string;
+  /** IANA time zone (contract §9). */
+  timezone: string;
   updatedAt: Date;
 }
 
@@ -29,6 +31,7 @@ export const ProgramSchema = new EntitySchema<Program>({
     rewardTitle: { type: "string", length: 100 },
     defaultCountry: { type: "string", length: 2 },
     currency: { type: "string", length: 3, default: "EUR" },
+    timezone: { type: "string", length: 64, default: "Europe/Dublin" },
     updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
   },
 });

@@ -10,6 +10,8 @@ import { CustomersPage } from "./pages/customers-page.js";
 import { DashboardPage } from "./pages/dashboard-page.js";
 import { ProgramPage } from "./pages/program-page.js";
 import { StoresPage } from "./pages/stores-page.js";
+import { RewardsPage } from "./pages/rewards-page.js";
+import { PromotionsPage } from "./pages/promotions-page.js";
 import { ImportExportPage } from "./pages/import-export-page.js";
 import { href, navigate, useRoute, type Route } from "./router.js";
 import { clearSession, isLive, loadSession, saveSession, SESSION_STORAGE_KEY, type Session } from "./session.js";
@@ -132,6 +134,8 @@ const NAV: { label: ReactNode; name: string; target: string; match: string }[] =
   { label: "Dashboard", name: "Dashboard", target: href("dashboard"), match: "dashboard" },
   { label: "Customers", name: "Customers", target: href("customers"), match: "customers" },
   { label: "Program", name: "Program", target: href("program"), match: "program" },
+  { label: "Rewards", name: "Rewards", target: href("rewards"), match: "rewards" },
+  { label: "Promotions", name: "Promotions", target: href("promotions"), match: "promotions" },
   { label: "Stores", name: "Stores", target: href("stores"), match: "stores" },
   // Called what it is: there is no billing yet (the old #/billing/api-key still opens it).
   { label: "API keys", name: "API keys", target: href("api-keys"), match: "api-keys" },
@@ -157,6 +161,10 @@ function pageOf(route: Route): { key: string; title: string; node: ReactNode } {
       return { key: "program", title: "Program", node: <ProgramPage /> };
     case "stores":
       return { key: "stores", title: "Stores", node: <StoresPage /> };
+    case "rewards":
+      return { key: "rewards", title: "Rewards", node: <RewardsPage /> };
+    case "promotions":
+      return { key: "promotions", title: "Promotions", node: <PromotionsPage /> };
     case "import-export":
       return { key: "import-export", title: "Import and export", node: <ImportExportPage /> };
     default:

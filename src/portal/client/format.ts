@@ -79,6 +79,8 @@ export function ledgerTypeLabel(t: LedgerEntryType): string {
       return "Refund";
     case LedgerEntryType.REDEMPTION_VOID:
       return "Voided redemption";
+    case LedgerEntryType.PROMOTION:
+      return "Promotion";
     case LedgerEntryType.IMPORT:
       return "Import";
     default:

@@ -6,7 +6,8 @@ import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin, type GetCustomerResponse } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
-import { EntryDetails, RedeemRewardPanel, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
+import { EntryDetails, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
+import { RewardsRedeemPanel } from "../components/rewards-redeem.js";
 import { customerName, formatDateTime, formatDelta, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
 
@@ -52,7 +53,7 @@ export function CustomerPage({ id }: { id: string }) {
             </div>
           </section>
           <div className="columns">
-            <RedeemRewardPanel customer={customer} balance={detail.data.totalPoints} />
+            <RewardsRedeemPanel customer={customer} balance={detail.data.totalPoints} />
             <AdjustPoints customer={customer} />
             <EditCustomer customer={customer} />
           </div>
