@@ -121,7 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     listCacheTtlMs: intVar(env, "LIST_CACHE_TTL_MS", 3_000, 0, 60_000),
     loginAttemptsPerAccount: intVar(env, "LOGIN_ATTEMPTS_PER_ACCOUNT", 10, 1, 1_000_000),
     loginAttemptsPerAddress: intVar(env, "LOGIN_ATTEMPTS_PER_ADDRESS", 100, 1, 100_000_000),
-    registrationsPerAddress: intVar(env, "REGISTRATIONS_PER_ADDRESS", 50, 1, 100_000_000),
+    registrationsPerAddress: intVar(env, "REGISTRATIONS_PER_ADDRESS", 200, 1, 100_000_000),
     trustProxy: boolVar(env, "TRUST_PROXY", false),
   };
 }
