@@ -92,24 +92,16 @@ export function createLifecycleRepository(db: Db) {
     },
 
     /**
-     * The check-in holding an orderRef's claim, read outside the current
-     * transaction: after a check-in lost the claim to a unique violation,
-     * its own transaction cannot run statements until it rolls back.
+     * The check-in holding an orderRef's claim. Read outside the current
+     * transaction by default: after a check-in lost the claim to a unique
+     * violation, its own transaction cannot run statements until it rolls
+     * back. A preview reads it inside the caller's snapshot (`inTransaction`).
      */
-    async claimHolder(businessId: string, orderRef: string): Promise<string | undefined> {
-      const rows = await db.queryOutsideTransaction<{ checkin_id: string }>(
-        `select checkin_id from order_ref_claim where business_id = ? and order_ref = ?`,
-        [businessId, orderRef],
-      );
-      return rows[0]?.checkin_id;
-    },
-
-    /** The holder of an orderRef's claim (for a preview: inside the caller's snapshot). */
-    async claimOf(businessId: string, orderRef: string): Promise<string | undefined> {
-      const rows = await db.query<{ checkin_id: string }>(
-        `select checkin_id from order_ref_claim where business_id = ? and order_ref = ?`,
-        [businessId, orderRef],
-      );
+    async claimHolder(businessId: string, orderRef: string, opts: { inTransaction?: boolean } = {}): Promise<string | undefined> {
+      const sql = `select checkin_id from order_ref_claim where business_id = ? and order_ref = ?`;
+      const rows = opts.inTransaction
+        ? await db.query<{ checkin_id: string }>(sql, [businessId, orderRef])
+        : await db.queryOutsideTransaction<{ checkin_id: string }>(sql, [businessId, orderRef]);
       return rows[0]?.checkin_id;
     },
 

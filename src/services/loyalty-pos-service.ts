@@ -87,6 +87,17 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     throw new DomainError("already_exists", `orderRef was already credited by check-in ${holder}`);
   }
 
+  /** What a check-in and its preview read from the request, the caller and the program alike. */
+  async function checkinRequest(req: { customerId?: string; phone?: string; storeId?: string; amount?: number; units?: number; orderRef?: string }, ctx: HandlerContext) {
+    const p = posPrincipal(ctx);
+    const program = await accounts.getProgram(p.businessId);
+    const rules = programToRules(program);
+    const { points, record } = checkinInput(rules, req);
+    const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
+    const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+    return { p, program, rules, points, record, ref, storeId };
+  }
+
   async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
     throw refusal(await customers.find(businessId, ref), neededPoints) ?? changedConcurrently();
   }
@@ -102,12 +113,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
 
   return {
     async checkin(req, ctx) {
-      const p = posPrincipal(ctx);
-      const program = await accounts.getProgram(p.businessId);
-      const rules = programToRules(program);
-      const { points, record } = checkinInput(rules, req);
-      const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
-      const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+      const { p, program, rules, points, record, ref, storeId } = await checkinRequest(req, ctx);
       const actor = { apiKeyId: p.apiKeyId };
       // A business without promotions pays for them only this length check.
       const facts = program.promotions.length === 0 ? undefined : checkinFacts(program, points, record.amountCents, storeId);
@@ -151,18 +157,13 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     },
 
     async previewCheckin(req, ctx) {
-      const p = posPrincipal(ctx);
-      const program = await accounts.getProgram(p.businessId);
-      const rules = programToRules(program);
-      const { points, record } = checkinInput(rules, req);
-      const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
-      const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
+      const { p, program, rules, points, record, ref, storeId } = await checkinRequest(req, ctx);
       const customer = await customers.find(p.businessId, ref);
       // The check-in's own refusals; an unknown phone would be enrolled, so it previews from 0.
       if (customer === undefined && "id" in ref) throw notFound("customer not found");
       if (customer?.status === "BLOCKED") throw new DomainError("permission_denied", "customer is blocked");
       if (record.orderRef !== undefined) {
-        const holder = await lifecycle.claimOf(p.businessId, record.orderRef);
+        const holder = await lifecycle.claimHolder(p.businessId, record.orderRef, { inTransaction: true });
         if (holder !== undefined) throw new DomainError("already_exists", `orderRef was already credited by check-in ${holder}`);
       }
       const facts = program.promotions.length === 0 ? undefined : checkinFacts(program, points, record.amountCents, storeId);
