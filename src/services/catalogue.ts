@@ -113,6 +113,15 @@ export interface RedeemChoice {
   guarded: boolean;
 }
 
+/** A redeem's answer names its reward and quantity only for a business that uses the catalogue (else the reference's shape). */
+export function withRewardChoice<T extends { rewardId?: string; quantity?: number }>(program: ProgramView, choice: RedeemChoice, res: T): T {
+  if (usesCatalogue(program)) {
+    res.rewardId = choice.reward.id;
+    res.quantity = choice.quantity;
+  }
+  return res;
+}
+
 /**
  * Resolves `rewardId`/`quantity`/`points` of a redeem (contract §9). With a
  * rewardId, points = cost × quantity (a given points that differs is 400);

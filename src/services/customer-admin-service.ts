@@ -22,7 +22,7 @@ import { ownerPrincipal } from "../transport/context.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
 import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from "./lifecycle.js";
-import { availableRewards, chooseReward, shaped, takeReward, usesCatalogue } from "./catalogue.js";
+import { availableRewards, chooseReward, shaped, takeReward, usesCatalogue, withRewardChoice } from "./catalogue.js";
 import { customerToProto, ledgerToProto, programToRules } from "./mappers.js";
 
 const HISTORY_LIMIT = 500;
@@ -276,12 +276,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         rewardTitle: title,
         remainingPoints: result.remainingPoints,
       });
-      // As the POS redeem: the reward's fields for a business that uses the catalogue.
-      if (usesCatalogue(program)) {
-        res.rewardId = choice.reward.id;
-        res.quantity = choice.quantity;
-      }
-      return res;
+      return withRewardChoice(program, choice, res);
     },
 
     async deleteCustomer(req, ctx) {

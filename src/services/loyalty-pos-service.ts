@@ -20,7 +20,7 @@ import { posPrincipal } from "../transport/context.js";
 import type { ServiceDeps } from "./deps.js";
 import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
 import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";
-import { applyPromotion, availableRewards, candidates, checkinFacts, chooseReward, previewPromotion, shaped, takeReward, usesCatalogue, type Applied } from "./catalogue.js";
+import { applyPromotion, availableRewards, candidates, checkinFacts, chooseReward, previewPromotion, shaped, takeReward, usesCatalogue, withRewardChoice, type Applied } from "./catalogue.js";
 
 /** A letter of any script: what makes a look-up identifier a customer id. */
 const LETTER = /\p{L}/u;
@@ -237,11 +237,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         rewardTitle: title,
         remainingPoints: result.remainingPoints,
       });
-      if (usesCatalogue(program)) {
-        res.rewardId = choice.reward.id;
-        res.quantity = choice.quantity;
-      }
-      return res;
+      return withRewardChoice(program, choice, res);
     },
   };
 }
