@@ -20,5 +20,10 @@ if (!(major >= REQUIRED_MAJOR)) {
   process.exit(1);
 }
 
+// V8's code cache on disk (Node 22.1+; under the system's temp folder, keyed
+// by Node's version): a warm start compiles the stack's modules once, not
+// at every start. A folder that cannot be written only turns it off.
+(await import("node:module")).enableCompileCache?.();
+
 if (process.argv[2] === "migrate") await import("./src/migrate-cli.js");
 else await import("./src/main.js");
