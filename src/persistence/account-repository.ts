@@ -312,9 +312,10 @@ export function createAccountRepository(db: Db) {
         ),
         // Each figure sums one ledger type (or one sign of ADJUSTMENT); issued
         // and redeemed are named sums of them (proto GetDashboardResponse).
-        db.query<{ day: string; earned: string; bonus: string; deducted: string; imported: string; opening: string; redeemed: string }>(
+        db.query<{ day: string; earned: string; promotion: string; bonus: string; deducted: string; imported: string; opening: string; redeemed: string }>(
           `select to_char(d.day, 'YYYY-MM-DD') as day,
                   coalesce(sum(l.delta) filter (where l.type = 'CHECKIN'), 0) as earned,
+                  coalesce(sum(l.delta) filter (where l.type = 'PROMOTION'), 0) as promotion,
                   coalesce(sum(l.delta) filter (where l.type = 'ADJUSTMENT' and l.delta > 0), 0) as bonus,
                   coalesce(-sum(l.delta) filter (where l.type = 'ADJUSTMENT' and l.delta < 0), 0) as deducted,
                   coalesce(sum(l.delta) filter (where l.type = 'IMPORT'), 0) as imported,
@@ -339,6 +340,7 @@ export function createAccountRepository(db: Db) {
         daily: daily.map((d) => ({
           date: d.day,
           earned: wholeNumber(d.earned),
+          promotion: wholeNumber(d.promotion),
           bonus: wholeNumber(d.bonus),
           deducted: wholeNumber(d.deducted),
           imported: wholeNumber(d.imported),

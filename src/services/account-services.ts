@@ -494,20 +494,22 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const program = await accounts.getProgram(p.businessId);
       const d = await accounts.dashboard(p.businessId, days, program.rewardThreshold);
       const sum = (f: (x: (typeof d.daily)[number]) => number) => d.daily.reduce((s, x) => s + f(x), 0);
+      // Issued: check-ins, their promotions, bonuses and imports; redeemed: rewards only (proto comments).
+      const issued = (x: (typeof d.daily)[number]) => x.earned + x.promotion + x.bonus + x.imported;
       return create(GetDashboardResponseSchema, {
         totalCustomers: d.totalCustomers,
         activeCustomers: d.activeCustomers,
         blockedCustomers: d.blockedCustomers,
         rewardsAvailable: d.rewardsAvailable,
-        // Issued: check-ins, bonuses and imports; redeemed: rewards only (proto comments).
-        pointsIssued: sum((x) => x.earned + x.bonus + x.imported),
+        pointsIssued: sum(issued),
         pointsRedeemed: sum((x) => x.redeemed),
         pointsEarned: sum((x) => x.earned),
         pointsBonus: sum((x) => x.bonus),
         pointsDeducted: sum((x) => x.deducted),
         pointsImported: sum((x) => x.imported),
         pointsOpening: sum((x) => x.opening),
-        daily: d.daily.map((x) => create(DailyPointsSchema, { date: x.date, issued: x.earned + x.bonus + x.imported, redeemed: x.redeemed })),
+        pointsPromotion: sum((x) => x.promotion),
+        daily: d.daily.map((x) => create(DailyPointsSchema, { date: x.date, issued: issued(x), redeemed: x.redeemed })),
       });
     },
   };

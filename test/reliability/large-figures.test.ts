@@ -129,6 +129,7 @@ function expected() {
     pointsDeducted: 0,
     pointsImported: 0,
     pointsOpening: 0,
+    pointsPromotion: 0,
   };
 }
 
@@ -175,6 +176,7 @@ describe("a dashboard whose sums pass 2^31 (3,000,000,000 points issued)", () =>
       pointsDeducted: d.pointsDeducted,
       pointsImported: d.pointsImported,
       pointsOpening: d.pointsOpening,
+      pointsPromotion: d.pointsPromotion,
     }).toEqual(expected());
     await expectAlive();
   });

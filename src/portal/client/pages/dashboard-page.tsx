@@ -24,7 +24,7 @@ export function DashboardPage() {
               {formatNumber(d.activeCustomers)} active · {formatNumber(d.blockedCustomers)} blocked
             </Stat>
             <Stat label={`Points issued (${DAYS} days)`} value={d.pointsIssued} testId="stat-points-issued">
-              {`Check-ins ${formatNumber(d.pointsEarned)} · bonuses ${formatNumber(d.pointsBonus)} · imports ${formatNumber(d.pointsImported)}. Opening balances (${formatNumber(d.pointsOpening)}) are not counted.`}
+              {`Check-ins ${formatNumber(d.pointsEarned)} · promotions ${formatNumber(d.pointsPromotion)} · bonuses ${formatNumber(d.pointsBonus)} · imports ${formatNumber(d.pointsImported)}. Opening balances (${formatNumber(d.pointsOpening)}) are not counted.`}
             </Stat>
             <Stat label={`Points redeemed for rewards (${DAYS} days)`} value={d.pointsRedeemed} testId="stat-points-redeemed">
               {`Rewards only; your deductions (${formatNumber(d.pointsDeducted)}) are not counted.`}
