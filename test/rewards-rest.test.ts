@@ -409,6 +409,87 @@ describe("promotions", () => {
   });
 });
 
+describe("refunds of promoted check-ins", () => {
+  test("promotion points come back in proportion; a full refund gives the use of a limited promotion back, a partial one does not", async () => {
+    const b = await registerBusiness(t.url);
+    const once = await createPromotion(b, { name: "First visit", kind: "BONUS", bonusPoints: 5, maxUsesPerCustomer: 1, per: "ALL_TIME" });
+    const phone = nextPhone();
+    const first = await checkin(b, { phone, amount: 10 });
+    expect(first.body).toMatchObject({ basePoints: 10, promotionPoints: 5, promotionId: once.id, pointsAwarded: 15, totalPoints: 15 });
+    expect((await checkin(b, { phone, amount: 10 })).body).toMatchObject({ promotionPoints: 0, totalPoints: 25 }); // spent
+    // 3.33 of 10.00: floor(15 × 333 / 1000) = 4 of the 15 (base and bonus together).
+    const part = await pos(b, "/v1/pos/refund", { checkinId: first.body.checkinId, amount: 3.33 });
+    expect(part.body).toMatchObject({ success: true, pointsReversed: 4, totalPoints: 21 });
+    expect((await checkin(b, { phone, amount: 10 })).body).toMatchObject({ promotionPoints: 0, totalPoints: 31 }); // still spent
+    // The rest, 6.67: the other 11; the check-in is undone, and so is its use of the promotion.
+    const rest_ = await pos(b, "/v1/pos/refund", { checkinId: first.body.checkinId });
+    expect(rest_.body).toMatchObject({ success: true, pointsReversed: 11, totalPoints: 20 });
+    const again = await checkin(b, { phone, amount: 10 });
+    expect(again.body).toMatchObject({ basePoints: 10, promotionPoints: 5, promotionId: once.id, pointsAwarded: 15, totalPoints: 35 });
+    expect((await checkin(b, { phone, amount: 10 })).body).toMatchObject({ promotionPoints: 0, totalPoints: 45 });
+    const uses = await t.sql(`select period, uses from promotion_use where business_id = $1`, [b.businessId]);
+    expect(uses).toEqual([{ period: "ALL", uses: 1 }]);
+    // An owner's full refund (no amount: all that is left) gives it back too.
+    const o = await owner(b, "POST", `/v1/owner/checkins/${again.body.checkinId}/refund`, {});
+    expect(o.status, o.text).toBe(200);
+    expect(o.body).toMatchObject({ pointsReversed: 15, totalPoints: 30 });
+    expect(await t.sql(`select period, uses from promotion_use where business_id = $1`, [b.businessId])).toEqual([{ period: "ALL", uses: 0 }]);
+    await ledgerMatches(b);
+  });
+
+  test("a per-DAY use goes back to the day it was counted on, not the day of the refund (Dublin summer: local midnight is 23:00 UTC)", async () => {
+    const b = await registerBusiness(t.url);
+    const daily = await createPromotion(b, { name: "Daily", kind: "MULTIPLIER", multiplier: 1.5, maxUsesPerCustomer: 1, per: "DAY" });
+    const phone = nextPhone();
+    at("2027-06-01T22:58:00Z"); // 23:58 IST, June 1
+    const a = await checkin(b, { phone, amount: 20 });
+    expect(a.body).toMatchObject({ basePoints: 20, promotionPoints: 10, promotionId: daily.id, totalPoints: 30 });
+    at("2027-06-01T23:10:00Z"); // 00:10 IST, June 2: a new day, a new use
+    expect((await checkin(b, { phone, amount: 20 })).body).toMatchObject({ promotionPoints: 10, totalPoints: 60 });
+    at("2027-06-01T23:20:00Z");
+    const r = await pos(b, "/v1/pos/refund", { checkinId: a.body.checkinId });
+    expect(r.body).toMatchObject({ pointsReversed: 30, totalPoints: 30 });
+    // June 2's use is still spent: the refund gave back June 1's.
+    at("2027-06-01T23:30:00Z");
+    expect((await checkin(b, { phone, amount: 20 })).body).toMatchObject({ promotionPoints: 0, totalPoints: 50 });
+    vi.useRealTimers();
+    expect(await t.sql(`select period, uses from promotion_use where business_id = $1 order by period`, [b.businessId])).toEqual([
+      { period: "2027-06-01", uses: 0 },
+      { period: "2027-06-02", uses: 1 },
+    ]);
+    await ledgerMatches(b);
+  });
+
+  test("a void of a redemption of 3 units gives back 3 units of stock and of the customer's count, once", async () => {
+    const b = await registerBusiness(t.url);
+    const phone = nextPhone();
+    await checkin(b, { phone, amount: 500 });
+    const mug = await createReward(b, { title: "Mug", cost: 20, stock: 10, perCustomerLimit: 4 });
+    const units = () =>
+      t.sql<{ stock: number; units: number }>(
+        `select r.stock, coalesce((select units from reward_customer_count c where c.business_id = r.business_id and c.reward_id = r.id), -1) as units
+         from reward r where r.business_id = $1 and r.id = $2`,
+        [b.businessId, mug.id],
+      );
+    const red = await pos(b, "/v1/pos/redeem", { phone, rewardId: mug.id, quantity: 3 });
+    expect(red.body).toMatchObject({ success: true, pointsRedeemed: 60, remainingPoints: 440, quantity: 3 });
+    expect(await units()).toEqual([{ stock: 7, units: 3 }]);
+    expectError(await pos(b, "/v1/pos/redeem", { phone, rewardId: mug.id, quantity: 2 }), 400, "failed_precondition", "reward limit reached");
+    const v = await owner(b, "POST", `/v1/owner/redemptions/${red.body.redemptionId}/void`, {});
+    expect(v.status, v.text).toBe(200);
+    expect(v.body).toMatchObject({ success: true, pointsRestored: 60, totalPoints: 500 });
+    expect(await units()).toEqual([{ stock: 10, units: 0 }]);
+    expectError(await pos(b, "/v1/pos/redeem/void", { redemptionId: red.body.redemptionId }), 400, "failed_precondition", "the redemption is already voided");
+    expect(await units()).toEqual([{ stock: 10, units: 0 }]);
+    const list = (await owner(b, "GET", "/v1/owner/rewards")).body.rewards;
+    expect(list.find((r: any) => r.id === mug.id)).toMatchObject({ stock: 10, redeemedCount: 0 });
+    // The customer may take the full limit again.
+    expect((await pos(b, "/v1/pos/redeem", { phone, rewardId: mug.id, quantity: 4 })).body).toMatchObject({ success: true, remainingPoints: 420 });
+    expect(await units()).toEqual([{ stock: 6, units: 4 }]);
+    await ledgerMatches(b);
+  });
+});
+
 describe("program timezone and currency", () => {
   test("defaults from the country; validated", async () => {
     const reg = await rest(t.url, "POST", "/v1/auth/register", {

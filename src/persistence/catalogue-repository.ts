@@ -248,6 +248,23 @@ export function createCatalogueRepository(db: Db) {
       return rows.length === 1;
     },
 
+    /**
+     * Gives back the promotion use a check-in counted (its PROMOTION row
+     * records the period), once its refunds are complete: the customer may
+     * use the promotion again, as if the check-in had not happened. Run in
+     * the refund's transaction, under the customer's row lock.
+     */
+    async giveUseBack(businessId: string, checkinId: string): Promise<void> {
+      await db.query(
+        `update promotion_use u set uses = u.uses - 1
+         from ledger_entry l
+         where l.business_id = ? and l.checkin_id = ? and l.type = 'PROMOTION' and l.promotion_period is not null
+           and u.business_id = l.business_id and u.promotion_id = l.promotion_id and u.customer_id = l.customer_id
+           and u.period = l.promotion_period and u.uses > 0`,
+        [businessId, checkinId],
+      );
+    },
+
     /** A customer's uses of promotions in their periods (for a preview). */
     async uses(businessId: string, customerId: string, keys: { promotionId: string; period: string }[]): Promise<Map<string, number>> {
       const out = new Map<string, number>();
@@ -264,20 +281,31 @@ export function createCatalogueRepository(db: Db) {
     async creditPromotion(
       businessId: string,
       customerId: string,
-      f: { promotionId: string; promotionName: string; checkinId: string; points: number; storeId: string | null; apiKeyId: string | null; ownerId: string | null; orderRef: string | null },
+      f: {
+        promotionId: string;
+        promotionName: string;
+        checkinId: string;
+        points: number;
+        storeId: string | null;
+        apiKeyId: string | null;
+        ownerId: string | null;
+        orderRef: string | null;
+        /** The period a use was counted in (a limited promotion), so a full refund gives it back there. */
+        usePeriod: string | null;
+      },
     ): Promise<number> {
       const rows = await db.query<{ total_points: number }>(
         `with c as (
            update customer set total_points = total_points + ?, lifetime_points = lifetime_points + ?, updated_at = now()
            where business_id = ? and id = ? returning id, total_points
          ), l as (
-           insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, checkin_id, promotion_id, order_ref, balance_after)
-           select ?, ?, c.id, ?, ?, 'PROMOTION', ?, ?, ?, ?, ?, ?, c.total_points from c returning id
+           insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, checkin_id, promotion_id, promotion_period, order_ref, balance_after)
+           select ?, ?, c.id, ?, ?, 'PROMOTION', ?, ?, ?, ?, ?, ?, ?, c.total_points from c returning id
          )
          select total_points from c`,
         [
           f.points, f.points, businessId, customerId,
-          createId(), businessId, f.points, `Promotion: ${f.promotionName}`.slice(0, 500), f.storeId, f.apiKeyId, f.ownerId, f.checkinId, f.promotionId, f.orderRef,
+          createId(), businessId, f.points, `Promotion: ${f.promotionName}`.slice(0, 500), f.storeId, f.apiKeyId, f.ownerId, f.checkinId, f.promotionId, f.usePeriod, f.orderRef,
         ],
       );
       if (!rows[0]) throw new Error("the checked-in customer is gone within the check-in's transaction");

@@ -208,9 +208,8 @@ export async function applyPromotion(
   for (const p of list) {
     const points = bonusOf(p, facts.basePoints);
     if (points <= 0) continue;
-    if (p.maxUsesPerCustomer !== null && !(await deps.catalogue.usePromotion(businessId, p, checkin.customerId, usePeriod(p, facts.local)))) {
-      continue;
-    }
+    const period = p.maxUsesPerCustomer === null ? null : usePeriod(p, facts.local);
+    if (period !== null && !(await deps.catalogue.usePromotion(businessId, p, checkin.customerId, period))) continue;
     const totalPoints = await deps.catalogue.creditPromotion(businessId, checkin.customerId, {
       promotionId: p.id,
       promotionName: p.name,
@@ -220,6 +219,7 @@ export async function applyPromotion(
       apiKeyId: actor.apiKeyId ?? null,
       ownerId: actor.ownerId ?? null,
       orderRef: checkin.orderRef,
+      usePeriod: period,
     });
     return { promotionId: p.id, points, totalPoints };
   }

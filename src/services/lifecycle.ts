@@ -99,6 +99,8 @@ export async function refundCheckin(
       actor,
     );
     if (plan.completes && checkin.order_ref !== null) await lifecycle.releaseClaim(businessId, checkin.id);
+    // A check-in refunded in full gives back the promotion use it counted (a check-in without a promotion adds no statement).
+    if (plan.completes && totals.bonus > 0) await deps.catalogue.giveUseBack(businessId, checkin.id);
     const out = { refundId: written.refundId, checkinId: checkin.id, pointsReversed: plan.points, totalPoints: written.totalPoints };
     await onDone?.(out);
     return out;
