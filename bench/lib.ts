@@ -57,7 +57,19 @@ export const settings = {
 /** The one JWT secret of every bench instance, so tokens stay valid across restarts. */
 export const JWT_SECRET = "loyalty-plus-bench-secret-0123456789abcdefghij";
 
-const PORT_OFFSETS = { product: 0, product2: 1, productSmall: 2, loader: 5, loader2: 6, profile: 7, profileBaseline: 8, baseline: 10 };
+const PORT_OFFSETS = {
+  product: 0,
+  product2: 1,
+  productSmall: 2,
+  loader: 5,
+  loader2: 6,
+  profile: 7,
+  profileBaseline: 8,
+  baseline: 10,
+  /** The gRPC yardstick, and its plain-HTTP /healthz. */
+  baselineGrpc: 12,
+  baselineGrpcHealth: 13,
+};
 
 /** A port for one of the bench's servers: BENCH_PORT_BASE + offset, or a free one. */
 export async function portFor(role: keyof typeof PORT_OFFSETS): Promise<number> {
@@ -249,6 +261,8 @@ export async function startServer(opts: {
   env: Record<string, string>;
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Where GET /healthz answers, if not on `port` (the gRPC yardstick's plain HTTP side). */
+  healthPort?: number;
 }): Promise<ServerProc> {
   if (await portBusy(opts.port)) {
     throw new Error(`${opts.name}: port ${opts.port} is already in use by another process (set BENCH_PORT_BASE or leave it unset for free ports)`);
@@ -275,7 +289,7 @@ export async function startServer(opts: {
       throw new Error(`${opts.name} exited with ${child.exitCode} before it was ready:\n${tail.join("\n")}`);
     }
     try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://127.0.0.1:${opts.healthPort ?? opts.port}/healthz`, { signal: AbortSignal.timeout(1000) });
       if (res.ok && ownsPort(child.pid!, opts.port)) break;
     } catch {
       // not listening yet
