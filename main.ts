@@ -7,6 +7,7 @@
  *
  *   node dist/main.js           the service (src/main.ts)
  *   node dist/main.js migrate   apply pending migrations and exit (src/migrate-cli.ts)
+ *   node dist/main.js jobs …    run one background job now and exit (src/jobs-cli.ts)
  */
 const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split(".")[0]);
@@ -26,4 +27,5 @@ if (!(major >= REQUIRED_MAJOR)) {
 (await import("node:module")).enableCompileCache?.();
 
 if (process.argv[2] === "migrate") await import("./src/migrate-cli.js");
+else if (process.argv[2] === "jobs") await import("./src/jobs-cli.js");
 else await import("./src/main.js");

@@ -35,6 +35,7 @@ import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
+import { registerJobs, type AppJobsOptions } from "./jobs/register-jobs.js";
 
 /** What `createApp` is built from: configuration and connected stores. */
 export interface AppOptions {
@@ -45,6 +46,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Connection limits other than the defaults (tests shorten the timeouts). */
   serverLimits?: Partial<ServerLimits>;
+  /** How the jobs run (tests: a TestClock, extra jobs); whether they run at all is `config.jobs`. */
+  jobs?: AppJobsOptions;
 }
 
 /**
@@ -246,12 +249,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(reply, new ConnectError("route not found", Code.NotFound));
   });
 
-  // Expired idempotency records are purged in the background.
-  const purge = setInterval(() => {
-    db.query("delete from idempotency_record where expires_at < now()").catch(() => undefined);
-  }, 10 * 60_000);
-  purge.unref();
-  app.addHook("onClose", async () => clearInterval(purge));
+  // Last: nothing after it can fail and leave its workers running.
+  await registerJobs(app, { enabled: config.jobs, db, jobs: opts.jobs });
 
   return app;
 }

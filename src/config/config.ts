@@ -44,6 +44,8 @@ export interface Config {
   registrationsPerAddress: number;
   /** The client address is the last X-Forwarded-For entry (one trusted proxy in front), not the socket's. */
   trustProxy: boolean;
+  /** Run the background jobs (schedules and queue workers, src/jobs/) on this instance. */
+  jobs: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -123,5 +125,6 @@ export function loadConfig(env: Env = process.env): Config {
     loginAttemptsPerAddress: intVar(env, "LOGIN_ATTEMPTS_PER_ADDRESS", 100, 1, 100_000_000),
     registrationsPerAddress: intVar(env, "REGISTRATIONS_PER_ADDRESS", 200, 1, 100_000_000),
     trustProxy: boolVar(env, "TRUST_PROXY", false),
+    jobs: boolVar(env, "JOBS", true),
   };
 }

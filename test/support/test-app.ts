@@ -62,6 +62,12 @@ export async function startTestApp(opts: {
   port?: number;
   /** Connection limits other than the defaults (createApp's serverLimits). */
   serverLimits?: AppOptions["serverLimits"];
+  /**
+   * Run the background jobs (src/jobs/, pg-boss): off unless asked for, so a
+   * test file that does not test jobs pays no pg-boss schema install.
+   * `true`, or how they run (a TestClock, extra jobs).
+   */
+  jobs?: boolean | AppOptions["jobs"];
 } = {}): Promise<TestApp> {
   const db = opts.databaseUrl ? undefined : await createTestDatabase();
   const databaseUrl = opts.databaseUrl ?? db!.url;
@@ -79,12 +85,13 @@ export async function startTestApp(opts: {
     // together. test/login-throttle.test.ts sets them low and uses addresses of its own.
     LOGIN_ATTEMPTS_PER_ADDRESS: "100000000",
     REGISTRATIONS_PER_ADDRESS: "100000000",
+    JOBS: opts.jobs ? "true" : "false",
     ...opts.env,
   });
   const orm = await createOrm(databaseUrl);
   await migrate(orm);
   const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
-  const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits });
+  const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits, jobs: typeof opts.jobs === "object" ? opts.jobs : undefined });
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

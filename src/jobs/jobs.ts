@@ -1,0 +1,168 @@
+import { PgBoss, type Clock, type QueueOptions } from "pg-boss";
+import type { ParseArgsOptionsConfig } from "node:util";
+import type { BaseLogger } from "pino";
+import type { Db } from "../persistence/db.js";
+
+/** The log a job writes to (the app's pino logger, or the CLI's). */
+export type JobLog = Pick<BaseLogger, "debug" | "info" | "warn" | "error">;
+
+/** What a job's `run` is given. */
+export interface JobContext {
+  db: Db;
+  log: JobLog;
+  /** The jobs' clock (a test's `TestClock`, else the system's). */
+  now(): Date;
+  /** Aborted when the job's time is up (`expireInSeconds`, or the stop's timeout): stop early, the job runs again. */
+  signal: AbortSignal;
+}
+
+/**
+ * One kind of background work. Every job is safe to run twice and on any
+ * number of instances (house style 12): pg-boss sends a scheduled
+ * occurrence once across all instances, and gives a job whose instance died
+ * to another after `expireInSeconds`.
+ */
+export interface JobDefinition<Data extends object = Record<string, unknown>> {
+  /** kebab-case: the pg-boss queue, the log field and the `npm run jobs -- <name>` argument. */
+  name: string;
+  /** One line for `npm run jobs` without arguments. */
+  description: string;
+  /** A cron expression (UTC unless `tz`): one job per occurrence across all instances. */
+  schedule?: { cron: string; tz?: string; data?: Data };
+  /** Retries, backoff, expiry of the queue (pg-boss's own options; its defaults otherwise). */
+  queue?: Pick<QueueOptions, "retryLimit" | "retryDelay" | "retryBackoff" | "retryDelayMax" | "expireInSeconds" | "deleteAfterSeconds" | "retentionSeconds">;
+  /** Jobs of this queue run at once on one instance (default 1). */
+  concurrency?: number;
+  /** How often an idle worker looks for jobs, in seconds (default 5; ≥ 0.5). */
+  pollingIntervalSeconds?: number;
+  /** The command-line options of `npm run jobs -- <name>`, and the job data they make. */
+  cli?: { options: ParseArgsOptionsConfig; data(values: Record<string, string | boolean | undefined>): Data };
+  run(data: Data, ctx: JobContext): Promise<unknown>;
+}
+
+/** A job of any data type (the lists of jobs). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyJob = JobDefinition<any>;
+
+/** Declares a job (keeps its data type). */
+export const defineJob = <Data extends object>(job: JobDefinition<Data>): JobDefinition<Data> => job;
+
+/** The options of `Jobs.send`: pg-boss's, for a queue with a worker (webhook deliveries). */
+export interface SendOptions {
+  /** At most one queued or active job with this key (e.g. one delivery per event and endpoint). */
+  singletonKey?: string;
+  /** Not before this time (a `Date`) or this many seconds from now. */
+  startAfter?: Date | number;
+}
+
+/** The background work of one instance: scheduled jobs and queues with workers, on pg-boss. */
+export interface Jobs {
+  readonly definitions: readonly AnyJob[];
+  /** Installs or migrates pg-boss's schema, creates the queues and schedules, starts the workers. */
+  start(): Promise<void>;
+  /** Stops taking jobs, lets the ones in flight finish (or gives them back after `stopTimeoutMs`), closes the pool. */
+  stop(): Promise<void>;
+  /** Queues a job for a worker on any instance. */
+  send(name: string, data: object, opts?: SendOptions): Promise<string | null>;
+  /** Runs a job here and now, outside the queue (the CLI; tests). */
+  runNow(name: string, data?: object): Promise<unknown>;
+}
+
+export interface JobsOptions {
+  /** PostgreSQL URL (pg-boss keeps its tables in the schema `pgboss` of this database). */
+  url: string;
+  db: Db;
+  log: JobLog;
+  jobs: readonly AnyJob[];
+  /** pg-boss's clock: `new TestClock()` in tests drives schedules and polls by hand. */
+  clock?: Clock;
+  /** pg-boss's own pool (its polls, schedules and maintenance): small, apart from the request path. */
+  poolMax?: number;
+  /** How long `stop` waits for jobs in flight before giving them back (default 15 s, under main's 25 s drain). */
+  stopTimeoutMs?: number;
+}
+
+const SCHEMA = "pgboss";
+
+/**
+ * Background work on pg-boss (PostgreSQL's `SKIP LOCKED` queue, in the
+ * database the service already has): a job is a queue; a scheduled job is
+ * a queue with a cron schedule, which pg-boss turns into one job per
+ * occurrence however many instances run the schedule; a worker on every
+ * instance takes jobs of its queues. Retries, backoff, singleton keys and
+ * the hand-over of jobs of a dead instance are pg-boss's.
+ */
+export function createJobs(opts: JobsOptions): Jobs {
+  const byName = new Map<string, AnyJob>();
+  for (const job of opts.jobs) {
+    if (!/^[a-z][a-z0-9-]*$/.test(job.name)) throw new Error(`job name "${job.name}" must be kebab-case`);
+    if (byName.has(job.name)) throw new Error(`job "${job.name}" is defined twice`);
+    byName.set(job.name, job);
+  }
+  const clock = opts.clock;
+  const now = () => new Date(clock ? clock.now() : Date.now());
+  let boss: PgBoss | undefined;
+
+  const definition = (name: string) => {
+    const job = byName.get(name);
+    if (job === undefined) throw new Error(`unknown job "${name}" (jobs: ${[...byName.keys()].join(", ")})`);
+    return job as JobDefinition<object>;
+  };
+  const context = (signal: AbortSignal): JobContext => ({ db: opts.db, log: opts.log, now, signal });
+
+  return {
+    definitions: opts.jobs,
+    async start() {
+      const b = new PgBoss({
+        connectionString: opts.url,
+        schema: SCHEMA,
+        max: opts.poolMax ?? 2,
+        application_name: "loyalty-plus-jobs",
+        ...(clock ? { clock } : {}),
+        // Schedules are claimed in the database, so every instance may run them.
+        schedule: true,
+        supervise: true,
+        migrate: true,
+        // Nothing reads pg-boss's statistics; their table would only grow.
+        persistQueueStats: false,
+        openTelemetry: { enabled: false },
+      });
+      // pg-boss reports failures of its own polls and maintenance here (a
+      // database restart, say); it retries by itself. Without a listener an
+      // 'error' event would end the process.
+      b.on("error", (err) => opts.log.warn({ err: err.message }, "jobs: pg-boss error"));
+      await b.start();
+      boss = b;
+      for (const job of byName.values()) {
+        const def = job as JobDefinition<object>;
+        await b.createQueue(def.name, { ...def.queue });
+        if (def.schedule) await b.schedule(def.name, def.schedule.cron, def.schedule.data ?? {}, { tz: def.schedule.tz ?? "UTC" });
+        else await b.unschedule(def.name);
+        await b.work<object>(
+          def.name,
+          { localConcurrency: def.concurrency ?? 1, pollingIntervalSeconds: def.pollingIntervalSeconds ?? 5 },
+          async ([j]) => {
+            const started = Date.now();
+            const result = await def.run(j!.data ?? {}, context(j!.signal));
+            opts.log.info({ job: def.name, id: j!.id, ms: Date.now() - started }, "job done");
+            return result;
+          },
+        );
+      }
+    },
+    async stop() {
+      const b = boss;
+      boss = undefined;
+      await b?.stop({ graceful: true, close: true, timeout: opts.stopTimeoutMs ?? 15_000 });
+    },
+    async send(name, data, sendOpts = {}) {
+      definition(name);
+      if (boss === undefined) throw new Error(`jobs are not running on this instance: cannot queue "${name}"`);
+      return boss.send(name, data, { singletonKey: sendOpts.singletonKey, startAfter: sendOpts.startAfter });
+    },
+    async runNow(name, data = {}) {
+      const def = definition(name);
+      return def.run(data, context(new AbortController().signal));
+    },
+  };
+}
