@@ -294,6 +294,86 @@ describe("promotions", () => {
     }
   });
 
+  // An overnight window belongs to the day it starts on: Saturday 22:00–02:00 is Saturday night.
+  const overnight = async (cases: [string, number][]) => {
+    const b = await registerBusiness(t.url);
+    const promo = await createPromotion(b, { name: "Late", kind: "BONUS", bonusPoints: 6, weekdays: ["SAT"], startTime: "22:00", endTime: "02:00" });
+    expect(promo).toMatchObject({ startTime: "22:00", endTime: "02:00", summary: "6 bonus points on Saturdays 22:00–02:00 (overnight), Dublin time" });
+    const phone = nextPhone();
+    for (const [when, bonus] of cases) {
+      at(when);
+      const preview = await pos(b, "/v1/pos/checkin/preview", { phone, amount: 5 });
+      const c = await checkin(b, { phone, amount: 5 });
+      expect([preview.body.promotionPoints, c.body.promotionPoints, c.body.promotionId], when).toEqual([bonus, bonus, bonus ? promo.id : ""]);
+    }
+    vi.useRealTimers();
+    await ledgerMatches(b);
+  };
+
+  test("an overnight window (Saturdays 22:00–02:00) on the night Dublin's clocks go forward: an hour shorter", async () => {
+    await overnight([
+      ["2027-03-26T23:30:00Z", 0], // Friday 23:30 GMT: Friday night is not listed
+      ["2027-03-27T00:30:00Z", 0], // Saturday 00:30: the small hours of Friday's night
+      ["2027-03-27T21:59:00Z", 0], // Saturday 21:59 GMT
+      ["2027-03-27T22:00:00Z", 6], // Saturday 22:00: the first minute
+      ["2027-03-27T23:59:00Z", 6],
+      ["2027-03-28T00:00:00Z", 6], // Sunday 00:00 GMT: still Saturday's night
+      ["2027-03-28T00:59:00Z", 6], // 00:59 GMT, the last minute: 01:00 GMT is 02:00 IST
+      ["2027-03-28T01:00:00Z", 0], // 02:00 IST: the end, after 3 hours of real time
+      ["2027-03-28T21:00:00Z", 0], // Sunday 22:00 IST: Sunday night is not listed
+    ]);
+  });
+
+  test("an overnight window (Saturdays 22:00–02:00) on the night Dublin's clocks go back: an hour longer", async () => {
+    await overnight([
+      ["2027-10-30T20:59:00Z", 0], // Saturday 21:59 IST
+      ["2027-10-30T21:00:00Z", 6], // Saturday 22:00 IST
+      ["2027-10-31T00:59:00Z", 6], // Sunday 01:59 IST
+      ["2027-10-31T01:00:00Z", 6], // 01:00 GMT: the hour from 01:00 comes again
+      ["2027-10-31T01:59:00Z", 6], // 01:59 GMT, the last minute
+      ["2027-10-31T02:00:00Z", 0], // 02:00 GMT: the end, after 5 hours of real time
+      ["2027-10-31T22:00:00Z", 0], // Sunday 22:00 GMT
+    ]);
+  });
+
+  test("an overnight window's per-DAY limit counts the night once: its small hours are the day it started", async () => {
+    const b = await registerBusiness(t.url);
+    const promo = await createPromotion(b, {
+      name: "Friday night",
+      kind: "BONUS",
+      bonusPoints: 8,
+      weekdays: ["FRI"],
+      startTime: "22:00",
+      endTime: "02:00",
+      maxUsesPerCustomer: 1,
+      per: "DAY",
+    });
+    const phone = nextPhone();
+    const cases: [string, number][] = [
+      ["2027-01-08T22:30:00Z", 8], // Friday 22:30 GMT
+      ["2027-01-09T01:30:00Z", 0], // Saturday 01:30: the same night, spent
+      ["2027-01-15T23:00:00Z", 8], // the next Friday night
+      ["2027-01-16T01:59:00Z", 0],
+    ];
+    for (const [when, bonus] of cases) {
+      at(when);
+      expect((await pos(b, "/v1/pos/checkin/preview", { phone, amount: 5 })).body.promotionPoints, when).toBe(bonus);
+      expect((await checkin(b, { phone, amount: 5 })).body.promotionPoints, when).toBe(bonus);
+    }
+    vi.useRealTimers();
+    expect(await t.sql(`select period, uses from promotion_use where business_id = $1 and promotion_id = $2 order by period`, [b.businessId, promo.id])).toEqual([
+      { period: "2027-01-08", uses: 1 },
+      { period: "2027-01-15", uses: 1 },
+    ]);
+    // A window to midnight ("18:00"–"00:00") is the evening alone.
+    const evening = await createPromotion(b, { name: "Evening", kind: "BONUS", bonusPoints: 2, startTime: "18:00", endTime: "00:00" });
+    expect(evening.summary).toBe("2 bonus points 18:00–00:00, Dublin time");
+    for (const [when, bonus] of [["2027-01-20T17:59:00Z", 0], ["2027-01-20T18:00:00Z", 2], ["2027-01-20T23:59:00Z", 2], ["2027-01-21T00:00:00Z", 0]] as const) {
+      at(when);
+      expect((await checkin(b, { phone, amount: 5 })).body.promotionPoints, when).toBe(bonus);
+    }
+  });
+
   test("a date range: the last minute before endsAt in, endsAt out; minAmount exactly met; a store not listed", async () => {
     const b = await registerBusiness(t.url);
     const store = (await owner(b, "POST", "/v1/owner/stores", { name: "Main St" })).body.store;
@@ -390,7 +470,8 @@ describe("promotions", () => {
       [{ name: "x", kind: "BONUS", bonusPoints: 0 }, "bonusPoints must be a whole number from 1 to 100000"],
       [{ name: "x", kind: "BONUS", bonusPoints: 5, startTime: "9:00", endTime: "10:00" }, 'startTime must be a time "HH:MM" (00:00-23:59)'],
       [{ name: "x", kind: "BONUS", bonusPoints: 5, startTime: "10:00", endTime: "24:00" }, 'endTime must be a time "HH:MM" (00:00-23:59)'],
-      [{ name: "x", kind: "BONUS", bonusPoints: 5, startTime: "10:00", endTime: "09:00" }, "endTime must be after startTime"],
+      [{ name: "x", kind: "BONUS", bonusPoints: 5, startTime: "10:00", endTime: "10:00" }, "endTime must differ from startTime"],
+      [{ name: "x", kind: "BONUS", bonusPoints: 5, startTime: "22:00" }, "startTime and endTime go together"],
       [{ name: "x", kind: "BONUS", bonusPoints: 5, startsAt: "2027-02-01T00:00:00Z", endsAt: "2027-01-01T00:00:00Z" }, "endsAt must be after startsAt"],
       [{ name: "x", kind: "BONUS", bonusPoints: 5, storeIds: [foreign.id] }, `storeIds: ${foreign.id} is not a store of this business`],
       [{ name: "", kind: "BONUS", bonusPoints: 5 }, "name is required"],

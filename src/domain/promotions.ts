@@ -18,7 +18,11 @@ export interface PromotionRule {
   endsAt: Date | null;
   /** 1 = Monday … 7 = Sunday; empty = every day. */
   weekdays: number[];
-  /** Minutes since local midnight; start inclusive, end exclusive; null = all day. */
+  /**
+   * Minutes since local midnight; start inclusive, end exclusive; null = all
+   * day. A start after the end is an overnight window (22:00–02:00): it runs
+   * into the next day, and belongs to the day it starts on (weekdays, per-DAY uses).
+   */
   startMinute: number | null;
   endMinute: number | null;
   minAmountCents: number | null;
@@ -43,14 +47,39 @@ export interface CheckinFacts {
 
 export const MAX_ACTIVE_PROMOTIONS = 10;
 
+/**
+ * Where a local minute falls in the promotion's daily window: "today" (all
+ * day, or in a window that started on this local day), "yesterday" (in the
+ * small hours of an overnight window that started the day before), or
+ * undefined (outside the window).
+ */
+export function windowDay(p: PromotionRule, minute: number): "today" | "yesterday" | undefined {
+  if (p.startMinute === null || p.endMinute === null) return "today";
+  if (p.startMinute < p.endMinute) return minute >= p.startMinute && minute < p.endMinute ? "today" : undefined;
+  if (minute >= p.startMinute) return "today";
+  return minute < p.endMinute ? "yesterday" : undefined;
+}
+
+/** The weekday before (1 = Monday … 7 = Sunday). */
+const dayBefore = (weekday: number) => ((weekday + 5) % 7) + 1;
+
+/** The calendar date before a "YYYY-MM-DD" (calendar arithmetic on the date alone: no zone, no offset). */
+function dateBefore(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - 1);
+  return d.toISOString().slice(0, 10);
+}
+
 /** Every condition but the per-customer uses (those need the customer's counter). */
 export function qualifies(p: PromotionRule, c: CheckinFacts): boolean {
   if (!p.active || c.basePoints <= 0) return false;
   const t = c.at.getTime();
   if (t < p.startsAt.getTime()) return false;
   if (p.endsAt !== null && t >= p.endsAt.getTime()) return false;
-  if (p.weekdays.length > 0 && !p.weekdays.includes(c.local.weekday)) return false;
-  if (p.startMinute !== null && p.endMinute !== null && (c.local.minute < p.startMinute || c.local.minute >= p.endMinute)) return false;
+  const day = windowDay(p, c.local.minute);
+  if (day === undefined) return false;
+  // An overnight window's small hours belong to the day it started on.
+  if (p.weekdays.length > 0 && !p.weekdays.includes(day === "yesterday" ? dayBefore(c.local.weekday) : c.local.weekday)) return false;
   if (p.minAmountCents !== null && (c.amountCents === undefined || c.amountCents < p.minAmountCents)) return false;
   if (p.storeIds.length > 0 && (c.storeId === null || !p.storeIds.includes(c.storeId))) return false;
   return true;
@@ -69,9 +98,14 @@ export function bonusOf(p: PromotionRule, basePoints: number): number {
   return Math.floor((basePoints * p.multiplierHundredths!) / 100) - basePoints;
 }
 
-/** The counter period of a use: the local date (DAY) or "ALL". */
+/**
+ * The counter period of a use: the local date (DAY) or "ALL". An overnight
+ * window's small hours count on the day the window started, so a limit of
+ * once a day is once a night (22:00 and 01:00 are one use, not two).
+ */
 export function usePeriod(p: PromotionRule, local: LocalTime): string {
-  return p.per === "DAY" ? local.date : "ALL";
+  if (p.per !== "DAY") return "ALL";
+  return windowDay(p, local.minute) === "yesterday" ? dateBefore(local.date) : local.date;
 }
 
 // ---- validation ----
@@ -96,7 +130,8 @@ export const minuteToClock = (m: number) => `${String(Math.floor(m / 60)).padSta
 /** Checks the fields that depend on each other (after a create or an update). */
 export function checkRule(p: PromotionRule): void {
   if ((p.startMinute === null) !== (p.endMinute === null)) throw invalidArgument("startTime and endTime go together");
-  if (p.startMinute !== null && p.endMinute! <= p.startMinute) throw invalidArgument("endTime must be after startTime");
+  // An end before the start is an overnight window (22:00–02:00); an equal one is no window at all.
+  if (p.startMinute !== null && p.endMinute === p.startMinute) throw invalidArgument("endTime must differ from startTime");
   if (p.endsAt !== null && p.endsAt.getTime() <= p.startsAt.getTime()) throw invalidArgument("endsAt must be after startsAt");
   if (p.kind === "MULTIPLIER" && p.multiplierHundredths === null) throw invalidArgument("multiplier is required for a MULTIPLIER promotion");
   if (p.kind === "BONUS" && p.bonusPoints === null) throw invalidArgument("bonusPoints is required for a BONUS promotion");
@@ -126,7 +161,8 @@ export function summary(p: PromotionRule, zone: string, currency = "EUR"): strin
   if (p.weekdays.length > 0 && p.weekdays.length < 7) parts.push(`on ${list([...p.weekdays].sort().map((d) => DAY_NAMES[d]!))}`);
   if (p.startMinute !== null) {
     const city = (zone.split("/").at(-1) ?? zone).replace(/_/g, " ");
-    parts.push(`${minuteToClock(p.startMinute)}–${minuteToClock(p.endMinute!)}, ${city} time`);
+    const overnight = p.endMinute! < p.startMinute && p.endMinute! > 0 ? " (overnight)" : "";
+    parts.push(`${minuteToClock(p.startMinute)}–${minuteToClock(p.endMinute!)}${overnight}, ${city} time`);
   }
   const extra: string[] = [];
   if (p.minAmountCents !== null) {

@@ -292,6 +292,9 @@ export type CreatePromotionRequest = Message<"loyalty.v1.CreatePromotionRequest"
   weekdays: Weekday[];
 
   /**
+   * "HH:MM", both or neither; an end before the start is an overnight
+   * window that belongs to the day it starts on (see Promotion.start_time).
+   *
    * @generated from field: optional string start_time = 8;
    */
   startTime?: string | undefined;

@@ -644,6 +644,14 @@ export type Promotion = Message<"loyalty.v1.Promotion"> & {
 
   /**
    * Local window "HH:MM" (start inclusive, end exclusive); both empty = all day.
+   * An end before the start is an overnight window ("22:00"-"02:00"): it runs
+   * past local midnight into the next day and belongs to the day it starts
+   * on, so `weekdays` name that day (FRI 22:00-02:00 covers Friday 22:00 to
+   * Saturday 01:59, not Saturday night) and a per-DAY use counts on it (once
+   * a day is once a night). "18:00"-"00:00" runs to midnight. An end equal to
+   * the start is refused. Wall-clock times in the program's zone: on the
+   * night clocks go forward the window is an hour shorter, on the night they
+   * go back an hour longer.
    *
    * @generated from field: string start_time = 9;
    */
@@ -693,7 +701,8 @@ export type Promotion = Message<"loyalty.v1.Promotion"> & {
   createdAt?: Timestamp | undefined;
 
   /**
-   * A plain-language summary ("Double points on Tuesdays 14:00-17:00, Europe/Dublin time").
+   * A plain-language summary ("Double points on Tuesdays 14:00–17:00, Dublin time";
+   * an overnight window reads "22:00–02:00 (overnight)").
    *
    * @generated from field: string summary = 17;
    */
