@@ -26,7 +26,7 @@ import { createMetrics } from "./transport/metrics.js";
 import { createOnePortServer, setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
 import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
-import { apiServices, createRoutes, createServiceImpls } from "./transport/routes.js";
+import { createRegistry } from "./transport/registry.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
 import { registerGrpcWebText } from "./transport/grpc-web-text.js";
@@ -114,13 +114,23 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   };
 
-  const http = registerHttpHooks(app, config);
+  // Aborted when the app starts closing: open health Watches are told
+  // NOT_SERVING and ended, so the drain does not wait for them.
+  const draining = new AbortController();
+  app.addHook("preClose", (done) => {
+    draining.abort();
+    done();
+  });
+  // The one list of services; refuses to start when a method's proto lacks a rule.
+  const registry = createRegistry(deps, { draining: draining.signal });
+
+  const http = registerHttpHooks(app, config, registry.services);
   // Credentials checked from the headers, before any body is read (REST,
   // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
   registerGrpcWebText(app);
   const gate = createCredentialGate({ apiKeys, accounts });
   const metrics = createMetrics();
-  registerCredentialGate(app, gate, apiServices, metrics.refused);
+  registerCredentialGate(app, gate, registry.services, metrics.refused);
   app.addHook("onResponse", (req, reply, done) => {
     const status = reply.statusCode;
     if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
@@ -163,19 +173,11 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     createChangeInterceptor(reads),
     createIdempotencyInterceptor({ db }),
   ];
-  const impls = createServiceImpls(deps);
-  // Aborted when the app starts closing: open health Watches are told
-  // NOT_SERVING and ended, so the drain does not wait for them.
-  const draining = new AbortController();
-  app.addHook("preClose", (done) => {
-    draining.abort();
-    done();
-  });
-  const routes = createRoutes(deps, impls, draining.signal);
+  const { impls } = registry;
 
   await app.register(fastifyConnectPlugin, {
     routes: (router) => {
-      routes(router);
+      registry.routes(router);
       fixConnectErrors(router.handlers, app.log);
     },
     interceptors,
@@ -193,7 +195,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   // Registered outside the Connect plugin's scope: the plugin replaces the
   // JSON body parser inside its own scope. Same implementations, same
   // interceptors as the Connect handlers.
-  registerRestGateway(app, { services: apiServices, impls, interceptors });
+  registerRestGateway(app, { services: registry.services, impls, interceptors });
   // Plain gRPC unary calls (POS stubs) straight from the HTTP/2 stream; the
   // rest of gRPC goes through the Connect plugin above.
   let closing = false;
@@ -202,11 +204,11 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   setStreamLane(
     app.server,
-    createGrpcUnaryLane({ services: apiServices, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate, onRefused: metrics.refused }),
+    createGrpcUnaryLane({ services: registry.services, impls, interceptors, readMaxBytes: config.bodyLimitBytes, isClosing: () => closing, log: app.log, gate, onRefused: metrics.refused }),
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
-  registerOpenApi(app, apiServices, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
+  registerOpenApi(app, registry.services, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
   registerDocs(app);
   await registerPortal(app);
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LoyaltyPos } from "../gen/loyalty/v1/pos_pb.js";
-import { isMutating } from "../src/transport/http-rules.js";
+import { isMutating } from "../src/transport/method-rules.js";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "./support/rest.js";
 

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import Fastify, { type FastifyInstance } from "fastify";
 import { restBindings } from "../src/transport/http-rules.js";
 import { registerRestGateway } from "../src/transport/rest-gateway.js";
-import { apiServices } from "../src/transport/routes.js";
+import { apiServices } from "../src/transport/registry.js";
 import { buildOpenApi, openApiRoutes, registerOpenApi } from "../src/transport/openapi.js";
-import { authOf } from "../src/transport/auth-interceptor.js";
+import { requiredCredential } from "../src/transport/method-rules.js";
 import { registerDocs, REFERENCE_CURL_EXAMPLE } from "../src/transport/docs-page.js";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
@@ -249,7 +249,7 @@ describe("the OpenAPI document", () => {
     for (const service of apiServices) {
       for (const b of restBindings(service)) {
         const op = operationOf(doc, b.verb, b.path);
-        const auth = authOf(service.typeName, b.method.name);
+        const auth = requiredCredential(b.method);
         const expected = auth === "api_key" ? [{ ApiKeyAuth: [] }] : auth === "owner" ? [{ BearerAuth: [] }] : undefined;
         expect(op.security, `${b.verb} ${b.path}`).toEqual(expected);
       }

@@ -163,13 +163,16 @@ describe("the ServerReflectionInfo stream", () => {
     const files = res!.messageResponse.case === "fileDescriptorResponse" ? res!.messageResponse.value.fileDescriptorProto : [];
     const pos = fromBinary(FileDescriptorProtoSchema, files[0]!);
     expect(pos.package).toBe("loyalty.v1");
-    expect(pos.dependency).toEqual(["google/api/annotations.proto", "loyalty/v1/types.proto"]);
+    expect(pos.dependency).toEqual(["google/api/annotations.proto", "loyalty/v1/options.proto", "loyalty/v1/types.proto"]);
     expect(pos.service.map((s) => s.name)).toEqual(["LoyaltyPos"]);
     expect(pos.service[0]!.method.map((m) => m.name)).toEqual(["Checkin", "GetCustomer", "GetBalance", "Redeem", "PreviewCheckin", "RefundCheckin", "VoidRedemption"]);
     const checkin = pos.messageType.find((m) => m.name === "CheckinRequest")!;
     expect(checkin.field.map((f) => f.name)).toEqual(["phone", "customer_id", "store_id", "amount", "units", "order_ref"]);
     // The google.api.http option travels as an extension of MethodOptions.
     expect(pos.service[0]!.method[0]!.options?.$unknown?.some((u) => u.no === 72295728)).toBe(true);
+    // So does who may call: (loyalty.v1.default_auth) on the service, read-only methods marked.
+    expect(pos.service[0]!.options?.$unknown?.some((u) => u.no === 50301)).toBe(true);
+    expect(pos.service[0]!.method.filter((m) => m.options?.idempotencyLevel === 1).map((m) => m.name)).toEqual(["GetCustomer", "GetBalance", "PreviewCheckin"]);
   });
 
   test("file_by_filename, file_containing_extension and all_extension_numbers_of_type", async () => {

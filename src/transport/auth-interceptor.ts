@@ -7,30 +7,14 @@ import type { RateCounter } from "../infrastructure/rate-counter.js";
 import { API_KEY_PATTERN, hashApiKey, type TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-repository.js";
 import { kPrincipal, type Principal } from "./context.js";
-
-/** Which credential each service takes (contract §3); absent = none. */
-export const AUTH_OF_SERVICE: Readonly<Record<string, "api_key" | "owner">> = {
-  "loyalty.v1.LoyaltyPos": "api_key",
-  "loyalty.v1.CustomerAdmin": "owner",
-  "loyalty.v1.BusinessSettings": "owner",
-};
-
-/** Methods that take another credential than their service (`Service/Method`). */
-export const AUTH_OF_METHOD: Readonly<Record<string, "api_key" | "owner">> = {
-  "loyalty.v1.OwnerAuth/ChangePassword": "owner",
-  "loyalty.v1.OwnerAuth/Logout": "owner",
-};
-
-/** The credential a method takes; undefined = none. */
-export function authOf(serviceTypeName: string, methodName: string): "api_key" | "owner" | undefined {
-  const own = `${serviceTypeName}/${methodName}`;
-  return Object.hasOwn(AUTH_OF_METHOD, own) ? AUTH_OF_METHOD[own] : Object.hasOwn(AUTH_OF_SERVICE, serviceTypeName) ? AUTH_OF_SERVICE[serviceTypeName] : undefined;
-}
+import { authOf } from "./method-rules.js";
 
 /**
  * Authenticates every call, over every protocol, and rate-limits per API key
- * and per owner. POS methods accept only an API key, owner methods only a
- * JWT. Validated keys are cached in process and in Redis (evicted
+ * and per owner. Each method takes the credential its proto names
+ * (`(loyalty.v1.auth)`, method-rules.ts): an API key only, an owner JWT
+ * only, or none; a method whose proto names none is refused (the start
+ * refuses it first). Validated keys are cached in process and in Redis (evicted
  * everywhere on revoke); with Redis down, keys missing from the local cache
  * are checked in PostgreSQL and rate limits are skipped.
  */
@@ -84,8 +68,9 @@ export function createAuthInterceptor(deps: {
   }
 
   return (next) => async (req) => {
-    const kind = authOf(req.service.typeName, req.method.name);
+    const kind = authOf(req.method);
     let principal: Principal = { kind: "anonymous" };
+    if (kind === undefined) throw new ConnectError("internal error", Code.Internal);
     if (kind === "api_key") {
       const key = req.header.get("x-api-key");
       if (!key) throw new ConnectError("missing API key: send it in the X-API-Key header", Code.Unauthenticated);

@@ -1,7 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { BusinessReadCache } from "../infrastructure/business-read-cache.js";
 import { kPrincipal } from "./context.js";
-import { isMutating } from "./http-rules.js";
+import { isMutating } from "./method-rules.js";
 
 /**
  * Tells the read cache that a business changed, once a mutating call has

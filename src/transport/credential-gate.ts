@@ -4,11 +4,10 @@ import type { FastifyInstance } from "fastify";
 import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
 import { API_KEY_PATTERN, hashApiKey } from "../infrastructure/secrets.js";
 import type { AccountRepository } from "../persistence/account-repository.js";
-import { authOf } from "./auth-interceptor.js";
 import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./early-answer.js";
 import { restBindings } from "./http-rules.js";
+import { requiredCredential, type CredentialKind } from "./method-rules.js";
 
-export type CredentialKind = "api_key" | "owner";
 
 /** What the gate says: go on (undefined), answer now (the error), or wait for a look-up. */
 export type GateVerdict = ConnectError | undefined | Promise<ConnectError | undefined>;
@@ -75,15 +74,15 @@ export function createCredentialGate(deps: { apiKeys: ApiKeyCache; accounts: Pic
 export type CredentialGate = ReturnType<typeof createCredentialGate>;
 
 /** The credential of each procedure path (`/pkg.Service/Method`) and REST route (`VERB /path`). */
-export function credentialRoutes(services: DescService[]): Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }> {
+export function credentialRoutes(services: readonly DescService[]): Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }> {
   const kinds = new Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }>();
   for (const service of services) {
     for (const method of service.methods) {
-      const kind = authOf(service.typeName, method.name);
+      const kind = requiredCredential(method);
       if (kind) kinds.set(`/${service.typeName}/${method.name}`, { kind, method, rest: false });
     }
     for (const b of restBindings(service)) {
-      const kind = authOf(service.typeName, b.method.name);
+      const kind = requiredCredential(b.method);
       if (kind) kinds.set(`${b.verb} ${b.path}`, { kind, method: b.method, rest: true });
     }
   }
@@ -106,7 +105,7 @@ declare module "fastify" {
  * is not on the unary lane): an onRequest hook, which runs before Fastify
  * reads the body. Must be registered before the routes.
  */
-export function registerCredentialGate(app: FastifyInstance, gate: CredentialGate, services: DescService[], onRefused?: OnRefused): void {
+export function registerCredentialGate(app: FastifyInstance, gate: CredentialGate, services: readonly DescService[], onRefused?: OnRefused): void {
   const kinds = credentialRoutes(services);
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];

@@ -8,8 +8,8 @@ import { describeError } from "./error-interceptor.js";
 import { encodeGrpcMessage, HTTP_STATUS_HEADER } from "./errors.js";
 import { createInvoker, type Invoke } from "./invoker.js";
 import type { StreamLane } from "./one-port-server.js";
-import { authOf } from "./auth-interceptor.js";
-import type { CredentialGate, CredentialKind, OnRefused } from "./credential-gate.js";
+import type { CredentialGate, OnRefused } from "./credential-gate.js";
+import { requiredCredential, type CredentialKind } from "./method-rules.js";
 
 /**
  * The gRPC unary lane: plain gRPC calls of the Loyalty+ services — what a
@@ -27,7 +27,7 @@ import type { CredentialGate, CredentialKind, OnRefused } from "./credential-gat
  * Connect, health, reflection, streams — goes on to Fastify and Connect.
  */
 export interface GrpcUnaryLaneOptions {
-  services: DescService[];
+  services: readonly DescService[];
   impls: ReadonlyMap<string, object>;
   interceptors: Interceptor[];
   readMaxBytes: number;
@@ -72,7 +72,7 @@ export function createGrpcUnaryLane(opts: GrpcUnaryLaneOptions): StreamLane {
       routes.set(`/${service.typeName}/${method.name}`, {
         method,
         invoke: createInvoker(method, impl, opts.interceptors, "grpc"),
-        credential: authOf(service.typeName, method.name),
+        credential: requiredCredential(method),
       });
     }
   }

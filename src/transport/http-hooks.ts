@@ -1,9 +1,11 @@
+import type { DescService } from "@bufbuild/protobuf";
 import type { FastifyInstance } from "fastify";
 import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
 import { Code } from "@connectrpc/connect";
 import { encodeGrpcMessage } from "./errors.js";
 import { earlyAnswer, wireProtocolOf } from "./early-answer.js";
+import { isMutating } from "./method-rules.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
@@ -47,8 +49,10 @@ const EXPOSED_HEADERS = "idempotent-replayed, retry-after, grpc-status, grpc-mes
  * origin calls need no CORS; other origins get no CORS headers, so browsers
  * refuse them.
  */
-export function registerHttpHooks(app: FastifyInstance, config: Config) {
+export function registerHttpHooks(app: FastifyInstance, config: Config, services: readonly DescService[]) {
   const origins = new Set(config.corsOrigins);
+  // Procedures marked NO_SIDE_EFFECTS: Connect serves them over GET as well.
+  const readOnly = new Set(services.flatMap((s) => s.methods.filter((m) => !isMutating(m)).map((m) => `/${s.typeName}/${m.name}`)));
   // Every route's pattern and methods, for the Allow header of a 405.
   const patterns: { test: RegExp; methods: Set<string> }[] = [];
   app.addHook("onRoute", (route) => {
@@ -80,17 +84,24 @@ export function registerHttpHooks(app: FastifyInstance, config: Config) {
         return;
       }
     }
-    // Procedures take POST only (none is marked NO_SIDE_EFFECTS, which would
-    // allow Connect's GET): a 405 names what is allowed (RFC 9110 §15.5.6).
+    // Procedures take POST, and GET too when marked NO_SIDE_EFFECTS (Connect's
+    // GET requests): a 405 names what is allowed (RFC 9110 §15.5.6).
     const route = req.routeOptions.url;
     if (route !== undefined && req.method !== "POST" && req.method !== "OPTIONS" && PROCEDURE_ROUTE.test(route)) {
-      const contentType = req.headers["content-type"];
-      const a = earlyAnswer(wireProtocolOf(route, contentType), contentType, Code.Unimplemented, `HTTP method ${req.method} is not allowed: use POST`, {
-        httpStatus: 405,
-        headers: { allow: "POST" },
-      });
-      reply.code(405).headers(a.headers).send(a.body ?? "");
-      return;
+      const getToo = readOnly.has(route);
+      if (!getToo || req.method !== "GET") {
+        const allow = getToo ? "GET, POST" : "POST";
+        const contentType = req.headers["content-type"];
+        const a = earlyAnswer(wireProtocolOf(route, contentType), contentType, Code.Unimplemented, `HTTP method ${req.method} is not allowed: use ${allow.replace(", ", " or ")}`, {
+          httpStatus: 405,
+          headers: { allow },
+        });
+        reply.code(405).headers(a.headers).send(a.body ?? "");
+        return;
+      }
+      // A Connect GET answer may be kept by the caller, never by a shared cache
+      // (it is one business's data, chosen by a credential header).
+      reply.header("cache-control", "private").header("vary", "authorization, x-api-key");
     }
     if (req.raw.httpVersionMajor === 2 && (req.headers["content-type"] ?? "").startsWith("application/grpc")) {
       minimalGrpcMessageEncoding(reply.raw as unknown as Http2ServerResponse);

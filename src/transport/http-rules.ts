@@ -1,7 +1,6 @@
 import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { http } from "../../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../gen/google/api/http_pb.js";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 
 /** One REST binding of an RPC, read from its `google.api.http` annotation. */
 export interface RestBinding {
@@ -42,24 +41,3 @@ export function restBindings(service: DescService): RestBinding[] {
   }
   return out;
 }
-
-/**
- * Methods that change state: those whose REST binding is not a GET, unless
- * the proto marks the method `idempotency_level = NO_SIDE_EFFECTS` (a
- * read that takes a body, such as LoyaltyPos.PreviewCheckin). The
- * idempotency interceptor guards exactly these, and only these drop cached
- * reads.
- */
-export function isMutating(method: DescMethod): boolean {
-  let mutating = mutatingMethods.get(method);
-  if (mutating === undefined) {
-    mutating =
-      hasOption(method, http) &&
-      getOption(method, http).pattern.case !== "get" &&
-      method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-    mutatingMethods.set(method, mutating);
-  }
-  return mutating;
-}
-
-const mutatingMethods = new WeakMap<DescMethod, boolean>();

@@ -5,7 +5,7 @@ import { Code, ConnectError, createContextKey, type HandlerContext, type Interce
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
 import { kPrincipal } from "./context.js";
 import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
-import { isMutating } from "./http-rules.js";
+import { isMutating } from "./method-rules.js";
 
 const TTL_HOURS = 24;
 /** A stored response to send again instead of running the handler (see withIdempotentReplay). */

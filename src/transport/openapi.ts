@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { packageRoot } from "../infrastructure/package-root.js";
-import { AUTH_OF_METHOD, AUTH_OF_SERVICE } from "./auth-interceptor.js";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import {
@@ -14,7 +13,8 @@ import {
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { FastifyInstance } from "fastify";
 import { codeName } from "./errors.js";
-import { isMutating, restBindings, type RestBinding } from "./http-rules.js";
+import { restBindings, type RestBinding } from "./http-rules.js";
+import { isMutating, requiredCredential, type CredentialKind } from "./method-rules.js";
 
 /**
  * The OpenAPI 3.1 document of the REST gateway, derived at start-up from the
@@ -27,19 +27,13 @@ import { isMutating, restBindings, type RestBinding } from "./http-rules.js";
  */
 
 type Json = Record<string, unknown>;
-type Auth = "api_key" | "owner";
 
-/** Which credential each service takes: the auth interceptor's own table. */
-export const DEFAULT_AUTH_OF_SERVICE: Readonly<Record<string, Auth>> = AUTH_OF_SERVICE;
-
-const SECURITY_SCHEME_OF: Record<Auth, string> = { api_key: "ApiKeyAuth", owner: "BearerAuth" };
+const SECURITY_SCHEME_OF: Record<CredentialKind, string> = { api_key: "ApiKeyAuth", owner: "BearerAuth" };
 
 /** Where the `.proto` sources live in the repository. */
 const DEFAULT_PROTO_ROOT = join(packageRoot(import.meta.url), "proto");
 
 export interface OpenApiOptions {
-  /** Credential per fully-qualified service name (default: contract §3). */
-  authOfService?: Readonly<Record<string, Auth>>;
   /** Folder holding the `.proto` sources, for descriptions; missing = none. */
   protoRoot?: string;
   title?: string;
@@ -439,7 +433,7 @@ function reachableMessages(roots: DescMessage[]): Set<string> {
 }
 
 /** Every file a service depends on, the service's own first. */
-function fileClosure(services: DescService[]): DescFile[] {
+function fileClosure(services: readonly DescService[]): DescFile[] {
   const seen = new Map<string, DescFile>();
   const visit = (f: DescFile) => {
     if (seen.has(f.proto.name)) return;
@@ -477,8 +471,7 @@ function queryFields(binding: RestBinding): DescField[] {
  * Builds the OpenAPI 3.1 document of every REST binding of `services`.
  * Deterministic: the same descriptors give the same document.
  */
-export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {}): Json {
-  const authOf = opts.authOfService ?? DEFAULT_AUTH_OF_SERVICE;
+export function buildOpenApi(services: readonly DescService[], opts: OpenApiOptions = {}): Json {
   const files = fileClosure(services);
   const comments = readProtoComments(opts.protoRoot ?? DEFAULT_PROTO_ROOT, files.map((f) => f.proto.name));
   const inputs = services.flatMap((s) => restBindings(s).map((r) => r.method.input));
@@ -491,12 +484,10 @@ export function buildOpenApi(services: DescService[], opts: OpenApiOptions = {})
 
   for (const service of services) {
     tags.push({ name: service.name, ...b.describe(service.typeName) });
-    const serviceAuth = authOf[service.typeName];
     for (const binding of restBindings(service)) {
       const method = binding.method;
-      // A method may take another credential than its service (OwnerAuth's ChangePassword, Logout).
-      const own = `${service.typeName}/${method.name}`;
-      const auth = Object.hasOwn(AUTH_OF_METHOD, own) ? AUTH_OF_METHOD[own] : serviceAuth;
+      // The method's own credential, from its proto (method-rules.ts).
+      const auth = requiredCredential(method);
       const input = method.input;
       const path = openApiPath(binding);
       const doc = comments.get(`${service.typeName}.${method.name}`);
@@ -706,7 +697,7 @@ export function openApiRoutes(doc: Json): OpenApiRoute[] {
  * Serves the document at `GET /openapi.json`. It is built once, here, from
  * the same descriptors as the REST gateway's routes.
  */
-export function registerOpenApi(app: FastifyInstance, services: DescService[], opts: OpenApiOptions = {}): Json {
+export function registerOpenApi(app: FastifyInstance, services: readonly DescService[], opts: OpenApiOptions = {}): Json {
   const doc = buildOpenApi(services, opts);
   const body = JSON.stringify(doc);
   app.get("/openapi.json", async (_req, reply) =>

@@ -106,7 +106,7 @@ function queryValue(field: DescField, raw: string): unknown {
  */
 export function registerRestGateway(
   app: FastifyInstance,
-  opts: { services: DescService[]; impls: ReadonlyMap<string, object>; interceptors: Interceptor[] },
+  opts: { services: readonly DescService[]; impls: ReadonlyMap<string, object>; interceptors: Interceptor[] },
 ): RestBinding[] {
   const bindings = opts.services.flatMap((s) => restBindings(s));
   for (const binding of bindings) {

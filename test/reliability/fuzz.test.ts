@@ -11,7 +11,7 @@ import fc from "fast-check";
 import http2 from "node:http2";
 import { generateKeyPair, SignJWT } from "jose";
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
-import { apiServices } from "../../src/transport/routes.js";
+import { apiServices } from "../../src/transport/registry.js";
 import { restBindings, type RestBinding } from "../../src/transport/http-rules.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "../support/rest.js";

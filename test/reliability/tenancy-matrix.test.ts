@@ -10,8 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { generateKeyPair, SignJWT } from "jose";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { apiServices } from "../../src/transport/routes.js";
-import { authOf } from "../../src/transport/auth-interceptor.js";
+import { apiServices } from "../../src/transport/registry.js";
+import { authOf } from "../../src/transport/method-rules.js";
 import { restBindings, type RestBinding } from "../../src/transport/http-rules.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business, type RestResponse } from "../support/rest.js";
@@ -236,7 +236,7 @@ const MATRIX: Record<string, Case[]> = {
 
 const allMethods = apiServices.flatMap((s) => s.methods);
 const allBindings: RestBinding[] = apiServices.flatMap((s) => restBindings(s));
-const authKind = (m: DescMethod) => authOf(m.parent.typeName, m.name) ?? "none";
+const authKind = (m: DescMethod) => authOf(m) ?? "none";
 
 /** The REST request of a binding for a proto-JSON message. */
 function restRequest(binding: RestBinding, message: Record<string, unknown>) {
