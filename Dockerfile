@@ -9,4 +9,4 @@ RUN npm ci --include=dev --no-audit --no-fund
 EXPOSE 8080
 USER node
 # What `npm start` runs, without npm in between (signals reach the service).
-CMD ["node", "--max-old-space-size=256", "dist/main.js"]
+CMD ["node", "--max-old-space-size=256", "--max-semi-space-size=8", "dist/main.js"]

@@ -53,7 +53,7 @@ async function startService(opts: { cwd?: string; dataDir?: string | null } = {}
   const started = Date.now();
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", PORT: String(port) };
   if (opts.dataDir !== null) env.DATA_DIR = opts.dataDir ?? dataDir;
-  const child = spawn(NODE, ["--max-old-space-size=256", "dist/main.js"], {
+  const child = spawn(NODE, ["--max-old-space-size=256", "--max-semi-space-size=8", "dist/main.js"], {
     cwd: opts.cwd ?? ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
