@@ -1,7 +1,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { kClientAddress } from "./transport/context.js";
+import { kClientAddress } from "./services/principal.js";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";

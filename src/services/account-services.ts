@@ -43,7 +43,7 @@ import {
   verifyPassword,
 } from "../infrastructure/secrets.js";
 import type { Program } from "../persistence/entities/program.js";
-import { kClientAddress, ownerPrincipal } from "../transport/context.js";
+import { kClientAddress, ownerPrincipal } from "./principal.js";
 import type { ServiceDeps } from "./deps.js";
 import { clientAddressOf, createAuthThrottle } from "./login-throttle.js";
 import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";

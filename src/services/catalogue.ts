@@ -29,7 +29,7 @@ import { newId } from "../infrastructure/ids.js";
 import type { ProgramView, RewardRow } from "../persistence/catalogue-repository.js";
 import type { Actor } from "../persistence/customer-repository.js";
 import type { ServiceDeps } from "./deps.js";
-import { referenceShape } from "../transport/reference-shape.js";
+import { referenceShape } from "./reference-shape.js";
 
 /**
  * The rewards catalogue and promotions (contract §9): the owner's methods,
@@ -43,7 +43,7 @@ export const MAX_COST = 10_000_000;
 /**
  * Does the business use the catalogue: a reward beyond the default one, or
  * an active promotion? One that does not gets the reference's answers byte
- * for byte (transport/reference-shape.ts).
+ * for byte (reference-shape.ts).
  */
 export function usesCatalogue(program: ProgramView): boolean {
   return program.rewards.length > 1 || program.promotions.length > 0;

@@ -18,7 +18,7 @@ import { normalizePhone } from "../domain/phone.js";
 import { rewardsForRedemption } from "../domain/points.js";
 import * as v from "../domain/validation.js";
 import { SORT_COLUMNS, type ListQuery, type SortBy } from "../persistence/customer-repository.js";
-import { ownerPrincipal } from "../transport/context.js";
+import { ownerPrincipal } from "./principal.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
 import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from "./lifecycle.js";

@@ -16,7 +16,7 @@ import { amountToMinorUnits, isRewardAvailable, pointsForCheckin } from "../doma
 import * as v from "../domain/validation.js";
 import type { CheckinRecord, CustomerRef } from "../persistence/customer-repository.js";
 import { isOrderRefTaken } from "../persistence/lifecycle-repository.js";
-import { posPrincipal } from "../transport/context.js";
+import { posPrincipal } from "./principal.js";
 import type { ServiceDeps } from "./deps.js";
 import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
 import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";

@@ -6,7 +6,7 @@ import type { OwnerTokenCache } from "../infrastructure/owner-token-cache.js";
 import type { RateCounter } from "../infrastructure/rate-counter.js";
 import { API_KEY_PATTERN, hashApiKey, type TokenService } from "../infrastructure/secrets.js";
 import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-repository.js";
-import { kPrincipal, type Principal } from "./context.js";
+import { kPrincipal, type Principal } from "../services/principal.js";
 import { authOf } from "./method-rules.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { BusinessReadCache } from "../infrastructure/business-read-cache.js";
-import { kPrincipal } from "./context.js";
+import { kPrincipal } from "../services/principal.js";
 import { isMutating } from "./method-rules.js";
 
 /**

@@ -3,7 +3,7 @@ import { clone, fromBinary, toBinary, type DescMessage, type Message } from "@bu
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
-import { kPrincipal } from "./context.js";
+import { kPrincipal } from "../services/principal.js";
 import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
 import { isMutating } from "./method-rules.js";
 

@@ -1,6 +1,7 @@
 import { create, isMessage, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { kClientAddress, kProtocol } from "./context.js";
+import { kClientAddress } from "../services/principal.js";
+import { kProtocol } from "./context.js";
 
 /** No call made in process has a timeout of its own (one function for all calls). */
 const noTimeout = (): undefined => undefined;

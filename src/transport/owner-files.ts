@@ -9,7 +9,7 @@ import { invalidArgument } from "../domain/errors.js";
 import { CUSTOMER_EXPORT_COLUMNS, LEDGER_EXPORT_COLUMNS, createCustomerExporter, ledgerRange } from "../services/customer-export.js";
 import { createCustomerImporter } from "../services/customer-import.js";
 import type { ServiceDeps } from "../services/deps.js";
-import { kPrincipal, type Principal } from "./context.js";
+import { kPrincipal, type Principal } from "../services/principal.js";
 import { codeName, HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
 import { jsonBytes, sendError } from "./rest-gateway.js";
 
