@@ -181,9 +181,15 @@ export const changedConcurrently = () => new DomainError("aborted", "the custome
 
 /**
  * A redemption: the conditional debit (ACTIVE and enough points — so never
- * from a negative balance) under the customer's Redis lock. When it touched
- * no row although the customer now qualifies (a concurrent check-in topped
- * the balance up), it is simply tried again, up to three times.
+ * from a negative balance). PostgreSQL's conditional update is the
+ * guarantee: concurrent debits of one customer queue on its row lock and
+ * each re-checks the condition on the row it then sees (READ COMMITTED), so
+ * the first attempt takes no Redis lock (two round trips saved on every
+ * redeem; measured under 32 connections on 5 customers too, bench key
+ * `redeem-hot`). Only when it touched no row although the customer now
+ * qualifies (it lost a race: a concurrent check-in topped the balance up
+ * after its snapshot) is it tried again, under the customer's Redis lock,
+ * up to three attempts in all.
  */
 export async function redeemWithRetry(
   deps: ServiceDeps,
@@ -200,21 +206,30 @@ export async function redeemWithRetry(
   reward?: { id: string; quantity: number },
 ) {
   const { customers, kv, db } = deps;
-  const lockKey = `${businessId}:${"id" in ref ? ref.id : ref.phone}`;
   const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef, reward);
+  const attempt = () =>
+    onDone
+      ? db.tx(async () => {
+          const out = await debit();
+          if (out) await onDone(out);
+          return out;
+        })
+      : debit();
+  /** After a debit that touched no row: the refusal it deserves, if any (else the customer qualifies now). */
+  const refuseIfRefused = async () => {
+    const refused = refusal(await customers.find(businessId, ref), points);
+    if (refused) throw refused;
+  };
+  const first = await attempt();
+  if (first) return first;
+  await refuseIfRefused();
+  const lockKey = `${businessId}:${"id" in ref ? ref.id : ref.phone}`;
   return withCustomerLock(kv, lockKey, async () => {
-    for (let attempt = 0; ; attempt++) {
-      const done = onDone
-        ? await db.tx(async () => {
-            const out = await debit();
-            if (out) await onDone(out);
-            return out;
-          })
-        : await debit();
+    for (let tries = 2; ; tries++) {
+      const done = await attempt();
       if (done) return done;
-      const refused = refusal(await customers.find(businessId, ref), points);
-      if (refused) throw refused;
-      if (attempt === 2) throw changedConcurrently();
+      await refuseIfRefused();
+      if (tries === 3) throw changedConcurrently();
     }
   });
 }
