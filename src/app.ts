@@ -16,6 +16,7 @@ import { createAccountRepository } from "./persistence/account-repository.js";
 import { createCustomerRepository } from "./persistence/customer-repository.js";
 import { createLifecycleRepository } from "./persistence/lifecycle-repository.js";
 import { createCatalogueRepository } from "./persistence/catalogue-repository.js";
+import { createLotRepository } from "./persistence/lot-repository.js";
 import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
@@ -110,6 +111,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     customers: createCustomerRepository(db),
     lifecycle: createLifecycleRepository(db),
     catalogue: createCatalogueRepository(db),
+    lots: createLotRepository(db),
     accounts,
     log: app.log,
   };

@@ -101,6 +101,7 @@ describe.each(transports)("%s over HTTP/1.1", (_name, makeTransport) => {
       rewardAvailable: true,
       lifetimePoints: 105,
       availableRewards: [],
+      expiringPoints: [],
     });
     expect(plain(await pos.getBalance({ identifier: id }, { headers }))).toEqual({ customerId: id, totalPoints: 105, availableRewards: [] });
 
@@ -315,10 +316,11 @@ describe("the Connect JSON codec speaks the REST JSON", () => {
       rewardAvailable: false,
       lifetimePoints: 19,
       availableRewards: [],
+      expiringPoints: [],
     });
-    // REST answers a business without a catalogue in the reference's shape, without the empty list
-    // (src/transport/reference-shape.ts); Connect JSON writes every implicit value.
-    expect(connectJson).toEqual({ ...viaRest.body, availableRewards: [] });
+    // REST answers a business without a catalogue or expiry policy in the reference's shape, without the empty
+    // lists (src/transport/reference-shape.ts); Connect JSON writes every implicit value.
+    expect(connectJson).toEqual({ ...viaRest.body, availableRewards: [], expiringPoints: [] });
   });
 
   test("a Connect JSON error has the Connect error shape and status", async () => {

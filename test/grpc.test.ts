@@ -94,11 +94,11 @@ describe("POS flow over gRPC", () => {
       totalPoints: 104,
       rewardAvailable: true,
       lifetimePoints: 104,
-      availableRewards: [],
+      availableRewards: [], expiringPoints: [],
     });
     expect(await ok(stubs.pos, "GetCustomer", { identifier: id }, b.pos)).toMatchObject({ customerId: id, totalPoints: 104 });
-    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 104, availableRewards: [] });
-    expect(await ok(stubs.pos, "GetBalance", { identifier: "00353123456789" }, b.pos)).toEqual({ customerId: id, totalPoints: 104, availableRewards: [] });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 104, availableRewards: [], nextExpiry: null });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: "00353123456789" }, b.pos)).toEqual({ customerId: id, totalPoints: 104, availableRewards: [], nextExpiry: null });
 
     const redeemed = await ok(stubs.pos, "Redeem", { customerId: id, points: 100 }, b.pos);
     expect(redeemed).toEqual({
@@ -108,7 +108,7 @@ describe("POS flow over gRPC", () => {
       rewardTitle: "Free Reward",
       remainingPoints: 4,
     });
-    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 4, availableRewards: [] });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: id }, b.pos)).toEqual({ customerId: id, totalPoints: 4, availableRewards: [], nextExpiry: null });
 
     const ledger = await t.sql<{ type: string; delta: number; balance_after: number; api_key_id: string; reason: string }>(
       "select type, delta, balance_after, api_key_id, reason from ledger_entry where customer_id = $1 order by created_at",
@@ -126,7 +126,7 @@ describe("POS flow over gRPC", () => {
     const c = await ok(stubs.pos, "Checkin", { phone: "+353987654321", amount: 60 }, b.pos);
     const e = await fails(stubs.pos, "Redeem", { phone: "+353987654321", points: 100 }, b.pos);
     expect(e).toEqual({ code: status.FAILED_PRECONDITION, details: "insufficient points" });
-    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, b.pos)).toEqual({ customerId: c.customerId, totalPoints: 60, availableRewards: [] });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, b.pos)).toEqual({ customerId: c.customerId, totalPoints: 60, availableRewards: [], nextExpiry: null });
     const [{ n }] = await t.sql<{ n: number }>("select count(*)::int as n from ledger_entry where customer_id = $1", [c.customerId]);
     expect(n).toBe(1);
   });
@@ -220,6 +220,8 @@ describe("owner flow over gRPC", () => {
         // The default reward is the one rewardTitle names.
         rewards: [expect.objectContaining({ title: "Free Coffee", cost: 100, isDefault: true })],
         defaultRewardId: expect.any(String),
+        pointsExpireAfterMonths: 0,
+        expiryWarningDays: 14,
       },
     });
     expect(await fails(stubs.settings, "UpdateProgram", { rewardThreshold: 0 }, b.owner)).toEqual({
@@ -447,7 +449,7 @@ describe("authentication over metadata", () => {
     // An owner JWT is not a POS credential.
     expect((await fails(stubs.pos, "GetBalance", req, b.owner)).code).toBe(status.UNAUTHENTICATED);
     expect((await fails(stubs.pos, "Checkin", { phone: "+353123456789", amount: 1 }, b.owner)).code).toBe(status.UNAUTHENTICATED);
-    expect(await ok(stubs.pos, "GetBalance", req, b.pos)).toEqual({ customerId: c.customerId, totalPoints: 1, availableRewards: [] });
+    expect(await ok(stubs.pos, "GetBalance", req, b.pos)).toEqual({ customerId: c.customerId, totalPoints: 1, availableRewards: [], nextExpiry: null });
   });
 
   test("owner methods take only a valid Bearer token", async () => {
@@ -560,7 +562,7 @@ describe("tenancy", () => {
       totalPoints: 150,
       rewardAvailable: true,
       lifetimePoints: 150,
-      availableRewards: [],
+      availableRewards: [], expiringPoints: [],
     });
   });
 });

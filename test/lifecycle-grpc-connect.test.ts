@@ -118,7 +118,7 @@ describe("gRPC (grpc-js stubs)", () => {
     expect(await fails(stubs.admin, "RefundCheckin", { checkinId: c.checkinId }, ownerMd(b))).toEqual(notFound("check-in not found"));
     expect(await fails(stubs.admin, "VoidRedemption", { redemptionId: r.redemptionId }, ownerMd(b))).toEqual(notFound("redemption not found"));
     expect(await fails(stubs.admin, "RedeemReward", { id: c.customerId }, ownerMd(b))).toEqual(notFound("customer not found"));
-    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, keyMd(a))).toEqual({ customerId: c.customerId, totalPoints: 10, availableRewards: [] });
+    expect(await ok(stubs.pos, "GetBalance", { identifier: c.customerId }, keyMd(a))).toEqual({ customerId: c.customerId, totalPoints: 10, availableRewards: [], nextExpiry: null });
   });
 });
 

@@ -118,7 +118,7 @@ describe("look-up identifiers over gRPC and Connect", () => {
       }
     }
     const found = await call(stubs.pos, "GetBalance", { identifier: customerId }, posAuth(b));
-    expect(found.response).toEqual({ customerId, totalPoints: 40, availableRewards: [] });
+    expect(found.response).toEqual({ customerId, totalPoints: 40, availableRewards: [], nextExpiry: null });
   });
 
   test("Connect: the same codes and messages", async () => {

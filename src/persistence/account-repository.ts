@@ -20,9 +20,11 @@ export interface ApiKeyPrincipal {
 const PROGRAM_COLUMNS = `business_id as "businessId", mode, spend_rate_hundredths as "spendRateHundredths",
   points_per_unit as "pointsPerUnit", points_per_visit as "pointsPerVisit",
   reward_threshold as "rewardThreshold", reward_title as "rewardTitle",
-  default_country as "defaultCountry", currency, timezone, updated_at as "updatedAt"`;
+  default_country as "defaultCountry", currency, timezone,
+  points_expire_after_months as "pointsExpireAfterMonths", expiry_warning_days as "expiryWarningDays",
+  expiry_since as "expirySince", updated_at as "updatedAt"`;
 /** The program fields an owner may change, and their columns. */
-const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, string> = {
+const PROGRAM_FIELDS: Record<keyof ProgramChanges, string> = {
   mode: "mode",
   spendRateHundredths: "spend_rate_hundredths",
   pointsPerUnit: "points_per_unit",
@@ -32,7 +34,12 @@ const PROGRAM_FIELDS: Record<keyof Omit<Program, "businessId" | "updatedAt">, st
   defaultCountry: "default_country",
   currency: "currency",
   timezone: "timezone",
+  pointsExpireAfterMonths: "points_expire_after_months",
+  expiryWarningDays: "expiry_warning_days",
 };
+
+/** The program fields an owner may change. */
+export type ProgramChanges = Omit<Program, "businessId" | "updatedAt" | "expirySince">;
 const STORE_COLUMNS = `id, business_id as "businessId", name, created_at as "createdAt", archived_at as "archivedAt"`;
 const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash as "keyHash", store_id as "storeId",
   created_at as "createdAt", last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
@@ -59,7 +66,7 @@ export function createAccountRepository(db: Db) {
       businessName: string;
       email: string;
       passwordHash: string;
-      program: Omit<Program, "businessId" | "updatedAt">;
+      program: Omit<ProgramChanges, "pointsExpireAfterMonths" | "expiryWarningDays">;
     }): Promise<{ businessId: string; ownerId: string }> {
       const businessId = createId();
       const ownerId = createId();
@@ -156,8 +163,10 @@ export function createAccountRepository(db: Db) {
       programCache.delete(businessId);
     },
 
-    async updateProgram(businessId: string, changes: Partial<Omit<Program, "businessId" | "updatedAt">>): Promise<Program> {
+    async updateProgram(businessId: string, changes: Partial<ProgramChanges>): Promise<Program> {
       const sets = ["updated_at = now()"];
+      // From the first policy on, the business keeps lots (contract §10).
+      if ((changes.pointsExpireAfterMonths ?? 0) > 0) sets.push("expiry_since = coalesce(expiry_since, now())");
       const params: unknown[] = [];
       for (const [field, column] of Object.entries(PROGRAM_FIELDS)) {
         const value = changes[field as keyof typeof PROGRAM_FIELDS];
@@ -312,7 +321,7 @@ export function createAccountRepository(db: Db) {
         ),
         // Each figure sums one ledger type (or one sign of ADJUSTMENT); issued
         // and redeemed are named sums of them (proto GetDashboardResponse).
-        db.query<{ day: string; earned: string; promotion: string; bonus: string; deducted: string; imported: string; opening: string; redeemed: string }>(
+        db.query<{ day: string; earned: string; promotion: string; bonus: string; deducted: string; imported: string; opening: string; redeemed: string; expired: string }>(
           `select to_char(d.day, 'YYYY-MM-DD') as day,
                   coalesce(sum(l.delta) filter (where l.type = 'CHECKIN'), 0) as earned,
                   coalesce(sum(l.delta) filter (where l.type = 'PROMOTION'), 0) as promotion,
@@ -320,7 +329,8 @@ export function createAccountRepository(db: Db) {
                   coalesce(-sum(l.delta) filter (where l.type = 'ADJUSTMENT' and l.delta < 0), 0) as deducted,
                   coalesce(sum(l.delta) filter (where l.type = 'IMPORT'), 0) as imported,
                   coalesce(sum(l.delta) filter (where l.type = 'INITIAL'), 0) as opening,
-                  coalesce(-sum(l.delta) filter (where l.type = 'REDEMPTION'), 0) as redeemed
+                  coalesce(-sum(l.delta) filter (where l.type = 'REDEMPTION'), 0) as redeemed,
+                  coalesce(-sum(l.delta) filter (where l.type = 'EXPIRY'), 0) as expired
            from generate_series((now() at time zone 'utc')::date - (? - 1), (now() at time zone 'utc')::date, interval '1 day') as d(day)
            left join ledger_entry l on l.business_id = ? and l.created_at >= d.day at time zone 'utc'
                 and l.created_at < (d.day + interval '1 day') at time zone 'utc'
@@ -346,6 +356,7 @@ export function createAccountRepository(db: Db) {
           imported: wholeNumber(d.imported),
           opening: wholeNumber(d.opening),
           redeemed: wholeNumber(d.redeemed),
+          expired: wholeNumber(d.expired),
         })),
       };
     },

@@ -1,6 +1,7 @@
 import { newId as createId } from "../infrastructure/ids.js";
 import type { PromotionRule } from "../domain/promotions.js";
 import type { Db } from "./db.js";
+import { lotInsertCte, lotParams, type LotTerms } from "./lot-repository.js";
 import type { Program } from "./entities/program.js";
 
 /** A reward as the hot path holds it (cached with the program). */
@@ -293,6 +294,8 @@ export function createCatalogueRepository(db: Db) {
         /** The period a use was counted in (a limited promotion), so a full refund gives it back there. */
         usePeriod: string | null;
       },
+      /** Under an expiry policy: the bonus's lot, with the check-in's terms (contract §10). */
+      lot?: LotTerms,
     ): Promise<number> {
       const rows = await db.query<{ total_points: number }>(
         `with c as (
@@ -301,11 +304,12 @@ export function createCatalogueRepository(db: Db) {
          ), l as (
            insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, checkin_id, promotion_id, promotion_period, order_ref, balance_after)
            select ?, ?, c.id, ?, ?, 'PROMOTION', ?, ?, ?, ?, ?, ?, ?, c.total_points from c returning id
-         )
+         )${lot ? `, ${lotInsertCte({ customer: "c.id", total: "c.total_points", ledger: "l.id", tables: "c, l" })}` : ""}
          select total_points from c`,
         [
           f.points, f.points, businessId, customerId,
           createId(), businessId, f.points, `Promotion: ${f.promotionName}`.slice(0, 500), f.storeId, f.apiKeyId, f.ownerId, f.checkinId, f.promotionId, f.usePeriod, f.orderRef,
+          ...(lot ? lotParams(businessId, f.checkinId, lot, f.points) : []),
         ],
       );
       if (!rows[0]) throw new Error("the checked-in customer is gone within the check-in's transaction");

@@ -1,5 +1,6 @@
 import { newId as createId } from "../infrastructure/ids.js";
 import type { Db } from "./db.js";
+import { lotInsertCte, lotParams, type LotTerms } from "./lot-repository.js";
 
 /** A customer row as the SQL below returns it. */
 export interface CustomerRow {
@@ -103,14 +104,17 @@ const REDEEM = byRef(
  * claim of the orderRef as a unique violation, and the whole statement —
  * balance, ledger row, claim — then writes nothing).
  */
-const checkinLedger = (claim: boolean) => `led as (
+const checkinLedger = (claim: boolean, lot: boolean) => `led as (
      insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, amount_cents, units, order_ref, balance_after)
      select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, ?, ?, ?, up.total_points from up
      returning id, customer_id, balance_after
-   )${claim ? `, claim as (insert into order_ref_claim (business_id, order_ref, checkin_id) select ?, ?, led.id from led)` : ""}
+   )${claim ? `, claim as (insert into order_ref_claim (business_id, order_ref, checkin_id) select ?, ?, led.id from led)` : ""}${
+     // Under an expiry policy (contract §10), the check-in's lot, in the same statement.
+     lot ? `, ${lotInsertCte({ customer: "led.customer_id", total: "led.balance_after", ledger: "led.id", tables: "led" })}` : ""
+   }
    select id, customer_id, balance_after from led`;
 /** lifetime_points is in the same UPDATE as total_points and in no index, so a check-in stays a HOT update. */
-const checkinSql = (claim: boolean) => ({
+const checkinSql = (claim: boolean, lot = false) => ({
   /** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
   phone: `with up as (
      insert into customer (id, business_id, phone, status, total_points, lifetime_points, last_visit_at)
@@ -121,15 +125,17 @@ const checkinSql = (claim: boolean) => ({
            last_visit_at = now(), updated_at = now()
        where customer.status = 'ACTIVE'
      returning id, total_points
-   ), ${checkinLedger(claim)}`,
+   ), ${checkinLedger(claim, lot)}`,
   id: `with up as (
      update customer set total_points = total_points + ?, lifetime_points = lifetime_points + ?, last_visit_at = now(), updated_at = now()
      where business_id = ? and id = ? and status = 'ACTIVE'
      returning id, total_points
-   ), ${checkinLedger(claim)}`,
+   ), ${checkinLedger(claim, lot)}`,
 });
 const CHECKIN = checkinSql(false);
 const CHECKIN_WITH_ORDER_REF = checkinSql(true);
+const CHECKIN_LOT = checkinSql(false, true);
+const CHECKIN_WITH_ORDER_REF_LOT = checkinSql(true, true);
 
 /** What a check-in records beside its points: what refunds are prorated by, and the till's order. */
 export interface CheckinRecord {
@@ -171,15 +177,19 @@ export function createCustomerRepository(db: Db) {
       storeId: string | null,
       actor: Actor,
       record: CheckinRecord = {},
+      /** Under an expiry policy: the lot's terms (contract §10). */
+      lot?: LotTerms,
     ): Promise<{ checkinId: string; customerId: string; totalPoints: number } | undefined> {
       const orderRef = record.orderRef ?? null;
+      const checkinId = createId();
       const ledgerParams = [
-        createId(), businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null,
+        checkinId, businessId, points, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null,
         record.amountCents ?? null, record.units ?? null, orderRef,
         ...(orderRef === null ? [] : [businessId, orderRef]),
+        ...(lot === undefined ? [] : lotParams(businessId, checkinId, lot, points)),
       ];
       const [column, value] = refColumn(ref);
-      const sql = (orderRef === null ? CHECKIN : CHECKIN_WITH_ORDER_REF)[column];
+      const sql = (lot === undefined ? (orderRef === null ? CHECKIN : CHECKIN_WITH_ORDER_REF) : orderRef === null ? CHECKIN_LOT : CHECKIN_WITH_ORDER_REF_LOT)[column];
       const rows = await db.query<{ id: string; customer_id: string; balance_after: number }>(
         sql,
         column === "phone" ? [createId(), businessId, value, points, points, ...ledgerParams] : [points, points, businessId, value, ...ledgerParams],
@@ -228,7 +238,10 @@ export function createCustomerRepository(db: Db) {
       reason: string,
       type: "ADJUSTMENT" | "INITIAL",
       actor: Actor,
+      /** A credit under an expiry policy: its lot's terms (contract §10). */
+      lot?: LotTerms,
     ): Promise<{ totalPoints: number } | undefined> {
+      const withLot = lot !== undefined && delta > 0;
       const rows = await db.query<{ total_points: number }>(
         `with c as (
            update customer set total_points = total_points + ?, lifetime_points = lifetime_points + greatest(?::int, 0), updated_at = now()
@@ -237,9 +250,12 @@ export function createCustomerRepository(db: Db) {
          ), l as (
            insert into ledger_entry (id, business_id, customer_id, delta, reason, type, api_key_id, owner_id, balance_after)
            select ?, ?, c.id, ?, ?, ?, ?, ?, c.total_points from c returning id
-         )
+         )${withLot ? `, ${lotInsertCte({ customer: "c.id", total: "c.total_points", ledger: "l.id", tables: "c, l" })}` : ""}
          select c.total_points from c`,
-        [delta, delta, businessId, customerId, delta, delta, createId(), businessId, delta, reason, type, actor.apiKeyId ?? null, actor.ownerId ?? null],
+        [
+          delta, delta, businessId, customerId, delta, delta, createId(), businessId, delta, reason, type, actor.apiKeyId ?? null, actor.ownerId ?? null,
+          ...(withLot ? lotParams(businessId, null, lot, delta) : []),
+        ],
       );
       return rows[0] && { totalPoints: rows[0].total_points };
     },

@@ -42,7 +42,7 @@ import {
   hashPassword,
   verifyPassword,
 } from "../infrastructure/secrets.js";
-import type { Program } from "../persistence/entities/program.js";
+import type { ProgramChanges } from "../persistence/account-repository.js";
 import { kClientAddress, ownerPrincipal } from "./principal.js";
 import type { ServiceDeps } from "./deps.js";
 import { clientAddressOf, createAuthThrottle } from "./login-throttle.js";
@@ -50,6 +50,8 @@ import { apiKeyToProto, programToProto, storeToProto } from "./mappers.js";
 import { defaultCurrency, defaultTimezone, timezone } from "../domain/locale.js";
 import { MAX_REWARDS, promotionFrom, promotionToProto, rewardFields, rewardToProto, tooManyActive } from "./catalogue.js";
 import { MAX_ACTIVE_PROMOTIONS } from "../domain/promotions.js";
+import { expiryMonths, warningDays } from "../domain/expiry.js";
+import { tracksLots } from "./expiry.js";
 
 function country(value: string): string {
   const c = value.trim().toUpperCase();
@@ -217,7 +219,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
 
     async updateProgram(req, ctx) {
       const p = ownerPrincipal(ctx);
-      const changes: Partial<Omit<Program, "businessId" | "updatedAt">> = {};
+      const changes: Partial<ProgramChanges> = {};
       if (req.mode !== undefined) {
         // An unknown number (proto3 enums are open) has no name: refused like UNSPECIFIED.
         const mode = ProgramMode[req.mode] as string | undefined;
@@ -234,6 +236,8 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       if (req.defaultCountry !== undefined) changes.defaultCountry = country(req.defaultCountry);
       if (req.currency !== undefined) changes.currency = currency(req.currency);
       if (req.timezone !== undefined) changes.timezone = timezone(req.timezone);
+      if (req.pointsExpireAfterMonths !== undefined) changes.pointsExpireAfterMonths = expiryMonths(req.pointsExpireAfterMonths);
+      if (req.expiryWarningDays !== undefined) changes.expiryWarningDays = warningDays(req.expiryWarningDays);
       // The change and its audit event together.
       const program = await db.tx(async () => {
         const updated = await accounts.updateProgram(p.businessId, changes);
@@ -492,7 +496,11 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       const p = ownerPrincipal(ctx);
       const days = req.days === 0 ? 30 : v.wholeNumber(req.days, "days", 1, 365);
       const program = await accounts.getProgram(p.businessId);
-      const d = await accounts.dashboard(p.businessId, days, program.rewardThreshold);
+      const [d, expiring] = await Promise.all([
+        accounts.dashboard(p.businessId, days, program.rewardThreshold),
+        // Points whose instant comes within 30 days from now (contract §10); none without a policy.
+        tracksLots(program) ? deps.lots.expiringBefore(p.businessId, new Date(Date.now() + 30 * 86_400_000)) : 0,
+      ]);
       const sum = (f: (x: (typeof d.daily)[number]) => number) => d.daily.reduce((s, x) => s + f(x), 0);
       // Issued: check-ins, their promotions, bonuses and imports; redeemed: rewards only (proto comments).
       const issued = (x: (typeof d.daily)[number]) => x.earned + x.promotion + x.bonus + x.imported;
@@ -509,6 +517,8 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
         pointsImported: sum((x) => x.imported),
         pointsOpening: sum((x) => x.opening),
         pointsPromotion: sum((x) => x.promotion),
+        pointsExpiring30Days: expiring,
+        pointsExpired: sum((x) => x.expired),
         daily: d.daily.map((x) => create(DailyPointsSchema, { date: x.date, issued: issued(x), redeemed: x.redeemed })),
       });
     },

@@ -28,6 +28,7 @@ import * as v from "../domain/validation.js";
 import { newId } from "../infrastructure/ids.js";
 import type { ProgramView, RewardRow } from "../persistence/catalogue-repository.js";
 import type { Actor } from "../persistence/customer-repository.js";
+import type { LotTerms } from "../persistence/lot-repository.js";
 import type { ServiceDeps } from "./deps.js";
 import { referenceShape } from "./reference-shape.js";
 
@@ -204,6 +205,8 @@ export async function applyPromotion(
   facts: CheckinFacts,
   checkin: { checkinId: string; customerId: string; orderRef: string | null },
   actor: Actor,
+  /** Under an expiry policy: the check-in's lot terms, for the bonus's lot. */
+  lot?: LotTerms,
 ): Promise<Applied | undefined> {
   for (const p of list) {
     const points = bonusOf(p, facts.basePoints);
@@ -220,7 +223,7 @@ export async function applyPromotion(
       ownerId: actor.ownerId ?? null,
       orderRef: checkin.orderRef,
       usePeriod: period,
-    });
+    }, lot);
     return { promotionId: p.id, points, totalPoints };
   }
   return undefined;

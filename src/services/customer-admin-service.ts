@@ -22,6 +22,7 @@ import { ownerPrincipal } from "./principal.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
 import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from "./lifecycle.js";
+import { expiringPoints, expiryShaped, lotTerms, lotToProto, tracksLots } from "./expiry.js";
 import { availableRewards, chooseReward, shaped, takeReward, usesCatalogue, withRewardChoice } from "./catalogue.js";
 import { customerToProto, ledgerToProto, programToRules } from "./mappers.js";
 
@@ -79,7 +80,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         if (initialPoints > 0) {
           const after = await customers.adjust(p.businessId, row.id, initialPoints, "Initial points", "INITIAL", {
             ownerId: p.ownerId,
-          });
+          }, lotTerms(program));
           row = { ...row, total_points: after!.totalPoints, lifetime_points: String(initialPoints) };
         }
         await accounts.audit({
@@ -143,13 +144,19 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         accounts.getProgram(p.businessId),
       ]);
       if (!customer) throw notFound("customer not found");
-      const history = await customers.history(p.businessId, id, HISTORY_LIMIT);
-      return shaped(program, create(GetCustomerResponseSchema, {
+      const [history, expiring, lots] = await Promise.all([
+        customers.history(p.businessId, id, HISTORY_LIMIT),
+        expiringPoints(deps, program, id),
+        tracksLots(program) ? deps.lots.lots(p.businessId, id) : [],
+      ]);
+      return expiryShaped(program, shaped(program, create(GetCustomerResponseSchema, {
         customer: customerToProto(customer, program.rewardThreshold),
         pointsHistory: history.map(ledgerToProto),
         totalPoints: customer.total_points,
         availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
-      }));
+        expiringPoints: expiring,
+        lots: lots.map(lotToProto),
+      })));
     },
 
     async updateCustomer(req, ctx) {
@@ -186,14 +193,17 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       if (req.points === 0) throw invalidArgument("points must not be 0");
       v.wholeNumber(req.points, "points", -MAX_POINTS_CHANGE, MAX_POINTS_CHANGE);
       const reason = v.text(req.reason, "reason", { max: 500, required: true });
+      const program = await accounts.getProgram(p.businessId);
       const result = await withCustomerLock(kv, `${p.businessId}:${id}`, () =>
         db.tx(async () => {
-          const after = await customers.adjust(p.businessId, id, req.points, reason, "ADJUSTMENT", { ownerId: p.ownerId });
+          const after = await customers.adjust(p.businessId, id, req.points, reason, "ADJUSTMENT", { ownerId: p.ownerId }, lotTerms(program));
           if (!after) {
             const exists = await customers.find(p.businessId, { id });
             if (!exists) throw notFound("customer not found");
             throw new DomainError("failed_precondition", "insufficient points");
           }
+          // A deduction takes the soonest-expiring points first (contract §10).
+          if (req.points < 0 && tracksLots(program)) await deps.lots.spendForDeduction(p.businessId, id, -req.points);
           await accounts.audit({
             businessId: p.businessId,
             actorType: "owner",
@@ -268,6 +278,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
           });
         },
         { id: choice.reward.id, quantity: choice.quantity },
+        tracksLots(program),
       );
       const res = create(RedeemRewardResponseSchema, {
         success: true,

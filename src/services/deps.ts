@@ -10,6 +10,7 @@ import type { CustomerRepository } from "../persistence/customer-repository.js";
 import type { Db } from "../persistence/db.js";
 import type { LifecycleRepository } from "../persistence/lifecycle-repository.js";
 import type { CatalogueRepository } from "../persistence/catalogue-repository.js";
+import type { LotRepository } from "../persistence/lot-repository.js";
 
 /** What the RPC implementations are built from. */
 export interface ServiceDeps {
@@ -27,6 +28,8 @@ export interface ServiceDeps {
   lifecycle: LifecycleRepository;
   /** Rewards and promotions (contract §9). */
   catalogue: CatalogueRepository;
+  /** Point lots (contract §10). */
+  lots: LotRepository;
   accounts: AccountRepository;
   log: FastifyBaseLogger;
 }

@@ -5,6 +5,7 @@ import type { Actor, CustomerRef, CustomerRow } from "../persistence/customer-re
 import type { CheckinRow } from "../persistence/lifecycle-repository.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
+import { tracksLots } from "./expiry.js";
 
 /**
  * The transaction lifecycle's flows (contract §8), shared by the POS and the
@@ -87,6 +88,7 @@ export async function refundCheckin(
       },
       ask,
     );
+    const program = await deps.accounts.getProgram(businessId);
     const written = await lifecycle.refund(
       businessId,
       checkin,
@@ -98,6 +100,10 @@ export async function refundCheckin(
       },
       actor,
     );
+    // The check-in's own points first (contract §10).
+    if (tracksLots(program) && plan.points > 0) {
+      await deps.lots.spendForRefund(businessId, checkin.customer_id, plan.points, checkin.id, written.totalPoints + plan.points);
+    }
     if (plan.completes && checkin.order_ref !== null) await lifecycle.releaseClaim(businessId, checkin.id);
     // A check-in refunded in full gives back the promotion use it counted (a check-in without a promotion adds no statement).
     if (plan.completes && totals.bonus > 0) await deps.catalogue.giveUseBack(businessId, checkin.id);
@@ -152,6 +158,10 @@ export async function voidRedemption(
     const done = await lifecycle.voidRedemption(businessId, found.id, reason, actor);
     // Its units of stock and the customer's count of the reward come back with the points.
     if (done) await deps.catalogue.giveBack(businessId, found.id);
+    // And the points to their lots, with their original expiry (contract §10).
+    if (done && tracksLots(await deps.accounts.getProgram(businessId))) {
+      await deps.lots.restoreForVoid(businessId, found.id, done.pointsRestored, done.totalPoints);
+    }
     if (!done) {
       // Lost a race: voided meanwhile, or the customer was deleted.
       if (await lifecycle.redemptionById(businessId, found.id)) throw alreadyVoided();
@@ -204,14 +214,17 @@ export async function redeemWithRetry(
   onDone?: (out: { customerId: string; redemptionId: string; remainingPoints: number }) => Promise<void>,
   /** The reward of the catalogue and its units (contract §9). */
   reward?: { id: string; quantity: number },
+  /** The business keeps lots (contract §10): the debit takes the soonest-expiring points first, in its transaction. */
+  lots = false,
 ) {
   const { customers, kv, db } = deps;
   const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef, reward);
   const attempt = () =>
-    onDone
+    onDone || lots
       ? db.tx(async () => {
           const out = await debit();
-          if (out) await onDone(out);
+          if (out && lots) await deps.lots.spendForRedemption(businessId, out.customerId, points, out.redemptionId);
+          if (out) await onDone?.(out);
           return out;
         })
       : debit();

@@ -18,6 +18,7 @@ import type { CheckinRecord, CustomerRef } from "../persistence/customer-reposit
 import { isOrderRefTaken } from "../persistence/lifecycle-repository.js";
 import { posPrincipal } from "./principal.js";
 import type { ServiceDeps } from "./deps.js";
+import { expiringPoints, expiryShaped, lotTerms, tracksLots } from "./expiry.js";
 import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
 import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";
 import { applyPromotion, availableRewards, candidates, checkinFacts, chooseReward, previewPromotion, shaped, takeReward, usesCatalogue, withRewardChoice, type Applied } from "./catalogue.js";
@@ -115,6 +116,8 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     async checkin(req, ctx) {
       const { p, program, rules, points, record, ref, storeId } = await checkinRequest(req, ctx);
       const actor = { apiKeyId: p.apiKeyId };
+      // Under an expiry policy the check-in's points make a lot, in the same statement (contract §10).
+      const lot = program.pointsExpireAfterMonths === 0 ? undefined : lotTerms(program);
       // A business without promotions pays for them only this length check.
       const facts = program.promotions.length === 0 ? undefined : checkinFacts(program, points, record.amountCents, storeId);
       const qualifying = facts ? candidates(program.promotions, facts) : [];
@@ -122,13 +125,13 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       let applied: Applied | undefined;
       try {
         if (qualifying.length === 0) {
-          result = await customers.checkin(p.businessId, ref, points, storeId, actor, record);
+          result = await customers.checkin(p.businessId, ref, points, storeId, actor, record, lot);
         } else {
           // The check-in and its promotion's row: one transaction.
           result = await db.tx(async () => {
-            const done = await customers.checkin(p.businessId, ref, points, storeId, actor, record);
+            const done = await customers.checkin(p.businessId, ref, points, storeId, actor, record, lot);
             if (done) {
-              applied = await applyPromotion(deps, p.businessId, qualifying, facts!, { ...done, orderRef: record.orderRef ?? null }, actor);
+              applied = await applyPromotion(deps, p.businessId, qualifying, facts!, { ...done, orderRef: record.orderRef ?? null }, actor, lot);
             }
             return done;
           });
@@ -196,7 +199,8 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
 
     async getCustomer(req, ctx) {
       const { customer, program } = await lookup(ctx, req.identifier);
-      return shaped(program, create(LoyaltyPosGetCustomerResponseSchema, {
+      const expiring = await expiringPoints(deps, program, customer.id);
+      return expiryShaped(program, shaped(program, create(LoyaltyPosGetCustomerResponseSchema, {
         customerId: customer.id,
         name: customer.name,
         phone: customer.phone,
@@ -205,16 +209,19 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         rewardAvailable: isRewardAvailable(customer.total_points, program.rewardThreshold),
         lifetimePoints: lifetimeOf(customer),
         availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
-      }));
+        expiringPoints: expiring,
+      })));
     },
 
     async getBalance(req, ctx) {
       const { customer, program } = await lookup(ctx, req.identifier);
-      return shaped(program, create(GetBalanceResponseSchema, {
+      const expiring = await expiringPoints(deps, program, customer.id);
+      return expiryShaped(program, shaped(program, create(GetBalanceResponseSchema, {
         customerId: customer.id,
         totalPoints: customer.total_points,
         availableRewards: usesCatalogue(program) ? availableRewards(program, customer.total_points) : [],
-      }));
+        nextExpiry: expiring[0],
+      })));
     },
 
     async redeem(req, ctx) {
@@ -229,6 +236,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
         deps, p.businessId, ref, choice.points, title, storeId, { apiKeyId: p.apiKeyId }, orderRef,
         choice.guarded ? (done) => takeReward(deps, p.businessId, choice, done.customerId) : undefined,
         { id: choice.reward.id, quantity: choice.quantity },
+        tracksLots(program),
       );
       const res = create(RedeemResponseSchema, {
         success: true,

@@ -44,6 +44,8 @@ const LEDGER_TYPES: Record<string, LedgerEntryType> = {
   IMPORT: LedgerEntryType.IMPORT,
   REFUND: LedgerEntryType.REFUND,
   REDEMPTION_VOID: LedgerEntryType.REDEMPTION_VOID,
+  PROMOTION: LedgerEntryType.PROMOTION,
+  EXPIRY: LedgerEntryType.EXPIRY,
 };
 
 /** lifetime_points is a bigint (text from the driver); a JSON number is exact to 2^53. */
@@ -128,6 +130,8 @@ export function programToProto(p: ProgramRow) {
     defaultCountry: p.defaultCountry,
     currency: p.currency,
     timezone: p.timezone,
+    pointsExpireAfterMonths: p.pointsExpireAfterMonths,
+    expiryWarningDays: p.expiryWarningDays,
   });
 }
 

@@ -18,3 +18,16 @@ export function referenceShape<T extends object>(message: T): T {
 export function isReferenceShaped(message: object): boolean {
   return marked.has(message);
 }
+
+const noExpiry = new WeakSet<object>();
+
+/** Marks an answer of a business that never had an expiry policy (issue 16): REST leaves the expiry additions out. */
+export function expiryShape<T extends object>(message: T): T {
+  noExpiry.add(message);
+  return message;
+}
+
+/** Whether the service marked this answer with expiryShape. */
+export function isExpiryShaped(message: object): boolean {
+  return noExpiry.has(message);
+}

@@ -1,3 +1,4 @@
+import { OMITTABLE_FIELDS } from "./reference-shape.js";
 import { existsSync, readFileSync } from "node:fs";
 import { packageRoot } from "../infrastructure/package-root.js";
 import { join } from "node:path";
@@ -375,8 +376,8 @@ class SchemaBuilder {
       let schema = this.fieldSchema(field);
       if (field.fieldKind === "message" && inResponses) schema = nullable(schema);
       properties[field.jsonName] = schema;
-      // `availableRewards` is left out of answers in the reference's shape (transport/reference-shape.ts).
-      const mayBeOmitted = field.jsonName === "availableRewards";
+      // Left out of answers in the reference's shape (transport/reference-shape.ts).
+      const mayBeOmitted = OMITTABLE_FIELDS.includes(field.jsonName);
       if (responseOnly && !mayBeOmitted && (field.fieldKind === "message" || field.presence === IMPLICIT)) required.push(field.jsonName);
     }
     return { type: "object", ...this.describe(commentKey), ...(required.length ? { required } : {}), properties };

@@ -1,5 +1,5 @@
 import { isFieldSet, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { isReferenceShaped } from "../services/reference-shape.js";
+import { isExpiryShaped, isReferenceShaped } from "../services/reference-shape.js";
 
 /**
  * Answers in the published reference's shape (issue 15): a business that
@@ -17,8 +17,24 @@ import { isReferenceShaped } from "../services/reference-shape.js";
  */
 const LIST = "availableRewards";
 
-/** Drops the empty catalogue list of an answer in the reference's shape from its REST JSON. */
+/**
+ * The same for point expiry (issue 16): a business that never had an expiry
+ * policy answers its look-ups over REST without `expiringPoints` (an empty
+ * list), `lots` (empty) and `nextExpiry` (null); the service marks them
+ * (`isExpiryShaped`).
+ */
+const EXPIRY_LISTS = ["expiringPoints", "lots"];
+const EXPIRY_MESSAGES = ["nextExpiry"];
+
+/** Response fields that answers in the reference's shape may leave out over REST (OpenAPI does not require them). */
+export const OMITTABLE_FIELDS: readonly string[] = [LIST, ...EXPIRY_LISTS, ...EXPIRY_MESSAGES];
+
+/** Drops the empty catalogue list (and expiry additions) of an answer in the reference's shape from its REST JSON. */
 export function applyReferenceShape(desc: DescMessage, message: Message, json: Record<string, unknown>): void {
+  if (isExpiryShaped(message)) {
+    for (const k of EXPIRY_LISTS) if (Array.isArray(json[k]) && (json[k] as unknown[]).length === 0) delete json[k];
+    for (const k of EXPIRY_MESSAGES) if (json[k] === null) delete json[k];
+  }
   const list = json[LIST];
   if (!Array.isArray(list) || list.length !== 0) return;
   const base = desc.fields.find((f) => f.localName === "basePoints");

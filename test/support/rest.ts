@@ -88,4 +88,7 @@ export const DEFAULT_PROGRAM_JSON = {
   timezone: "Europe/Dublin",
   rewards: [expect.objectContaining({ id: expect.any(String), title: "Free Reward", cost: 100, active: true, isDefault: true, redeemedCount: 0 })],
   defaultRewardId: expect.any(String),
+  // Issue 16: no expiry policy.
+  pointsExpireAfterMonths: 0,
+  expiryWarningDays: 14,
 };

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file loyalty/v1/types.proto.
  */
 export const file_loyalty_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIsoCCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGlmZXRpbWVfcG9pbnRzGAsgASgBItEECgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoCRINCgVkZWx0YRgCIAEoBRIOCgZyZWFzb24YAyABKAkSKQoEdHlwZRgEIAEoDjIbLmxveWFsdHkudjEuTGVkZ2VyRW50cnlUeXBlEhAKCHN0b3JlX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWJhbGFuY2VfYWZ0ZXIYByABKAUSEgoKYXBpX2tleV9pZBgIIAEoCRIQCghvd25lcl9pZBgJIAEoCRIVCg1yZWRlbXB0aW9uX2lkGAogASgJEhIKCmNoZWNraW5faWQYCyABKAkSEQoJb3JkZXJfcmVmGAwgASgJEg4KBmFtb3VudBgNIAEoARINCgV1bml0cxgOIAEoBRISCgpzdG9yZV9uYW1lGA8gASgJEhQKDGFwaV9rZXlfbmFtZRgQIAEoCRIXCg9yZWZ1bmRlZF9wb2ludHMYESABKAUSFwoPcmVmdW5kZWRfYW1vdW50GBIgASgBEhYKDnJlZnVuZGVkX3VuaXRzGBMgASgFEhYKDmZ1bGx5X3JlZnVuZGVkGBQgASgIEg4KBnZvaWRlZBgVIAEoCBIZCgxwcm9tb3Rpb25faWQYFiABKAlIAIgBARIWCglyZXdhcmRfaWQYFyABKAlIAYgBARIVCghxdWFudGl0eRgYIAEoBUgCiAEBQg8KDV9wcm9tb3Rpb25faWRCDAoKX3Jld2FyZF9pZEILCglfcXVhbnRpdHkiOgoPQXZhaWxhYmxlUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIoIBCgVTdG9yZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2FyY2hpdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKyAgoHUHJvZ3JhbRIlCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZRIgChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAESFwoPcG9pbnRzX3Blcl91bml0GAMgASgFEhgKEHBvaW50c19wZXJfdmlzaXQYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIUCgxyZXdhcmRfdGl0bGUYBiABKAkSFwoPZGVmYXVsdF9jb3VudHJ5GAcgASgJEhAKCGN1cnJlbmN5GAggASgJEhAKCHRpbWV6b25lGAkgASgJEiMKB3Jld2FyZHMYCiADKAsyEi5sb3lhbHR5LnYxLlJld2FyZBIZChFkZWZhdWx0X3Jld2FyZF9pZBgLIAEoCSLzAQoGUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUSDgoGYWN0aXZlGAQgASgIEhIKBXN0b2NrGAUgASgFSACIAQESHwoScGVyX2N1c3RvbWVyX2xpbWl0GAYgASgFSAGIAQESFgoOcmVkZWVtZWRfY291bnQYByABKAUSEgoKaXNfZGVmYXVsdBgIIAEoCBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfc3RvY2tCFQoTX3Blcl9jdXN0b21lcl9saW1pdCLcAwoJUHJvbW90aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJwoEa2luZBgDIAEoDjIZLmxveWFsdHkudjEuUHJvbW90aW9uS2luZBISCgptdWx0aXBsaWVyGAQgASgBEhQKDGJvbnVzX3BvaW50cxgFIAEoBRItCglzdGFydHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCHdlZWtkYXlzGAggAygOMhMubG95YWx0eS52MS5XZWVrZGF5EhIKCnN0YXJ0X3RpbWUYCSABKAkSEAoIZW5kX3RpbWUYCiABKAkSEgoKbWluX2Ftb3VudBgLIAEoARIRCglzdG9yZV9pZHMYDCADKAkSHQoVbWF4X3VzZXNfcGVyX2N1c3RvbWVyGA0gASgFEiIKA3BlchgOIAEoDjIVLmxveWFsdHkudjEuVXNlUGVyaW9kEg4KBmFjdGl2ZRgPIAEoCBIuCgpjcmVhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdzdW1tYXJ5GBEgASgJItYBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSEAoIc3RvcmVfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpKCg5DdXN0b21lclN0YXR1cxIfChtDVVNUT01FUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARILCgdCTE9DS0VEEAIqSwoLUHJvZ3JhbU1vZGUSHAoYUFJPR1JBTV9NT0RFX1VOU1BFQ0lGSUVEEAASCQoFU1BFTkQQARIICgRVTklUEAISCQoFVklTSVQQAyqqAQoPTGVkZ2VyRW50cnlUeXBlEiEKHUxFREdFUl9FTlRSWV9UWVBFX1VOU1BFQ0lGSUVEEAASCwoHQ0hFQ0tJThABEg4KClJFREVNUFRJT04QAhIOCgpBREpVU1RNRU5UEAMSCwoHSU5JVElBTBAEEgoKBklNUE9SVBAFEgoKBlJFRlVORBAGEhMKD1JFREVNUFRJT05fVk9JRBAHEg0KCVBST01PVElPThAIKkoKDVByb21vdGlvbktpbmQSHgoaUFJPTU9USU9OX0tJTkRfVU5TUEVDSUZJRUQQABIOCgpNVUxUSVBMSUVSEAESCQoFQk9OVVMQAiphCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABIHCgNNT04QARIHCgNUVUUQAhIHCgNXRUQQAxIHCgNUSFUQBBIHCgNGUkkQBRIHCgNTQVQQBhIHCgNTVU4QByo+CglVc2VQZXJpb2QSGgoWVVNFX1BFUklPRF9VTlNQRUNJRklFRBAAEgcKA0RBWRABEgwKCEFMTF9USU1FEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZsb3lhbHR5L3YxL3R5cGVzLnByb3RvEgpsb3lhbHR5LnYxIsoCCghDdXN0b21lchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxveWFsdHkudjEuQ3VzdG9tZXJTdGF0dXMSFAoMdG90YWxfcG9pbnRzGAUgASgFEhgKEHJld2FyZF9hdmFpbGFibGUYBiABKAgSDQoFbm90ZXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF92aXNpdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGlmZXRpbWVfcG9pbnRzGAsgASgBItEECgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoCRINCgVkZWx0YRgCIAEoBRIOCgZyZWFzb24YAyABKAkSKQoEdHlwZRgEIAEoDjIbLmxveWFsdHkudjEuTGVkZ2VyRW50cnlUeXBlEhAKCHN0b3JlX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWJhbGFuY2VfYWZ0ZXIYByABKAUSEgoKYXBpX2tleV9pZBgIIAEoCRIQCghvd25lcl9pZBgJIAEoCRIVCg1yZWRlbXB0aW9uX2lkGAogASgJEhIKCmNoZWNraW5faWQYCyABKAkSEQoJb3JkZXJfcmVmGAwgASgJEg4KBmFtb3VudBgNIAEoARINCgV1bml0cxgOIAEoBRISCgpzdG9yZV9uYW1lGA8gASgJEhQKDGFwaV9rZXlfbmFtZRgQIAEoCRIXCg9yZWZ1bmRlZF9wb2ludHMYESABKAUSFwoPcmVmdW5kZWRfYW1vdW50GBIgASgBEhYKDnJlZnVuZGVkX3VuaXRzGBMgASgFEhYKDmZ1bGx5X3JlZnVuZGVkGBQgASgIEg4KBnZvaWRlZBgVIAEoCBIZCgxwcm9tb3Rpb25faWQYFiABKAlIAIgBARIWCglyZXdhcmRfaWQYFyABKAlIAYgBARIVCghxdWFudGl0eRgYIAEoBUgCiAEBQg8KDV9wcm9tb3Rpb25faWRCDAoKX3Jld2FyZF9pZEILCglfcXVhbnRpdHkiOgoPQXZhaWxhYmxlUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUiOAoKUGFnaW5hdGlvbhIMCgRwYWdlGAEgASgFEg0KBWxpbWl0GAIgASgFEg0KBXRvdGFsGAMgASgFIoIBCgVTdG9yZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2FyY2hpdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLzAgoHUHJvZ3JhbRIlCgRtb2RlGAEgASgOMhcubG95YWx0eS52MS5Qcm9ncmFtTW9kZRIgChhwb2ludHNfcGVyX2N1cnJlbmN5X3VuaXQYAiABKAESFwoPcG9pbnRzX3Blcl91bml0GAMgASgFEhgKEHBvaW50c19wZXJfdmlzaXQYBCABKAUSGAoQcmV3YXJkX3RocmVzaG9sZBgFIAEoBRIUCgxyZXdhcmRfdGl0bGUYBiABKAkSFwoPZGVmYXVsdF9jb3VudHJ5GAcgASgJEhAKCGN1cnJlbmN5GAggASgJEhAKCHRpbWV6b25lGAkgASgJEiMKB3Jld2FyZHMYCiADKAsyEi5sb3lhbHR5LnYxLlJld2FyZBIZChFkZWZhdWx0X3Jld2FyZF9pZBgLIAEoCRIiChpwb2ludHNfZXhwaXJlX2FmdGVyX21vbnRocxgMIAEoBRIbChNleHBpcnlfd2FybmluZ19kYXlzGA0gASgFIlAKDkV4cGlyaW5nUG9pbnRzEg4KBnBvaW50cxgBIAEoBRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLzAQoGUmV3YXJkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEgwKBGNvc3QYAyABKAUSDgoGYWN0aXZlGAQgASgIEhIKBXN0b2NrGAUgASgFSACIAQESHwoScGVyX2N1c3RvbWVyX2xpbWl0GAYgASgFSAGIAQESFgoOcmVkZWVtZWRfY291bnQYByABKAUSEgoKaXNfZGVmYXVsdBgIIAEoCBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfc3RvY2tCFQoTX3Blcl9jdXN0b21lcl9saW1pdCLcAwoJUHJvbW90aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSJwoEa2luZBgDIAEoDjIZLmxveWFsdHkudjEuUHJvbW90aW9uS2luZBISCgptdWx0aXBsaWVyGAQgASgBEhQKDGJvbnVzX3BvaW50cxgFIAEoBRItCglzdGFydHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCHdlZWtkYXlzGAggAygOMhMubG95YWx0eS52MS5XZWVrZGF5EhIKCnN0YXJ0X3RpbWUYCSABKAkSEAoIZW5kX3RpbWUYCiABKAkSEgoKbWluX2Ftb3VudBgLIAEoARIRCglzdG9yZV9pZHMYDCADKAkSHQoVbWF4X3VzZXNfcGVyX2N1c3RvbWVyGA0gASgFEiIKA3BlchgOIAEoDjIVLmxveWFsdHkudjEuVXNlUGVyaW9kEg4KBmFjdGl2ZRgPIAEoCBIuCgpjcmVhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdzdW1tYXJ5GBEgASgJItYBCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSEAoIc3RvcmVfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK9AQoIUG9pbnRMb3QSCgoCaWQYASABKAkSDgoGcG9pbnRzGAIgASgFEhEKCXJlbWFpbmluZxgDIAEoBRIPCgdleHBpcmVkGAQgASgFEi0KCWVhcm5lZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY2hlY2tpbl9pZBgHIAEoCSpKCg5DdXN0b21lclN0YXR1cxIfChtDVVNUT01FUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARILCgdCTE9DS0VEEAIqSwoLUHJvZ3JhbU1vZGUSHAoYUFJPR1JBTV9NT0RFX1VOU1BFQ0lGSUVEEAASCQoFU1BFTkQQARIICgRVTklUEAISCQoFVklTSVQQAyq2AQoPTGVkZ2VyRW50cnlUeXBlEiEKHUxFREdFUl9FTlRSWV9UWVBFX1VOU1BFQ0lGSUVEEAASCwoHQ0hFQ0tJThABEg4KClJFREVNUFRJT04QAhIOCgpBREpVU1RNRU5UEAMSCwoHSU5JVElBTBAEEgoKBklNUE9SVBAFEgoKBlJFRlVORBAGEhMKD1JFREVNUFRJT05fVk9JRBAHEg0KCVBST01PVElPThAIEgoKBkVYUElSWRAJKkoKDVByb21vdGlvbktpbmQSHgoaUFJPTU9USU9OX0tJTkRfVU5TUEVDSUZJRUQQABIOCgpNVUxUSVBMSUVSEAESCQoFQk9OVVMQAiphCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABIHCgNNT04QARIHCgNUVUUQAhIHCgNXRUQQAxIHCgNUSFUQBBIHCgNGUkkQBRIHCgNTQVQQBhIHCgNTVU4QByo+CglVc2VQZXJpb2QSGgoWVVNFX1BFUklPRF9VTlNQRUNJRklFRBAAEgcKA0RBWRABEgwKCEFMTF9USU1FEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A loyalty customer of one business.
@@ -495,6 +495,24 @@ export type Program = Message<"loyalty.v1.Program"> & {
    * @generated from field: string default_reward_id = 11;
    */
   defaultRewardId: string;
+
+  /**
+   * Points earned from now on expire at the end of the month this many
+   * months after the month they were earned in, in the program's time zone
+   * (0 = never, the default; 1-60). A change applies to points earned from
+   * then on.
+   *
+   * @generated from field: int32 points_expire_after_months = 12;
+   */
+  pointsExpireAfterMonths: number;
+
+  /**
+   * How many days before their expiry points count as "expiring soon"
+   * (0-90, default 14).
+   *
+   * @generated from field: int32 expiry_warning_days = 13;
+   */
+  expiryWarningDays: number;
 };
 
 /**
@@ -503,6 +521,37 @@ export type Program = Message<"loyalty.v1.Program"> & {
  */
 export const ProgramSchema: GenMessage<Program> = /*@__PURE__*/
   messageDesc(file_loyalty_v1_types, 5);
+
+/**
+ * Points that stop counting at one instant (contract section 10).
+ *
+ * @generated from message loyalty.v1.ExpiringPoints
+ */
+export type ExpiringPoints = Message<"loyalty.v1.ExpiringPoints"> & {
+  /**
+   * How many points, > 0.
+   *
+   * @generated from field: int32 points = 1;
+   */
+  points: number;
+
+  /**
+   * The instant they stop counting: the start of the day after their last
+   * valid day, in the program's time zone (points earned in March 2026
+   * under a 12-month policy count through 2027-03-31 and stop counting at
+   * 2027-04-01 00:00 local). The run of that local day takes them away.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message loyalty.v1.ExpiringPoints.
+ * Use `create(ExpiringPointsSchema)` to create a new message.
+ */
+export const ExpiringPointsSchema: GenMessage<ExpiringPoints> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_types, 6);
 
 /**
  * A reward of the catalogue (contract section 9).
@@ -581,7 +630,7 @@ export type Reward = Message<"loyalty.v1.Reward"> & {
  * Use `create(RewardSchema)` to create a new message.
  */
 export const RewardSchema: GenMessage<Reward> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 6);
+  messageDesc(file_loyalty_v1_types, 7);
 
 /**
  * A promotion (contract section 9). A check-in qualifies when its base points
@@ -714,7 +763,7 @@ export type Promotion = Message<"loyalty.v1.Promotion"> & {
  * Use `create(PromotionSchema)` to create a new message.
  */
 export const PromotionSchema: GenMessage<Promotion> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 7);
+  messageDesc(file_loyalty_v1_types, 8);
 
 /**
  * An API key of a business, as listed (never with its secret).
@@ -780,7 +829,70 @@ export type ApiKey = Message<"loyalty.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_loyalty_v1_types, 8);
+  messageDesc(file_loyalty_v1_types, 9);
+
+/**
+ * Points earned while an expiry policy was set (contract section 10).
+ *
+ * @generated from message loyalty.v1.PointLot
+ */
+export type PointLot = Message<"loyalty.v1.PointLot"> & {
+  /**
+   * The lot's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Points earned.
+   *
+   * @generated from field: int32 points = 2;
+   */
+  points: number;
+
+  /**
+   * Points left of them (spent ones are gone; expired ones are in expired).
+   *
+   * @generated from field: int32 remaining = 3;
+   */
+  remaining: number;
+
+  /**
+   * Points the expiry run took from the lot.
+   *
+   * @generated from field: int32 expired = 4;
+   */
+  expired: number;
+
+  /**
+   * When they were earned.
+   *
+   * @generated from field: google.protobuf.Timestamp earned_at = 5;
+   */
+  earnedAt?: Timestamp | undefined;
+
+  /**
+   * The instant they stop counting (see ExpiringPoints.expires_at).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The check-in that earned them, when a check-in did.
+   *
+   * @generated from field: string checkin_id = 7;
+   */
+  checkinId: string;
+};
+
+/**
+ * Describes the message loyalty.v1.PointLot.
+ * Use `create(PointLotSchema)` to create a new message.
+ */
+export const PointLotSchema: GenMessage<PointLot> = /*@__PURE__*/
+  messageDesc(file_loyalty_v1_types, 10);
 
 /**
  * The lifecycle state of a customer. The JSON names (`ACTIVE`, `BLOCKED`) are
@@ -928,6 +1040,14 @@ export enum LedgerEntryType {
    * @generated from enum value: PROMOTION = 8;
    */
   PROMOTION = 8,
+
+  /**
+   * Points that passed their expiry date, taken by the daily expiry run
+   * (contract section 10): one entry per customer and run.
+   *
+   * @generated from enum value: EXPIRY = 9;
+   */
+  EXPIRY = 9,
 }
 
 /**

@@ -15,6 +15,11 @@ export interface Program {
   currency: string;
   /** IANA time zone (contract §9). */
   timezone: string;
+  /** Points earned from now on expire after this many months (0 = never; contract §10). */
+  pointsExpireAfterMonths: number;
+  expiryWarningDays: number;
+  /** When a policy was first set; null = never: no lots, nothing paid for expiry on the hot path. */
+  expirySince: Date | null;
   updatedAt: Date;
 }
 
@@ -32,6 +37,9 @@ export const ProgramSchema = new EntitySchema<Program>({
     defaultCountry: { type: "string", length: 2 },
     currency: { type: "string", length: 3, default: "EUR" },
     timezone: { type: "string", length: 64, default: "Europe/Dublin" },
+    pointsExpireAfterMonths: { type: "integer", default: 0 },
+    expiryWarningDays: { type: "integer", default: 14 },
+    expirySince: { type: "Date", columnType: "timestamptz", nullable: true },
     updatedAt: { type: "Date", columnType: "timestamptz", defaultRaw: "now()" },
   },
 });

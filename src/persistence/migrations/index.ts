@@ -9,6 +9,7 @@ import { Migration20261201220000 } from "./Migration20261201220000.js";
 import { Migration20261202090000 } from "./Migration20261202090000.js";
 import { Migration20261202100000 } from "./Migration20261202100000.js";
 import { Migration20261202120000 } from "./Migration20261202120000.js";
+import { Migration20261203000000 } from "./Migration20261203000000.js";
 import { Migration20261208000000 } from "./Migration20261208000000.js";
 
 /**
@@ -26,5 +27,6 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261202090000", class: Migration20261202090000 },
   { name: "Migration20261202100000", class: Migration20261202100000 },
   { name: "Migration20261202120000", class: Migration20261202120000 },
+  { name: "Migration20261203000000", class: Migration20261203000000 },
   { name: "Migration20261208000000", class: Migration20261208000000 },
 ];

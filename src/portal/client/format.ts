@@ -83,6 +83,8 @@ export function ledgerTypeLabel(t: LedgerEntryType): string {
       return "Promotion";
     case LedgerEntryType.IMPORT:
       return "Import";
+    case LedgerEntryType.EXPIRY:
+      return "Expired";
     default:
       return "Other";
   }

@@ -1,0 +1,111 @@
+import { localDate, startOfLocalDay } from "../domain/expiry.js";
+import type { Db } from "../persistence/db.js";
+import type { LotRepository } from "../persistence/lot-repository.js";
+
+/**
+ * The expiry run (contract §10): for each business that keeps lots, the
+ * points whose last valid day is before the run's day D (the local day of
+ * the scheduled run, or `--as-of D`) leave the balance, as one EXPIRY ledger
+ * row per customer.
+ *
+ * Exactly once in effect, on any number of instances and after a kill: a
+ * lot is emptied in the same transaction as its customer's balance and
+ * EXPIRY row, under the customer's row lock, so a second run (or a second
+ * instance running at once) finds nothing left to expire for it. Batches of
+ * customers, keyed by id, each its own short transaction: a check-in of a
+ * customer in the batch waits for that batch only (milliseconds), and a run
+ * killed mid-way has committed whole batches, which the next run skips.
+ */
+
+export interface ExpiryRunOptions {
+  /** The run's day (YYYY-MM-DD), the same date in every business's zone; default: each business's local today. */
+  asOf?: string;
+  /** The clock (tests). */
+  now?: Date;
+  /** Customers per transaction (default 1,000). */
+  batchSize?: number;
+  /** Only these businesses (tests). */
+  businessIds?: string[];
+  /** Scheduled runs skip a business whose run of its local today has finished. */
+  skipFinished?: boolean;
+  /** Called after each batch committed (tests stop a run there). */
+  afterBatch?: (done: { businessId: string; customers: number; points: number }) => Promise<void> | void;
+  /** A business's balances changed (after the commit): its cached reads go. */
+  changed?: (businessId: string) => void;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface ExpiryRunResult {
+  businesses: number;
+  customers: number;
+  points: number;
+  lots: number;
+  batches: number;
+  durationMs: number;
+}
+
+/** A deadlock or serialization failure: the batch is tried again. */
+const isRetryable = (err: unknown) => ["40P01", "40001"].includes((err as { code?: string } | null)?.code ?? "");
+
+export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: ExpiryRunOptions = {}): Promise<ExpiryRunResult> {
+  const { db, lots } = deps;
+  const started = performance.now();
+  const now = opts.now ?? new Date();
+  const batchSize = opts.batchSize ?? 1000;
+  const businesses = await db.query<{ business_id: string; timezone: string }>(
+    `select business_id, timezone from program where expiry_since is not null${opts.businessIds ? " and business_id = any(?::text[])" : ""} order by business_id`,
+    opts.businessIds ? [opts.businessIds] : [],
+  );
+  const total: ExpiryRunResult = { businesses: 0, customers: 0, points: 0, lots: 0, batches: 0, durationMs: 0 };
+  for (const b of businesses) {
+    const runDate = opts.asOf ?? localDate(now, b.timezone);
+    if (opts.skipFinished) {
+      const done = await db.query(`select 1 from expiry_run where business_id = ? and run_date = ? and finished_at is not null`, [b.business_id, runDate]);
+      if (done.length > 0) continue;
+    }
+    const t0 = performance.now();
+    const cutoff = startOfLocalDay(runDate, b.timezone);
+    await db.query(
+      `insert into expiry_run (business_id, run_date, runs) values (?, ?, 1)
+       on conflict (business_id, run_date) do update set runs = expiry_run.runs + 1, started_at = now(), finished_at = null`,
+      [b.business_id, runDate],
+    );
+    const mine = { customers: 0, points: 0, lots: 0 };
+    let afterId = "";
+    for (;;) {
+      const ids = await lots.dueCustomers(b.business_id, cutoff, afterId, batchSize);
+      if (ids.length === 0) break;
+      let done: { customers: number; points: number; lots: number } | undefined;
+      for (let attempt = 0; !done; attempt++) {
+        try {
+          done = await db.tx(async () => {
+            await lots.lockCustomers(b.business_id, ids);
+            const out = await lots.expireBatch(b.business_id, ids, cutoff, new Date());
+            await db.query(`update expiry_run set customers = customers + ?, points = points + ? where business_id = ? and run_date = ?`, [
+              out.customers, out.points, b.business_id, runDate,
+            ]);
+            return out;
+          });
+        } catch (err) {
+          if (!isRetryable(err) || attempt === 4) throw err;
+        }
+      }
+      mine.customers += done.customers;
+      mine.points += done.points;
+      mine.lots += done.lots;
+      total.batches++;
+      afterId = ids[ids.length - 1]!;
+      if (done.customers > 0) opts.changed?.(b.business_id);
+      await opts.afterBatch?.({ businessId: b.business_id, customers: done.customers, points: done.points });
+    }
+    await db.query(`update expiry_run set finished_at = now() where business_id = ? and run_date = ?`, [b.business_id, runDate]);
+    total.businesses++;
+    total.customers += mine.customers;
+    total.points += mine.points;
+    total.lots += mine.lots;
+    opts.log?.info({ businessId: b.business_id, runDate, ...mine, ms: Math.round(performance.now() - t0) }, "points expired");
+  }
+  total.durationMs = Math.round(performance.now() - started);
+  opts.log?.info({ ...total, asOf: opts.asOf ?? null }, "expiry run finished");
+  return total;
+}
