@@ -83,6 +83,7 @@ function refColumn(ref: CustomerRef): ["id" | "phone", string] {
 const byRef = (sql: (column: "id" | "phone") => string) => ({ id: sql("id"), phone: sql("phone") });
 
 const FIND = byRef((column) => `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and ${column} = ?`);
+const BALANCE = byRef((column) => `select id, total_points from customer where business_id = ? and ${column} = ?`);
 /** A conditional debit (ACTIVE and enough points) with the redemption and ledger rows. */
 const REDEEM = byRef(
   (column) => `with c as (
@@ -162,6 +163,13 @@ export function createCustomerRepository(db: Db) {
     async find(businessId: string, ref: CustomerRef): Promise<CustomerRow | undefined> {
       const [column, value] = refColumn(ref);
       const rows = await db.query<CustomerRow>(FIND[column], [businessId, value]);
+      return rows[0];
+    },
+
+    /** A balance look-up: the id and the points only. */
+    async balance(businessId: string, ref: CustomerRef): Promise<Pick<CustomerRow, "id" | "total_points"> | undefined> {
+      const [column, value] = refColumn(ref);
+      const rows = await db.query<Pick<CustomerRow, "id" | "total_points">>(BALANCE[column], [businessId, value]);
       return rows[0];
     },
 
