@@ -69,6 +69,8 @@ const PORT_OFFSETS = {
   /** The gRPC yardstick, and its plain-HTTP /healthz. */
   baselineGrpc: 12,
   baselineGrpcHealth: 13,
+  /** The other checkout's product (BENCH_VERSUS_DIR). */
+  versus: 15,
 };
 
 /** A port for one of the bench's servers: BENCH_PORT_BASE + offset, or a free one. */
@@ -263,13 +265,16 @@ export async function startServer(opts: {
   readyTimeoutMs?: number;
   /** Where GET /healthz answers, if not on `port` (the gRPC yardstick's plain HTTP side). */
   healthPort?: number;
+  /** Another checkout to run it from (BENCH_VERSUS_DIR), and the node to run it with. */
+  cwd?: string;
+  node?: string;
 }): Promise<ServerProc> {
   if (await portBusy(opts.port)) {
     throw new Error(`${opts.name}: port ${opts.port} is already in use by another process (set BENCH_PORT_BASE or leave it unset for free ports)`);
   }
   const loader = opts.script.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, opts.script], {
-    cwd: ROOT,
+  const child = spawn(opts.node ?? process.execPath, [...(opts.nodeArgs ?? []), ...loader, opts.script], {
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -33,6 +33,7 @@ import {
 import { runHttpParallel, type HttpRequest } from "./load.js";
 import { compare, httpSide } from "./measure.js";
 import { profile } from "./profile.js";
+import { versus } from "./versus.js";
 import { fmt, type Outcome, table } from "./report.js";
 import { balanceReq, checkinReq, comparisons, listReq } from "./scenarios.js";
 
@@ -271,7 +272,16 @@ async function bench() {
 }
 
 const profileMode = process.argv.includes("--profile") || /^(1|true|yes)$/i.test(process.env.BENCH_PROFILE ?? "");
-const run = profileMode
+const versusDir = process.env.BENCH_VERSUS_DIR;
+const run = versusDir
+  ? versus(versusDir, {
+      ensureData,
+      startProduct: () => startProduct("product", readState()!.big.database, "product"),
+      login: (server, state) => login(server, business(state.big, "main")),
+      productNodeArgs: productNodeArgs(),
+      log,
+    })
+  : profileMode
   ? profile({
       ensureData,
       startProduct: (args) => startProduct("product (profiled)", readState()!.big.database, "profile", args),
