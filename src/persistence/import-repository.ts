@@ -1,5 +1,11 @@
 import type { Db } from "./db.js";
 
+/** A unique violation of the (business, phone) constraint: a customer with the phone exists. */
+function isPhoneTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === "23505" && e.constraint === "customer_business_phone_unique";
+}
+
 /** An existing customer as an import compares it with a row. */
 export interface ExistingCustomer {
   name: string;
@@ -25,14 +31,18 @@ const INPUT = `unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::
 
 /**
  * New customers, and one IMPORT ledger entry for each with points, in one
- * statement. A phone enrolled meanwhile (a till's check-in) is left to the
- * update: its phone is not returned.
+ * statement (imported points count as lifetime points, as an owner's credit
+ * does). `onConflict`: a phone enrolled meanwhile (a till's check-in) is left
+ * to the update, and its phone is not returned. Without it the insert is a
+ * plain one (about a fifth cheaper than a speculative insertion per row),
+ * which the caller runs under a savepoint and runs again with it on a
+ * unique violation.
  */
-const INSERT_NEW = `with t as (select * from ${INPUT}),
+const insertNew = (onConflict: boolean) => `with t as (select * from ${INPUT}),
   ins as (
-    insert into customer (id, business_id, phone, name, notes, status, total_points)
-    select t.id, ?, t.phone, coalesce(t.name, ''), coalesce(t.notes, ''), coalesce(t.status, 'ACTIVE'), t.points from t
-    on conflict (business_id, phone) do nothing
+    insert into customer (id, business_id, phone, name, notes, status, total_points, lifetime_points)
+    select t.id, ?, t.phone, coalesce(t.name, ''), coalesce(t.notes, ''), coalesce(t.status, 'ACTIVE'), t.points, t.points from t
+    ${onConflict ? "on conflict (business_id, phone) do nothing" : ""}
     returning id, phone, total_points
   ),
   led as (
@@ -41,31 +51,42 @@ const INSERT_NEW = `with t as (select * from ${INPUT}),
     from ins join t on t.phone = ins.phone where t.points > 0
   )
   select phone from ins`;
+const INSERT_NEW = insertNew(false);
+const INSERT_NEW_OR_SKIP = insertNew(true);
 
 /**
- * Existing customers: empty cells (null) keep a field, points are added,
- * with their IMPORT ledger entry and balance together; `updated_at` moves
- * only when something changed. A phone deleted meanwhile is not returned.
+ * Existing customers: empty cells (null) keep a field, points are added
+ * (to the balance and the lifetime points), with their IMPORT ledger entry
+ * and balance together. Only rows that change anything are written: an
+ * unchanged row costs a look-up, not a new row version in six indexes. Each
+ * phone is found through the (business, phone) index (the lateral `limit 1`
+ * keeps the planner from hashing all of the business's customers for every
+ * batch: 0.35 s of each 5,000-row batch at 100,000 customers, and growing
+ * with the business). A phone deleted meanwhile is not returned.
  */
 const UPDATE_EXISTING = `with t as (select * from ${INPUT}),
   s as (
     select c.id as cid, t.*,
       (coalesce(t.name, c.name) <> c.name or coalesce(t.notes, c.notes) <> c.notes
         or coalesce(t.status, c.status) <> c.status or t.points <> 0) as changed
-    from t join customer c on c.business_id = ? and c.phone = t.phone
+    from t cross join lateral (
+      select id, name, notes, status from customer c where c.business_id = ? and c.phone = t.phone limit 1
+    ) c
   ),
   upd as (
     update customer c set name = coalesce(s.name, c.name), notes = coalesce(s.notes, c.notes),
       status = coalesce(s.status, c.status), total_points = c.total_points + s.points,
-      updated_at = case when s.changed then now() else c.updated_at end
-    from s where c.id = s.cid
-    returning c.id, c.phone, c.total_points, s.ledger_id, s.points, s.changed
+      lifetime_points = c.lifetime_points + s.points, updated_at = now()
+    from s where c.id = s.cid and s.changed
+    returning c.id, c.phone, c.total_points, s.ledger_id, s.points
   ),
   led as (
     insert into ledger_entry (id, business_id, customer_id, delta, reason, type, owner_id, balance_after)
     select upd.ledger_id, ?, upd.id, upd.points, 'CSV import', 'IMPORT', ?, upd.total_points from upd where upd.points > 0
   )
-  select phone, changed from upd`;
+  select phone, true as changed from upd
+  union all
+  select phone, false from s where not s.changed`;
 
 function batchParams(b: ImportBatch): unknown[] {
   return [b.ids, b.ledgerIds, b.phones, b.names, b.notes, b.points, b.statuses];
@@ -93,10 +114,26 @@ export function createImportRepository(db: Db) {
       return out;
     },
 
-    /** Inserts the batch's customers; returns the phones inserted. */
+    /**
+     * Inserts the batch's customers; returns the phones inserted. A plain
+     * insert under a savepoint; when a phone was enrolled meanwhile (a
+     * unique violation), the batch again with `on conflict do nothing`.
+     */
     async insertNew(businessId: string, ownerId: string, batch: ImportBatch): Promise<Set<string>> {
-      const rows = await db.query<{ phone: string }>(INSERT_NEW, [...batchParams(batch), businessId, businessId, ownerId]);
+      const params = [...batchParams(batch), businessId, businessId, ownerId];
+      let rows: { phone: string }[];
+      try {
+        rows = await db.tx(() => db.query<{ phone: string }>(INSERT_NEW, params));
+      } catch (err) {
+        if (!isPhoneTaken(err)) throw err;
+        rows = await db.query<{ phone: string }>(INSERT_NEW_OR_SKIP, params);
+      }
       return new Set(rows.map((r) => r.phone));
+    },
+
+    /** Lets this transaction's GIN pending-list merges (the trigram indexes) sort in memory in one pass. */
+    async roomForIndexes(): Promise<void> {
+      await db.query(`set local work_mem = '64MB'`);
     },
 
     /** Updates the batch's customers; returns the phones found, with whether each changed. */

@@ -220,6 +220,7 @@ export function createCustomerImporter(deps: ServiceDeps) {
         const done = await repo.findByHash(businessId, contentHash);
         if (done) return replay(done);
 
+        await repo.roomForIndexes();
         const importId = newId();
         let created = 0;
         let updated = 0;
