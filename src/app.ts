@@ -6,9 +6,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
-import { createApiKeyCache } from "./infrastructure/api-key-cache.js";
-import { createOwnerTokenCache } from "./infrastructure/owner-token-cache.js";
-import { createBusinessReadCache } from "./infrastructure/business-read-cache.js";
 import { createChangeInterceptor } from "./transport/change-interceptor.js";
 import { createRateCounter } from "./infrastructure/rate-counter.js";
 import { createTokenService } from "./infrastructure/secrets.js";
@@ -19,6 +16,7 @@ import { createCatalogueRepository } from "./persistence/catalogue-repository.js
 import { createLotRepository } from "./persistence/lot-repository.js";
 import { createDb } from "./persistence/db.js";
 import type { ServiceDeps } from "./services/deps.js";
+import { createCachedReads } from "./services/cached-reads.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
 import { fixConnectErrors, HTTP_STATUS_HEADER } from "./transport/errors.js";
@@ -88,26 +86,29 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
 
   const db = createDb(orm);
-  const apiKeys = createApiKeyCache(kv, { ttlMs: config.apiKeyCacheTtlSeconds * 1000 });
   const accounts = createAccountRepository(db);
-  const ownerTokens = createOwnerTokenCache(kv, { load: (ownerId) => accounts.ownerTokenGeneration(ownerId) });
-  // A change message also drops the program another instance may have
-  // changed (at most one per business every 50 ms: check-ins are coalesced).
-  const reads = createBusinessReadCache(kv, { ttlMs: config.listCacheTtlMs, onMessage: (businessId) => accounts.forgetProgram(businessId) });
+  const tokens = createTokenService({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.jwtTtlSeconds,
+  });
+  const reads = createCachedReads({
+    kv,
+    db,
+    accounts,
+    tokens,
+    log: app.log,
+    listTtlMs: config.listCacheTtlMs,
+    apiKeyTtlMs: config.apiKeyCacheTtlSeconds * 1000,
+  });
   app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
     db,
     kv,
-    apiKeys,
-    ownerTokens,
     reads,
-    tokens: createTokenService({
-      secret: config.jwtSecret,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      ttlSeconds: config.jwtTtlSeconds,
-    }),
+    tokens,
     customers: createCustomerRepository(db),
     lifecycle: createLifecycleRepository(db),
     catalogue: createCatalogueRepository(db),
@@ -130,7 +131,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   // Credentials checked from the headers, before any body is read (REST,
   // Connect, gRPC-Web here; the gRPC unary lane checks them the same way).
   registerGrpcWebText(app);
-  const gate = createCredentialGate({ apiKeys, accounts });
+  const gate = createCredentialGate({ reads });
   const metrics = createMetrics();
   registerCredentialGate(app, gate, registry.services, metrics.refused);
   app.addHook("onResponse", (req, reply, done) => {
@@ -159,15 +160,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(reply, new ConnectError("internal error", Code.Internal));
   });
 
-  const auth = createAuthInterceptor({
-    config,
-    tokens: deps.tokens,
-    accounts: deps.accounts,
-    apiKeys,
-    ownerTokens,
-    rates: createRateCounter(kv),
-    log: app.log,
-  });
+  const auth = createAuthInterceptor({ config, reads, accounts, rates: createRateCounter(kv), log: app.log });
   const interceptors = [
     metrics.interceptor,
     createErrorInterceptor(app.log),

@@ -1,10 +1,9 @@
 import { expect, test } from "vitest";
 import { createBusinessReadCache } from "../src/infrastructure/business-read-cache.js";
-import { createMemoryKvStore } from "../src/infrastructure/kv-store.js";
 
 // The owner-list cache itself (src/infrastructure/business-read-cache.ts),
-// on the in-process store the service uses without REDIS_URL. End-to-end
-// freshness across instances is in test/reliability/list-freshness.test.ts.
+// as src/services/cached-reads.ts uses it. End-to-end freshness across
+// instances is in test/reliability/list-freshness.test.ts.
 
 function counting() {
   const calls: string[] = [];
@@ -16,7 +15,7 @@ function counting() {
 }
 
 test("identical reads in flight share one load; a later read within the TTL is served again", async () => {
-  const cache = createBusinessReadCache(createMemoryKvStore(), { ttlMs: 60_000 });
+  const cache = createBusinessReadCache({ ttlMs: 60_000 });
   const { calls, load } = counting();
   const results = await Promise.all(Array.from({ length: 10 }, () => cache.get("b1", "q", load("q"))));
   expect(new Set(results)).toEqual(new Set(["q#1"]));
@@ -25,7 +24,7 @@ test("identical reads in flight share one load; a later read within the TTL is s
 });
 
 test("a change to the business drops its reads, not another business's", async () => {
-  const cache = createBusinessReadCache(createMemoryKvStore(), { ttlMs: 60_000 });
+  const cache = createBusinessReadCache({ ttlMs: 60_000 });
   const { calls, load } = counting();
   await cache.get("b1", "q", load("b1"));
   await cache.get("b2", "q", load("b2"));
@@ -36,7 +35,7 @@ test("a change to the business drops its reads, not another business's", async (
 });
 
 test("a change during a load is not hidden by the result of that load", async () => {
-  const cache = createBusinessReadCache(createMemoryKvStore(), { ttlMs: 60_000 });
+  const cache = createBusinessReadCache({ ttlMs: 60_000 });
   const { calls, load } = counting();
   const inFlight = cache.get("b1", "q", load("q"));
   cache.changed("b1");
@@ -46,7 +45,7 @@ test("a change during a load is not hidden by the result of that load", async ()
 });
 
 test("entries expire after the TTL; a failed load is not kept; the cache holds at most maxEntries", async () => {
-  const cache = createBusinessReadCache(createMemoryKvStore(), { ttlMs: 50, maxEntries: 3 });
+  const cache = createBusinessReadCache({ ttlMs: 50, maxEntries: 3 });
   const { calls, load } = counting();
   await cache.get("b1", "q", load("q"));
   await new Promise((r) => setTimeout(r, 60));
@@ -57,7 +56,7 @@ test("entries expire after the TTL; a failed load is not kept; the cache holds a
   await new Promise((r) => setImmediate(r));
   expect(await cache.get("b1", "bad", load("bad"))).toBe("bad#3");
 
-  const big = createBusinessReadCache(createMemoryKvStore(), { ttlMs: 60_000, maxEntries: 3 });
+  const big = createBusinessReadCache({ ttlMs: 60_000, maxEntries: 3 });
   const c = counting();
   for (const k of ["k1", "k2", "k3", "k4", "k5"]) await big.get("b1", k, c.load(k));
   for (const k of ["k3", "k4", "k5"]) await big.get("b1", k, c.load(k)); // still held

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import ct from "countries-and-timezones";
 import countryToCurrency from "country-to-currency";
 import { invalidArgument } from "./errors.js";
@@ -64,7 +65,7 @@ export interface LocalTime {
   minute: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+const formatters = new LRUCache<string, Intl.DateTimeFormat>({ max: 1_000 });
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
 export function localTime(at: Date, zone: string): LocalTime {
@@ -80,7 +81,6 @@ export function localTime(at: Date, zone: string): LocalTime {
       minute: "2-digit",
       hourCycle: "h23",
     });
-    if (formatters.size > 1000) formatters.clear();
     formatters.set(zone, f);
   }
   const parts: Record<string, string> = {};

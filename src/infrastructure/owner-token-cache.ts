@@ -1,6 +1,5 @@
-import type { KvStore } from "./kv-store.js";
+import { LRUCache } from "lru-cache";
 
-const CHANNEL = "loyalty:owner-tokens-ended";
 /** How long an owner's generation is trusted without asking PostgreSQL again (bounds staleness only with Redis down). */
 export const OWNER_GENERATION_TTL_MS = 10_000;
 /** The generation of an owner who no longer exists: no token matches it. */
@@ -9,39 +8,34 @@ const GONE = Number.POSITIVE_INFINITY;
 /**
  * Each owner's current token generation, for verifying owner tokens without
  * a database read per call (like API keys, api-key-cache.ts): kept in
- * process for OWNER_GENERATION_TTL_MS, read from PostgreSQL when missing or
- * older. A log-out or password change (`ended`) publishes the owner's new
- * generation on a Redis channel, so every instance refuses the old tokens
- * at once; with Redis down, within the TTL.
+ * process for OWNER_GENERATION_TTL_MS (an LRU of 50,000 owners), read from
+ * PostgreSQL when missing or older. A log-out or password change (`learn`,
+ * from the cached reads' change channel on every instance) refuses the old
+ * tokens at once; with Redis down, on other instances within the TTL.
  *
  * Generations only grow, so every value learnt — from PostgreSQL or from a
  * message — is merged by taking the larger: a read that started before a
  * log-out committed and returns after its message cannot bring the old
  * generation back. A deleted owner has an infinite generation.
  */
-export function createOwnerTokenCache(kv: KvStore, opts: { load: (ownerId: string) => Promise<number | undefined>; now?: () => number }) {
+export function createOwnerTokenCache(opts: { load: (ownerId: string) => Promise<number | undefined>; now?: () => number }) {
   const now = opts.now ?? (() => Date.now());
-  const known = new Map<string, { generation: number; expires: number }>();
+  // A stale entry is kept on read: `learn` still merges with it.
+  const known = new LRUCache<string, number>({ max: 50_000, ttl: OWNER_GENERATION_TTL_MS, noDeleteOnStaleGet: true, perf: { now } });
 
-  function learn(ownerId: string, generation: number): number {
-    const prev = known.get(ownerId);
-    const merged = prev === undefined ? generation : Math.max(prev.generation, generation);
-    if (known.size >= 50_000 && prev === undefined) known.clear();
-    known.set(ownerId, { generation: merged, expires: now() + OWNER_GENERATION_TTL_MS });
+  function learn(ownerId: string, generation: number | "gone"): number {
+    const g = generation === "gone" ? GONE : generation;
+    // An expired entry still holds the largest generation seen: merged too.
+    const prev = known.get(ownerId, { allowStale: true });
+    const merged = prev === undefined ? g : Math.max(prev, g);
+    known.set(ownerId, merged);
     return merged;
   }
 
   async function fromDatabase(ownerId: string): Promise<number> {
     const generation = await opts.load(ownerId);
-    return learn(ownerId, generation ?? GONE);
+    return learn(ownerId, generation ?? "gone");
   }
-
-  kv.subscribe(CHANNEL, (message) => {
-    const sep = message.lastIndexOf(":");
-    const ownerId = message.slice(0, sep);
-    const generation = message.slice(sep + 1) === "gone" ? GONE : Number(message.slice(sep + 1));
-    if (ownerId !== "" && !Number.isNaN(generation)) learn(ownerId, generation);
-  });
 
   return {
     /**
@@ -51,21 +45,13 @@ export function createOwnerTokenCache(kv: KvStore, opts: { load: (ownerId: strin
      */
     async isCurrent(ownerId: string, generation: number): Promise<boolean> {
       const hit = known.get(ownerId);
-      let current = hit !== undefined && hit.expires > now() ? hit.generation : await fromDatabase(ownerId);
-      if (generation > current && hit !== undefined && hit.expires > now()) current = await fromDatabase(ownerId);
+      let current = hit !== undefined ? hit : await fromDatabase(ownerId);
+      if (generation > current && hit !== undefined) current = await fromDatabase(ownerId);
       return generation === current;
     },
 
-    /**
-     * The owner's tokens below `generation` have ended (log-out, password
-     * change), or all of them (`"gone"`, a deleted owner): learnt here at once
-     * and published to every instance. Call after the change is committed.
-     * Rejects when Redis could not be told.
-     */
-    async ended(ownerId: string, generation: number | "gone"): Promise<void> {
-      learn(ownerId, generation === "gone" ? GONE : generation);
-      await kv.publish(CHANNEL, `${ownerId}:${generation}`);
-    },
+    /** The owner's tokens below `generation` have ended (log-out, password change), or all of them (`"gone"`). */
+    learn,
   };
 }
 

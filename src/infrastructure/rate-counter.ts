@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { KvStore } from "./kv-store.js";
 
 const WINDOW_MS = 60_000;
@@ -21,7 +22,13 @@ interface WindowState {
  * With Redis down there is no shared count and no limit.
  */
 export function createRateCounter(kv: KvStore) {
-  const states = new Map<string, WindowState>();
+  // The subjects seen lately; one pushed out hands its pending hits to Redis first.
+  const states: LRUCache<string, WindowState> = new LRUCache<string, WindowState>({
+    max: 50_000,
+    dispose: (s, subject, reason) => {
+      if (reason === "evict") void flush(subject, s);
+    },
+  });
 
   async function flush(subject: string, s: WindowState): Promise<void> {
     const n = s.pending;
@@ -45,7 +52,6 @@ export function createRateCounter(kv: KvStore) {
       const window = Math.floor(now / WINDOW_MS);
       let s = states.get(subject);
       if (!s || s.window !== window) {
-        if (states.size >= 50_000) states.clear();
         s = { window, shared: 0, pending: 0, lastFlush: 0 };
         states.set(subject, s);
       }

@@ -57,11 +57,16 @@ export interface OwnerClaims {
   generation: number;
 }
 
+/** The claims of a verified token, and when it expires (epoch milliseconds). */
+export interface VerifiedClaims extends OwnerClaims {
+  expiresAt: number;
+}
+
 /** Signs and verifies owner JWTs: HS256 only, with exp, iss and aud. */
 export interface TokenService {
   sign(claims: OwnerClaims): Promise<{ token: string; expiresIn: number }>;
-  /** Returns the claims, or null for any invalid, expired or foreign token. */
-  verify(token: string): Promise<OwnerClaims | null>;
+  /** Returns the claims and the expiry (epoch ms), or null for any invalid, expired or foreign token. */
+  verify(token: string): Promise<VerifiedClaims | null>;
 }
 
 export function createTokenService(opts: {
@@ -71,8 +76,8 @@ export function createTokenService(opts: {
   ttlSeconds: number;
 }): TokenService {
   // Imported once: given raw bytes, jose imports the HMAC key on every call,
-  // about a tenth of an owner request's CPU.
-  const verified = new Map<string, { claims: OwnerClaims; expiresAt: number }>();
+  // about a tenth of an owner request's CPU. (A token verified once is
+  // remembered by src/services/cached-reads.ts.)
   const key = crypto.subtle.importKey("raw", new Uint8Array(opts.secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
   return {
     async sign(claims) {
@@ -87,13 +92,6 @@ export function createTokenService(opts: {
       return { token, expiresIn: opts.ttlSeconds };
     },
     async verify(token) {
-      // A token verified once is the same token until it expires: the
-      // portal sends one token per owner with every call.
-      const known = verified.get(token);
-      if (known !== undefined) {
-        if (known.expiresAt > Date.now()) return known.claims;
-        verified.delete(token);
-      }
       try {
         const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
@@ -104,10 +102,7 @@ export function createTokenService(opts: {
         if (typeof payload.sub !== "string" || typeof payload.bid !== "string") return null;
         const gen = payload.gen ?? 0;
         if (typeof gen !== "number" || !Number.isSafeInteger(gen) || gen < 0) return null;
-        const claims = { ownerId: payload.sub, businessId: payload.bid, generation: gen };
-        if (verified.size >= 10_000) verified.clear();
-        verified.set(token, { claims, expiresAt: payload.exp! * 1000 });
-        return claims;
+        return { ownerId: payload.sub, businessId: payload.bid, generation: gen, expiresAt: payload.exp! * 1000 };
       } catch {
         // Any malformed, foreign, expired or tampered token.
         return null;

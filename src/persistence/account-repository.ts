@@ -6,9 +6,6 @@ import type { Program } from "./entities/program.js";
 import { CATALOGUE_SELECT, catalogueFromJson, type Catalogue, type ProgramView } from "./catalogue-repository.js";
 import { StoreSchema, type Store } from "./entities/store.js";
 
-/** How long a program read stays in the per-instance cache. */
-const PROGRAM_CACHE_MS = 2_000;
-
 /** An API key as authentication needs it (what the cache holds). */
 export interface ApiKeyPrincipal {
   id: string;
@@ -59,7 +56,6 @@ const API_KEY_COLUMNS = `id, business_id as "businessId", name, prefix, key_hash
 export function createAccountRepository(db: Db) {
   /** A fresh EntityManager for one read (requests get no request-scoped fork). */
   const em = () => db.orm.em.fork();
-  const programCache = new Map<string, { program: ProgramView; expires: number }>();
 
   return {
     async register(input: {
@@ -136,15 +132,11 @@ export function createAccountRepository(db: Db) {
     },
 
     /**
-     * The program of a business. Every POS call needs it, so it is kept in
-     * process for PROGRAM_CACHE_MS: a change made on this instance is seen at
-     * once, one made on another instance as soon as its change message
-     * arrives (`forgetProgram`, app.ts), and within that time without Redis.
+     * The program of a business with its rewards and active promotions, in
+     * one read (contract §9). Every POS call needs it: it is cached by
+     * src/services/cached-reads.ts (`reads.program`), not read here per call.
      */
-    async getProgram(businessId: string): Promise<ProgramView> {
-      const hit = programCache.get(businessId);
-      if (hit && hit.expires > Date.now()) return hit.program;
-      // The program, its rewards and its active promotions: one read (contract §9).
+    async readProgram(businessId: string): Promise<ProgramView> {
       const rows = await db.query<Program & { catalogue: unknown }>(
         `select ${PROGRAM_COLUMNS}, ${CATALOGUE_SELECT} as catalogue from program where business_id = ?`,
         [businessId],
@@ -152,15 +144,7 @@ export function createAccountRepository(db: Db) {
       const row = rows[0];
       if (!row) throw new Error(`business ${businessId} has no program`);
       const { catalogue, ...rest } = row;
-      const program: ProgramView = { ...rest, ...catalogueFromJson(catalogue) };
-      if (programCache.size > 10_000) programCache.clear();
-      programCache.set(businessId, { program, expires: Date.now() + PROGRAM_CACHE_MS });
-      return program;
-    },
-
-    /** Drops the cached program (another instance may have changed it). */
-    forgetProgram(businessId: string) {
-      programCache.delete(businessId);
+      return { ...rest, ...catalogueFromJson(catalogue) };
     },
 
     async updateProgram(businessId: string, changes: Partial<ProgramChanges>): Promise<Program> {
@@ -185,12 +169,6 @@ export function createAccountRepository(db: Db) {
           rows[0].rewardThreshold, rows[0].rewardTitle, businessId,
         ]);
       }
-      // Dropped once the change is committed (the caller's transaction, or
-      // the idempotency interceptor's): dropped before, a check-in in between
-      // would cache the old program again.
-      await db.afterTransaction(async () => {
-        programCache.delete(businessId);
-      });
       return rows[0];
     },
 

@@ -70,7 +70,7 @@ function currency(value: string): string {
 
 /** OwnerAuth: register a business, log owners in, change passwords, log out everywhere. */
 export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof OwnerAuth> {
-  const { accounts, tokens, config, db, ownerTokens, log } = deps;
+  const { accounts, tokens, config, db, reads } = deps;
   const throttle = createAuthThrottle(deps.kv, {
     loginPerAccount: config.loginAttemptsPerAccount,
     loginPerAddress: config.loginAttemptsPerAddress,
@@ -93,9 +93,7 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
       await accounts.audit({ businessId, actorType: "owner", actorId: ownerId, action, subjectId: ownerId });
       return g;
     });
-    await db.afterTransaction(() =>
-      ownerTokens.ended(ownerId, generation).catch((err: Error) => log.warn({ err: err.message }, "could not tell other instances that owner tokens ended")),
-    );
+    await reads.changed(businessId, { ownerTokensEnded: { ownerId, generation } });
     return generation;
   }
 
@@ -166,11 +164,11 @@ export function createOwnerAuthService(deps: ServiceDeps): ServiceImpl<typeof Ow
 
 /** BusinessSettings: program, API keys, stores and dashboard (JWT auth). */
 export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<typeof BusinessSettings> {
-  const { accounts, apiKeys, db, log, catalogue } = deps;
+  const { accounts, db, catalogue, reads } = deps;
 
   /** The program with its catalogue and redeemed counts (owner reads). */
   async function programWithRewards(businessId: string) {
-    const [program, rewards] = await Promise.all([accounts.getProgram(businessId), catalogue.listRewards(businessId)]);
+    const [program, rewards] = await Promise.all([reads.program(businessId), catalogue.listRewards(businessId)]);
     const out = programToProto(program);
     out.rewards = rewards.map(rewardToProto);
     out.defaultRewardId = rewards.find((r) => r.isDefault)?.id ?? "";
@@ -183,10 +181,8 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
     return r;
   }
 
-  /** A catalogue change committed: this instance's cached program goes now (the change interceptor tells the others). */
-  async function catalogueChanged(businessId: string) {
-    await db.afterTransaction(async () => accounts.forgetProgram(businessId));
-  }
+  /** The program or its catalogue changed (once committed, every instance reads it again). */
+  const catalogueChanged = (businessId: string) => reads.changed(businessId, "program");
 
   async function audit(businessId: string, ownerId: string, action: string, subjectId: string, data?: Record<string, unknown>) {
     await accounts.audit({ businessId, actorType: "owner", actorId: ownerId, action, subjectId, data });
@@ -241,6 +237,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       // The change and its audit event together.
       const program = await db.tx(async () => {
         const updated = await accounts.updateProgram(p.businessId, changes);
+        await catalogueChanged(p.businessId);
         await accounts.audit({
           businessId: p.businessId,
           actorType: "owner",
@@ -299,9 +296,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       // after the commit (with an Idempotency-Key, the interceptor's): evicted
       // before it, the key could be cached again as valid from the
       // uncommitted past by a till's call in between.
-      await db.afterTransaction(() =>
-        apiKeys.evict(keyHash).catch((err: Error) => log.warn({ err: err.message }, "could not evict a revoked API key from the cache")),
-      );
+      await reads.changed(p.businessId, { apiKeyRevoked: keyHash });
       return create(RevokeApiKeyResponseSchema, { success: true });
     },
 
@@ -440,7 +435,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
 
     async createPromotion(req, ctx) {
       const p = ownerPrincipal(ctx);
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const promotion = await promotionFrom(deps, p.businessId, req);
       await db.tx(async () => {
         if ((await catalogue.lockPromotions(p.businessId)) >= MAX_ACTIVE_PROMOTIONS) throw tooManyActive();
@@ -454,14 +449,14 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
 
     async listPromotions(_req, ctx) {
       const p = ownerPrincipal(ctx);
-      const [program, list] = await Promise.all([accounts.getProgram(p.businessId), catalogue.listPromotions(p.businessId)]);
+      const [program, list] = await Promise.all([reads.program(p.businessId), catalogue.listPromotions(p.businessId)]);
       return create(ListPromotionsResponseSchema, { promotions: list.map((x) => promotionToProto(x, program)) });
     },
 
     async updatePromotion(req, ctx) {
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const saved = await db.tx(async () => {
         const active = await catalogue.lockPromotions(p.businessId);
         const base = await catalogue.findPromotion(p.businessId, id, true);
@@ -479,7 +474,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
     async endPromotion(req, ctx) {
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const saved = await db.tx(async () => {
         const base = await catalogue.findPromotion(p.businessId, id, true);
         if (!base) throw notFound("promotion not found");
@@ -495,7 +490,7 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
     async getDashboard(req, ctx) {
       const p = ownerPrincipal(ctx);
       const days = req.days === 0 ? 30 : v.wholeNumber(req.days, "days", 1, 365);
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const [d, expiring] = await Promise.all([
         accounts.dashboard(p.businessId, days, program.rewardThreshold),
         // Points whose instant comes within 30 days from now (contract §10); none without a policy.

@@ -143,8 +143,7 @@ export async function chooseReward(
     reward = program.rewards.find((r) => r.id === rewardId);
     if (!reward) {
       // Created a moment ago on another instance? Read the catalogue once more.
-      deps.accounts.forgetProgram(businessId);
-      reward = (await deps.accounts.getProgram(businessId)).rewards.find((r) => r.id === rewardId);
+      reward = (await deps.reads.program(businessId, { fresh: true })).rewards.find((r) => r.id === rewardId);
       if (!reward) throw notFound("reward not found");
     }
   }

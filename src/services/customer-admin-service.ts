@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -44,13 +45,12 @@ function phoneSearchDigits(search: string, country: string): string | undefined 
     } catch {
       found = digits.replace(/^0+/, "") || digits;
     }
-    if (searchDigitsMemo.size >= 1_000) searchDigitsMemo.clear();
     searchDigitsMemo.set(memoKey, found);
   }
   return found;
 }
 /** Owners repeat their searches; a partial number's refusal (an exception) is not recomputed each time. */
-const searchDigitsMemo = new Map<string, string>();
+const searchDigitsMemo = new LRUCache<string, string>({ max: 1_000 });
 const MAX_POINTS_CHANGE = 10_000_000;
 
 /**
@@ -70,7 +70,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
   return {
     async createCustomer(req, ctx) {
       const p = ownerPrincipal(ctx);
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const name = v.text(req.name, "name", { max: 200 });
       const notes = v.text(req.notes, "notes", { max: 2000 });
       const phone = normalizePhone(req.phone, program.defaultCountry);
@@ -114,7 +114,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       if (order !== "asc" && order !== "desc") throw invalidArgument("sortOrder must be asc or desc");
       const status =
         req.statusFilter === CustomerStatus.CUSTOMER_STATUS_UNSPECIFIED ? undefined : statusFrom(req.statusFilter, "statusFilter");
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const query: ListQuery = {
         page,
         limit,
@@ -127,7 +127,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       // Owners and their staff repeat the same list and search; any write to
       // the business (program changes included) drops the cached response
       // (business-read-cache.ts). The response is shared: never mutated.
-      return reads.get(p.businessId, `customers ${JSON.stringify(query)}`, async () => {
+      return reads.list(p.businessId, `customers ${JSON.stringify(query)}`, async () => {
         const { rows, total } = await customers.list(p.businessId, query);
         return create(ListCustomersResponseSchema, {
           customers: rows.map((r) => customerToProto(r, program.rewardThreshold)),
@@ -141,7 +141,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       const id = v.id(req.id, "id");
       const [customer, program] = await Promise.all([
         customers.find(p.businessId, { id }),
-        accounts.getProgram(p.businessId),
+        reads.program(p.businessId),
       ]);
       if (!customer) throw notFound("customer not found");
       const [history, expiring, lots] = await Promise.all([
@@ -162,7 +162,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
     async updateCustomer(req, ctx) {
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const changes: { name?: string; phone?: string; status?: string; notes?: string } = {};
       if (req.name !== undefined) changes.name = v.text(req.name, "name", { max: 200 });
       if (req.notes !== undefined) changes.notes = v.text(req.notes, "notes", { max: 2000 });
@@ -193,7 +193,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       if (req.points === 0) throw invalidArgument("points must not be 0");
       v.wholeNumber(req.points, "points", -MAX_POINTS_CHANGE, MAX_POINTS_CHANGE);
       const reason = v.text(req.reason, "reason", { max: 500, required: true });
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const result = await withCustomerLock(kv, `${p.businessId}:${id}`, () =>
         db.tx(async () => {
           const after = await customers.adjust(p.businessId, id, req.points, reason, "ADJUSTMENT", { ownerId: p.ownerId }, lotTerms(program));
@@ -253,7 +253,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
     async redeemReward(req, ctx) {
       const p = ownerPrincipal(ctx);
       const id = v.id(req.id, "id");
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const choice = await chooseReward(deps, p.businessId, program, req);
       const points = choice.points;
       const title = choice.reward.isDefault ? program.rewardTitle : choice.reward.title;

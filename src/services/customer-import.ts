@@ -171,7 +171,7 @@ export function createCustomerImporter(deps: ServiceDeps) {
         if (done) return replay(done);
       }
 
-      const program = await accounts.getProgram(businessId);
+      const program = await reads.program(businessId);
       const file = await readImportFile(bytes, program.defaultCountry);
       const existing = await repo.existing(businessId, file.phones);
       const counts = plan(file, existing);
@@ -269,7 +269,7 @@ export function createCustomerImporter(deps: ServiceDeps) {
         });
         return { status: 200, body: result, replayed: false };
       });
-      if (outcome.status === 200 && !outcome.replayed) reads.changed(businessId);
+      if (outcome.status === 200 && !outcome.replayed) await reads.changed(businessId, "customers");
       return outcome;
     },
   };

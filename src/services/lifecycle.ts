@@ -88,7 +88,7 @@ export async function refundCheckin(
       },
       ask,
     );
-    const program = await deps.accounts.getProgram(businessId);
+    const program = await deps.reads.program(businessId);
     const written = await lifecycle.refund(
       businessId,
       checkin,
@@ -159,7 +159,7 @@ export async function voidRedemption(
     // Its units of stock and the customer's count of the reward come back with the points.
     if (done) await deps.catalogue.giveBack(businessId, found.id);
     // And the points to their lots, with their original expiry (contract §10).
-    if (done && tracksLots(await deps.accounts.getProgram(businessId))) {
+    if (done && tracksLots(await deps.reads.program(businessId))) {
       await deps.lots.restoreForVoid(businessId, found.id, done.pointsRestored, done.totalPoints);
     }
     if (!done) {

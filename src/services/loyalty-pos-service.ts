@@ -30,7 +30,7 @@ const LETTER = /\p{L}/u;
  * LoyaltyPos: check-in, look-ups and redemption for tills (API key auth).
  */
 export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof LoyaltyPos> {
-  const { customers, accounts, lifecycle, db } = deps;
+  const { customers, accounts, lifecycle, db, reads } = deps;
 
   /** customerId wins over phone; empty strings count as absent. */
   function refFromBody(customerId: string | undefined, phone: string | undefined, country: string): CustomerRef {
@@ -91,7 +91,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
   /** What a check-in and its preview read from the request, the caller and the program alike. */
   async function checkinRequest(req: { customerId?: string; phone?: string; storeId?: string; amount?: number; units?: number; orderRef?: string }, ctx: HandlerContext) {
     const p = posPrincipal(ctx);
-    const program = await accounts.getProgram(p.businessId);
+    const program = await reads.program(p.businessId);
     const rules = programToRules(program);
     const { points, record } = checkinInput(rules, req);
     const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
@@ -106,7 +106,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
   /** A look-up's customer, read by `read` (the whole row by default). */
   async function lookup<R>(ctx: HandlerContext, identifier: string, read: (businessId: string, ref: CustomerRef) => Promise<R | undefined>) {
     const p = posPrincipal(ctx);
-    const program = await accounts.getProgram(p.businessId);
+    const program = await reads.program(p.businessId);
     const ref = refFromIdentifier(identifier, program.defaultCountry);
     const customer = ref && (await read(p.businessId, ref));
     if (!customer) throw notFound("customer not found");
@@ -228,7 +228,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
 
     async redeem(req, ctx) {
       const p = posPrincipal(ctx);
-      const program = await accounts.getProgram(p.businessId);
+      const program = await reads.program(p.businessId);
       const choice = await chooseReward(deps, p.businessId, program, req);
       const orderRef = orderRefField(req.orderRef) ?? null;
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);

@@ -1,11 +1,11 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config/config.js";
-import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
-import type { OwnerTokenCache } from "../infrastructure/owner-token-cache.js";
+import { LRUCache } from "lru-cache";
 import type { RateCounter } from "../infrastructure/rate-counter.js";
-import { API_KEY_PATTERN, hashApiKey, type TokenService } from "../infrastructure/secrets.js";
-import type { AccountRepository, ApiKeyPrincipal } from "../persistence/account-repository.js";
+import { API_KEY_PATTERN } from "../infrastructure/secrets.js";
+import type { AccountRepository } from "../persistence/account-repository.js";
+import type { CachedReads } from "../services/cached-reads.js";
 import { kPrincipal, type Principal } from "../services/principal.js";
 import { authOf } from "./method-rules.js";
 
@@ -14,42 +14,22 @@ import { authOf } from "./method-rules.js";
  * and per owner. Each method takes the credential its proto names
  * (`(loyalty.v1.auth)`, method-rules.ts): an API key only, an owner JWT
  * only, or none; a method whose proto names none is refused (the start
- * refuses it first). Validated keys are cached in process and in Redis (evicted
- * everywhere on revoke); with Redis down, keys missing from the local cache
- * are checked in PostgreSQL and rate limits are skipped.
+ * refuses it first). Keys, verified tokens and owners' token generations
+ * are cached reads (src/services/cached-reads.ts: a revoked key or ended
+ * token is dropped on every instance at once); with Redis down, keys
+ * missing from the local cache are checked in PostgreSQL and rate limits
+ * are skipped.
  */
 export function createAuthInterceptor(deps: {
   config: Config;
-  tokens: TokenService;
-  accounts: AccountRepository;
-  apiKeys: ApiKeyCache;
-  ownerTokens: OwnerTokenCache;
+  reads: CachedReads;
+  accounts: Pick<AccountRepository, "touchApiKey">;
   rates: RateCounter;
   log: FastifyBaseLogger;
 }): Interceptor {
-  const { config, tokens, accounts, apiKeys, ownerTokens, rates, log } = deps;
-  const lastTouched = new Map<string, number>();
-  /** SHA-256 of the keys seen: a till sends its key with every call. */
-  const keyHashes = new Map<string, string>();
-
-  /**
-   * Resolves an API key: from the two-layer cache (in process, then Redis),
-   * else from PostgreSQL, which then fills the cache. Only valid keys are
-   * cached; a revoked key is evicted from every instance at once.
-   */
-  async function apiKeyPrincipal(key: string): Promise<ApiKeyPrincipal | undefined> {
-    let keyHash = keyHashes.get(key);
-    if (keyHash === undefined) {
-      keyHash = hashApiKey(key);
-      if (keyHashes.size >= 10_000) keyHashes.clear();
-      keyHashes.set(key, keyHash);
-    }
-    const cached = await apiKeys.get(keyHash);
-    if (cached) return cached;
-    const found = await accounts.findActiveApiKey(keyHash);
-    if (found) await apiKeys.set(keyHash, found);
-    return found;
-  }
+  const { config, reads, accounts, rates, log } = deps;
+  /** When each key's last_used_at was last written (by this instance). */
+  const lastTouched = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
   async function rateLimit(subject: string, limit: number) {
     const retryAfter = await rates.hit(subject, limit);
@@ -60,10 +40,8 @@ export function createAuthInterceptor(deps: {
 
   /** last_used_at is advisory: written at most once a minute per key. */
   function touch(id: string) {
-    const now = Date.now();
-    if ((lastTouched.get(id) ?? 0) > now - 60_000) return;
-    lastTouched.set(id, now);
-    if (lastTouched.size > 10_000) lastTouched.clear();
+    if (lastTouched.has(id)) return;
+    lastTouched.set(id, true);
     accounts.touchApiKey(id).catch((err: Error) => log.debug({ err: err.message }, "could not record API key use"));
   }
 
@@ -75,7 +53,7 @@ export function createAuthInterceptor(deps: {
       const key = req.header.get("x-api-key");
       if (!key) throw new ConnectError("missing API key: send it in the X-API-Key header", Code.Unauthenticated);
       if (!API_KEY_PATTERN.test(key)) throw new ConnectError("malformed API key", Code.Unauthenticated);
-      const found = await apiKeyPrincipal(key);
+      const found = await reads.apiKey(key);
       if (!found) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
       principal = { kind: "api_key", businessId: found.businessId, apiKeyId: found.id, storeId: found.storeId };
       touch(found.id);
@@ -84,11 +62,11 @@ export function createAuthInterceptor(deps: {
       const header = req.header.get("authorization") ?? "";
       const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
       if (!match) throw new ConnectError("missing owner token: send Authorization: Bearer <token>", Code.Unauthenticated);
-      const claims = await tokens.verify(match[1]!);
+      const claims = await reads.ownerClaims(match[1]!);
       if (!claims) throw new ConnectError("invalid or expired token", Code.Unauthenticated);
       // Ended by a log-out or password change, or the owner is gone: the
       // generation is cached per owner (no database read per call).
-      if (!(await ownerTokens.isCurrent(claims.ownerId, claims.generation))) {
+      if (!(await reads.ownerTokenIsCurrent(claims.ownerId, claims.generation))) {
         throw new ConnectError("invalid or expired token", Code.Unauthenticated);
       }
       principal = { kind: "owner", businessId: claims.businessId, ownerId: claims.ownerId };

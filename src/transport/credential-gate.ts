@@ -1,9 +1,8 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyInstance } from "fastify";
-import type { ApiKeyCache } from "../infrastructure/api-key-cache.js";
-import { API_KEY_PATTERN, hashApiKey } from "../infrastructure/secrets.js";
-import type { AccountRepository } from "../persistence/account-repository.js";
+import { API_KEY_PATTERN } from "../infrastructure/secrets.js";
+import type { CachedReads } from "../services/cached-reads.js";
 import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./early-answer.js";
 import { restBindings } from "./http-rules.js";
 import { requiredCredential, type CredentialKind } from "./method-rules.js";
@@ -32,17 +31,13 @@ const MAX_TOKEN_LENGTH = 4096;
  *
  * The messages are the interceptor's.
  */
-export function createCredentialGate(deps: { apiKeys: ApiKeyCache; accounts: Pick<AccountRepository, "findActiveApiKey"> }) {
-  const { apiKeys, accounts } = deps;
-  const hashes = new Map<string, string>();
+export function createCredentialGate(deps: { reads: Pick<CachedReads, "apiKey" | "peekApiKey"> }) {
+  const { reads } = deps;
 
-  async function lookUp(keyHash: string): Promise<ConnectError | undefined> {
+  async function lookUp(apiKey: string): Promise<ConnectError | undefined> {
     try {
-      if (await apiKeys.get(keyHash)) return undefined;
-      const found = await accounts.findActiveApiKey(keyHash);
-      if (!found) return new ConnectError("invalid or revoked API key", Code.Unauthenticated);
-      await apiKeys.set(keyHash, found);
-      return undefined;
+      if (await reads.apiKey(apiKey)) return undefined;
+      return new ConnectError("invalid or revoked API key", Code.Unauthenticated);
     } catch {
       // PostgreSQL unreachable: the interceptor answers (UNAVAILABLE).
       return undefined;
@@ -54,14 +49,8 @@ export function createCredentialGate(deps: { apiKeys: ApiKeyCache; accounts: Pic
       if (kind === "api_key") {
         if (!apiKey) return new ConnectError("missing API key: send it in the X-API-Key header", Code.Unauthenticated);
         if (!API_KEY_PATTERN.test(apiKey)) return new ConnectError("malformed API key", Code.Unauthenticated);
-        let keyHash = hashes.get(apiKey);
-        if (keyHash === undefined) {
-          keyHash = hashApiKey(apiKey);
-          if (hashes.size >= 10_000) hashes.clear();
-          hashes.set(apiKey, keyHash);
-        }
-        if (apiKeys.peek(keyHash)) return undefined;
-        return lookUp(keyHash);
+        if (reads.peekApiKey(apiKey)) return undefined;
+        return lookUp(apiKey);
       }
       const header = (authorization ?? "").trim();
       if (!/^Bearer\s+\S/i.test(header)) return new ConnectError("missing owner token: send Authorization: Bearer <token>", Code.Unauthenticated);
