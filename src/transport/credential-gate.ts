@@ -65,15 +65,22 @@ export type CredentialGate = ReturnType<typeof createCredentialGate>;
 /** The credential of each procedure path (`/pkg.Service/Method`) and REST route (`VERB /path`). */
 export function credentialRoutes(services: readonly DescService[]): Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }> {
   const kinds = new Map<string, { kind: CredentialKind; method: DescMethod; rest: boolean }>();
+  const rest = new Map<string, DescMethod[]>();
   for (const service of services) {
     for (const method of service.methods) {
       const kind = requiredCredential(method);
       if (kind) kinds.set(`/${service.typeName}/${method.name}`, { kind, method, rest: false });
     }
     for (const b of restBindings(service)) {
-      const kind = requiredCredential(b.method);
-      if (kind) kinds.set(`${b.verb} ${b.path}`, { kind, method: b.method, rest: true });
+      const key = `${b.verb} ${b.path}`;
+      (rest.get(key) ?? rest.set(key, []).get(key)!).push(b.method);
     }
+  }
+  // A route serving the custom verbs of methods with different credentials
+  // (`{id}:a`, `{id}:b`) is not checked early: the auth interceptor decides.
+  for (const [key, methods] of rest) {
+    const kind = requiredCredential(methods[0]!);
+    if (kind && methods.every((m) => requiredCredential(m) === kind)) kinds.set(key, { kind, method: methods[0]!, rest: true });
   }
   return kinds;
 }

@@ -57,7 +57,14 @@ export function registerHttpHooks(app: FastifyInstance, config: Config, services
   const patterns: { test: RegExp; methods: Set<string> }[] = [];
   app.addHook("onRoute", (route) => {
     if (route.url.includes("*")) return;
-    const source = "^" + route.url.split("/").map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/") + "$";
+    // `:name` is a parameter; `::` a literal colon (an AIP-136 verb: `/v1/things::batchGet`).
+    const source =
+      "^" +
+      route.url
+        .split("/")
+        .map((seg) => (seg.startsWith(":") && !seg.startsWith("::") ? "[^/]+" : seg.replace(/::/g, ":").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+        .join("/") +
+      "$";
     let entry = patterns.find((p) => p.test.source === source);
     if (!entry) patterns.push((entry = { test: new RegExp(source), methods: new Set() }));
     for (const m of Array.isArray(route.method) ? route.method : [route.method]) entry.methods.add(m);

@@ -14,7 +14,7 @@ import {
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { FastifyInstance } from "fastify";
 import { codeName } from "./errors.js";
-import { restBindings, type RestBinding } from "./http-rules.js";
+import { pathField, restBindings, type RestBinding } from "./http-rules.js";
 import { isMutating, requiredCredential, type CredentialKind } from "./method-rules.js";
 
 /**
@@ -452,11 +452,6 @@ function firstSentence(text: string): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-/** `/v1/owner/customers/:id` → `/v1/owner/customers/{id}`. */
-function openApiPath(binding: RestBinding): string {
-  return binding.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, "{$1}");
-}
-
 /** The query parameters a body-less binding accepts: every non-path field the gateway can read from a query string. */
 function queryFields(binding: RestBinding): DescField[] {
   if (binding.body !== "") return [];
@@ -490,7 +485,7 @@ export function buildOpenApi(services: readonly DescService[], opts: OpenApiOpti
       // The method's own credential, from its proto (method-rules.ts).
       const auth = requiredCredential(method);
       const input = method.input;
-      const path = openApiPath(binding);
+      const path = binding.openApiPath;
       const doc = comments.get(`${service.typeName}.${method.name}`);
 
       let operationId = `${service.name}_${method.name}`;
@@ -498,14 +493,15 @@ export function buildOpenApi(services: readonly DescService[], opts: OpenApiOpti
       operationIds.add(operationId);
 
       const parameters: Json[] = [];
-      for (const name of binding.pathFields) {
-        const field = input.fields.find((f) => f.name === name);
+      for (const v of binding.variables) {
+        // restBindings refused any variable that names no singular scalar field.
+        const field = pathField(input, v.fieldPath)!;
         parameters.push({
-          name,
+          name: v.fieldPath.join("."),
           in: "path",
           required: true,
-          ...(field ? b.describe(`${input.typeName}.${field.name}`) : {}),
-          schema: field ? stripDescription(b.fieldSchema(field)) : { type: "string" },
+          ...b.describe(`${field.parent.typeName}.${field.name}`),
+          schema: stripDescription(b.fieldSchema(field)),
         });
       }
       for (const field of queryFields(binding)) {

@@ -5,7 +5,7 @@ import { createInvoker, type Invoke } from "./invoker.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { describeError } from "./error-interceptor.js";
 import { codeName, HTTP_STATUS_HEADER, HTTP_STATUS_OF_CODE } from "./errors.js";
-import { restBindings, type RestBinding } from "./http-rules.js";
+import { paramsFor, restBindings, variableValue, type RestBinding } from "./http-rules.js";
 
 /** Request headers a REST call hands on to the RPC (auth, retries, tracing). */
 const FORWARDED_HEADERS = ["x-api-key", "authorization", "idempotency-key", "x-request-id", "user-agent", "x-forwarded-for"];
@@ -82,6 +82,22 @@ function decodeError(err: unknown, input: DescMessage, json: Record<string, unkn
   return new ConnectError(`invalid request: ${raw.replace(/loyalty\.v1\./g, "").slice(0, 200)}`, Code.InvalidArgument);
 }
 
+/** Sets a path variable's value at its field path (proto names), in the JSON of the request. */
+function setPath(input: DescMessage, json: Record<string, unknown>, fieldPath: string[], value: string): void {
+  let message = input;
+  let target = json;
+  fieldPath.forEach((name, i) => {
+    const field = message.fields.find((f) => f.name === name)!;
+    if (i === fieldPath.length - 1) {
+      target[field.jsonName] = value;
+      return;
+    }
+    const next = target[field.jsonName];
+    target = target[field.jsonName] = next !== null && typeof next === "object" && !Array.isArray(next) ? (next as Record<string, unknown>) : {};
+    message = (field as DescField & { message: DescMessage }).message;
+  });
+}
+
 function findField(input: DescMessage, key: string): DescField | undefined {
   return input.fields.find((f) => f.jsonName === key || f.name === key);
 }
@@ -109,14 +125,37 @@ export function registerRestGateway(
   opts: { services: readonly DescService[]; impls: ReadonlyMap<string, object>; interceptors: Interceptor[] },
 ): RestBinding[] {
   const bindings = opts.services.flatMap((s) => restBindings(s));
+  // One Fastify route per verb and path; bindings that differ only in a
+  // custom verb carried by their last parameter (`{id}:reverse`,
+  // `{id}:undo`, plain `{id}`) share it, those with a verb first.
+  const routes = new Map<string, { binding: RestBinding; invoke: Invoke }[]>();
   for (const binding of bindings) {
     const impl = opts.impls.get(binding.method.parent.typeName);
     if (!impl) throw new Error(`no implementation registered for ${binding.method.parent.typeName}`);
-    const invoke = createInvoker(binding.method, impl, opts.interceptors, "rest");
+    const key = `${binding.verb} ${binding.path}`;
+    const group = routes.get(key) ?? [];
+    if (group.some((g) => g.binding.verbSuffix?.verb === binding.verbSuffix?.verb)) {
+      throw new Error(`${binding.method.parent.typeName}/${binding.method.name}: ${binding.verb} ${binding.template} is bound twice`);
+    }
+    group.push({ binding, invoke: createInvoker(binding.method, impl, opts.interceptors, "rest") });
+    group.sort((a, b) => Number(b.binding.verbSuffix !== undefined) - Number(a.binding.verbSuffix !== undefined));
+    routes.set(key, group);
+  }
+  for (const group of routes.values()) {
+    const { verb, path } = group[0]!.binding;
+    const only = group.length === 1 && !group[0]!.binding.verbSuffix ? group[0]! : undefined;
     app.route({
-      method: binding.verb,
-      url: binding.path,
-      handler: (request, reply) => handle(binding, request, reply, invoke),
+      method: verb,
+      url: path,
+      handler: only
+        ? (request, reply) => handle(only.binding, request.params as Record<string, string>, request, reply, only.invoke)
+        : (request, reply) => {
+            for (const { binding, invoke } of group) {
+              const params = paramsFor(binding, request.params as Record<string, string>);
+              if (params) return handle(binding, params, request, reply, invoke);
+            }
+            return sendError(reply, new ConnectError("route not found", Code.NotFound));
+          },
     });
   }
   return bindings;
@@ -129,7 +168,7 @@ export function registerRestGateway(
  */
 const serialised = new WeakMap<object, Buffer>();
 
-async function handle(binding: RestBinding, request: FastifyRequest, reply: FastifyReply, invoke: Invoke) {
+async function handle(binding: RestBinding, params: Record<string, string>, request: FastifyRequest, reply: FastifyReply, invoke: Invoke) {
   const input = binding.method.input;
   let message;
   try {
@@ -160,10 +199,7 @@ async function handle(binding: RestBinding, request: FastifyRequest, reply: Fast
         }
       }
     }
-    const params = request.params as Record<string, string>;
-    for (const name of binding.pathFields) {
-      json[findField(input, name)?.jsonName ?? name] = params[name] ?? "";
-    }
+    for (const v of binding.variables) setPath(input, json, v.fieldPath, variableValue(v, params));
     try {
       message = fromJson(input, json as never);
     } catch (err) {
