@@ -197,7 +197,7 @@ describe("the service and the CLI", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       await vi.waitFor(() => expect(output).toContain('"msg":"Loyalty+ ready"'), { timeout: 120_000, interval: 100 });
-      expect(output).toContain('"jobs":["purge-idempotency-records"]');
+      expect(output).toContain('"jobs":["purge-idempotency-records","expire-points"]');
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {
@@ -209,8 +209,11 @@ describe("the service and the CLI", () => {
     try {
       const { rows } = await c.query<{ stopped: boolean }>(`select stopped_on is not null as stopped from pgboss.instance`);
       expect(rows).toEqual([{ stopped: true }]);
-      const { rows: schedules } = await c.query<{ name: string; cron: string }>(`select name, cron from pgboss.schedule`);
-      expect(schedules).toEqual([{ name: PURGE, cron: "*/10 * * * *" }]);
+      const { rows: schedules } = await c.query<{ name: string; cron: string }>(`select name, cron from pgboss.schedule order by name`);
+      expect(schedules).toEqual([
+        { name: "expire-points", cron: "0 * * * *" },
+        { name: PURGE, cron: "*/10 * * * *" },
+      ]);
     } finally {
       await c.end();
     }

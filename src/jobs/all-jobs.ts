@@ -1,4 +1,5 @@
 import type { AnyJob } from "./jobs.js";
+import { expirePoints } from "./expire-points.js";
 import { purgeIdempotencyRecords } from "./purge-idempotency-records.js";
 
 /**
@@ -6,4 +7,4 @@ import { purgeIdempotencyRecords } from "./purge-idempotency-records.js";
  * `npm run jobs -- <name>` can run. A new job is a file beside this one
  * exporting a `defineJob({...})`, and one line here.
  */
-export const allJobs: readonly AnyJob[] = [purgeIdempotencyRecords];
+export const allJobs: readonly AnyJob[] = [purgeIdempotencyRecords, expirePoints];

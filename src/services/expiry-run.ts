@@ -30,6 +30,8 @@ export interface ExpiryRunOptions {
   skipFinished?: boolean;
   /** Called after each batch committed (tests stop a run there). */
   afterBatch?: (done: { businessId: string; customers: number; points: number }) => Promise<void> | void;
+  /** Aborted: stop after the batch in flight (the next run carries on where the lots say). */
+  signal?: AbortSignal;
   /** A business's balances changed (after the commit): its cached reads go. */
   changed?: (businessId: string) => void;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -43,6 +45,17 @@ export interface ExpiryRunResult {
   batches: number;
   durationMs: number;
 }
+
+/** What the runs of this process did (exported as Prometheus metrics, transport/metrics.ts). */
+export const expiryTotals = {
+  runs: 0,
+  customers: 0,
+  points: 0,
+  lots: 0,
+  lastDurationSeconds: 0,
+  lastCustomers: 0,
+  lastPoints: 0,
+};
 
 /** A deadlock or serialization failure: the batch is tried again. */
 const isRetryable = (err: unknown) => ["40P01", "40001"].includes((err as { code?: string } | null)?.code ?? "");
@@ -73,6 +86,7 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
     const mine = { customers: 0, points: 0, lots: 0 };
     let afterId = "";
     for (;;) {
+      if (opts.signal?.aborted) break;
       const ids = await lots.dueCustomers(b.business_id, cutoff, afterId, batchSize);
       if (ids.length === 0) break;
       let done: { customers: number; points: number; lots: number } | undefined;
@@ -98,6 +112,10 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
       if (done.customers > 0) opts.changed?.(b.business_id);
       await opts.afterBatch?.({ businessId: b.business_id, customers: done.customers, points: done.points });
     }
+    if (opts.signal?.aborted) {
+      opts.log?.warn({ businessId: b.business_id, runDate, ...mine }, "expiry run stopped before the end (it carries on at the next run)");
+      break;
+    }
     await db.query(`update expiry_run set finished_at = now() where business_id = ? and run_date = ?`, [b.business_id, runDate]);
     total.businesses++;
     total.customers += mine.customers;
@@ -106,6 +124,13 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
     opts.log?.info({ businessId: b.business_id, runDate, ...mine, ms: Math.round(performance.now() - t0) }, "points expired");
   }
   total.durationMs = Math.round(performance.now() - started);
+  expiryTotals.runs++;
+  expiryTotals.customers += total.customers;
+  expiryTotals.points += total.points;
+  expiryTotals.lots += total.lots;
+  expiryTotals.lastDurationSeconds = total.durationMs / 1000;
+  expiryTotals.lastCustomers = total.customers;
+  expiryTotals.lastPoints = total.points;
   opts.log?.info({ ...total, asOf: opts.asOf ?? null }, "expiry run finished");
   return total;
 }

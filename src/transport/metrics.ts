@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { expiryTotals } from "../services/expiry-run.js";
 import { kProtocol } from "./context.js";
 import { codeName } from "./errors.js";
 
@@ -13,6 +14,33 @@ export function createMetrics() {
     labelNames: ["service", "method", "protocol", "code"],
     registers: [registry],
   });
+  // The expiry runs of this instance (contract §10), read from their totals when scraped.
+  const totalOf = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  totalOf("loyalty_expiry_runs_total", "expiry runs finished on this instance", () => expiryTotals.runs);
+  totalOf("loyalty_expiry_customers_total", "customers whose points expiry runs on this instance expired", () => expiryTotals.customers);
+  totalOf("loyalty_expiry_points_total", "points expiry runs on this instance expired", () => expiryTotals.points);
+  totalOf("loyalty_expiry_lots_total", "lots expiry runs on this instance emptied", () => expiryTotals.lots);
+  const lastOf = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  lastOf("loyalty_expiry_last_run_duration_seconds", "how long the last expiry run on this instance took", () => expiryTotals.lastDurationSeconds);
+  lastOf("loyalty_expiry_last_run_customers", "customers the last expiry run on this instance expired points of", () => expiryTotals.lastCustomers);
+  lastOf("loyalty_expiry_last_run_points", "points the last expiry run on this instance expired", () => expiryTotals.lastPoints);
   const duration = new Histogram({
     name: "loyalty_rpc_duration_seconds",
     help: "RPC latency, by service, method and protocol",
