@@ -25,7 +25,7 @@ import { createOnePortServer, setStreamLane } from "../src/transport/one-port-se
 import { createGrpcUnaryLane } from "../src/transport/grpc-unary-lane.js";
 import { registerRestGateway } from "../src/transport/rest-gateway.js";
 import { createErrorInterceptor } from "../src/transport/error-interceptor.js";
-import { fixConnectErrors } from "../src/transport/errors.js";
+import { fixConnectErrors } from "../src/transport/upstream-workarounds.js";
 import { call, loadGrpcStubs } from "./support/grpc.js";
 import { rest } from "./support/rest.js";
 

@@ -3,9 +3,9 @@ import type { FastifyInstance } from "fastify";
 import type { Http2ServerResponse } from "node:http2";
 import type { Config } from "../config/config.js";
 import { Code } from "@connectrpc/connect";
-import { encodeGrpcMessage } from "./errors.js";
 import { earlyAnswer, wireProtocolOf } from "./early-answer.js";
 import { isMutating } from "./method-rules.js";
+import { minimalGrpcMessageEncoding } from "./upstream-workarounds.js";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
@@ -128,29 +128,5 @@ export function registerHttpHooks(app: FastifyInstance, config: Config, services
       for (const p of patterns) if (p.test.test(path)) for (const m of p.methods) methods.add(m);
       return [...methods].sort();
     },
-  };
-}
-
-/**
- * Connect percent-encodes gRPC status messages with encodeURIComponent, but
- * grpc-js decodes them with decodeURI, which leaves %3A, %2C, %2F… in place
- * (a grpc-js stub would read "missing API key%3A send it…"). The gRPC spec
- * lets printable ASCII except "%" go unencoded, and every gRPC client decodes
- * that form, so `grpc-message` is re-encoded that way on its way out.
- */
-function minimalGrpcMessageEncoding(res: Http2ServerResponse) {
-  const addTrailers = res.addTrailers.bind(res);
-  res.addTrailers = (headers) => {
-    const message = headers["grpc-message"];
-    if (typeof message === "string") {
-      let text = message;
-      try {
-        text = decodeURIComponent(message);
-      } catch {
-        // not percent-encoded by us: re-encode as it is
-      }
-      headers["grpc-message"] = encodeGrpcMessage(text);
-    }
-    addTrailers(headers);
   };
 }
