@@ -23,6 +23,29 @@ export function formatDate(ts: Timestamp | undefined, fallback = "—"): string 
   return ts ? dateOnly.format(timestampDate(ts)) : fallback;
 }
 
+const lastDayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The last day points count, in the program's zone, as "31 March 2027"
+ * (day, the month's name, year, in the browser's language): the day before
+ * `expiresAt`, the instant they stop counting (contract §10).
+ */
+export function formatLastValidDay(expiresAt: Timestamp | undefined, zone: string): string {
+  if (!expiresAt) return "—";
+  let f = lastDayFormats.get(zone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: zone || "UTC" });
+    } catch {
+      f = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+    }
+    lastDayFormats.set(zone, f);
+  }
+  const parts: Record<string, string> = {};
+  for (const p of f.formatToParts(new Date(timestampDate(expiresAt).getTime() - 1))) parts[p.type] = p.value;
+  return `${parts.day} ${parts.month} ${parts.year}`;
+}
+
 /** A calendar day sent as YYYY-MM-DD (the dashboard's UTC days), as "2 Nov 2026"; `short` leaves out the year. */
 export function formatDay(iso: string, opts: { short?: boolean } = {}): string {
   const d = new Date(`${iso}T00:00:00Z`);

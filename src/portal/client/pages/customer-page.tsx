@@ -4,11 +4,12 @@ import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@con
 import { useEffect, useState, type FormEvent } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin, type GetCustomerResponse } from "../../../../gen/loyalty/v1/admin_pb.js";
-import { CustomerStatus, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
+import { CustomerStatus, type Customer, type ExpiringPoints, type LedgerEntry, type PointLot } from "../../../../gen/loyalty/v1/types_pb.js";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
 import { EntryDetails, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
 import { RewardsRedeemPanel } from "../components/rewards-redeem.js";
-import { customerName, formatDateTime, formatDelta, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
+import { customerName, formatDate, formatDateTime, formatDelta, formatLastValidDay, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
 
 /** One customer: balance, history, adjustments, details, block and delete. */
@@ -57,6 +58,7 @@ export function CustomerPage({ id }: { id: string }) {
             <AdjustPoints customer={customer} />
             <EditCustomer customer={customer} />
           </div>
+          <Expiry expiring={detail.data.expiringPoints} lots={detail.data.lots} />
           <History entries={detail.data.pointsHistory} balance={detail.data.totalPoints} />
           <div className="columns">
             <BlockCustomer customer={customer} />
@@ -65,6 +67,84 @@ export function CustomerPage({ id }: { id: string }) {
         </>
       ) : null}
     </>
+  );
+}
+
+/**
+ * Points that will expire (contract §10): the soonest as a sentence ("120
+ * points expire on 31 March 2027", marked when within the program's warning
+ * days), then every lot. Shown only for a business with an expiry policy.
+ */
+function Expiry({ expiring, lots }: { expiring: ExpiringPoints[]; lots: PointLot[] }) {
+  const program = useQuery(BusinessSettings.method.getProgram, {});
+  const p = program.data?.program;
+  if (lots.length === 0 && expiring.length === 0) return null;
+  const zone = p?.timezone ?? "UTC";
+  const warnMs = (p?.expiryWarningDays ?? 14) * 86_400_000;
+  const soon = (e: ExpiringPoints) => e.expiresAt !== undefined && timestampDate(e.expiresAt).getTime() - Date.now() <= warnMs;
+  const next = expiring[0];
+  const lotStatus = (l: PointLot) => (l.remaining > 0 ? "Counting" : l.expired > 0 ? "Expired" : "Spent");
+  return (
+    <section className="panel" aria-labelledby="expiry-title" data-testid="expiry-panel">
+      <h2 id="expiry-title">Expiring points</h2>
+      {next ? (
+        <p className={`expiry-next${soon(next) ? " expiry-soon" : ""}`} data-testid="next-expiry">
+          {soon(next) ? <span className="badge badge-warning">Expiring soon</span> : null} {formatPoints(next.points)}{" "}
+          {next.points === 1 ? "expires" : "expire"} on {formatLastValidDay(next.expiresAt, zone)}
+        </p>
+      ) : (
+        <p className="empty" data-testid="next-expiry">No points will expire.</p>
+      )}
+      {expiring.length > 1 ? (
+        <ul className="expiry-list" data-testid="expiry-list">
+          {expiring.slice(1).map((e) => (
+            <li key={String(e.expiresAt?.seconds)}>
+              {formatPoints(e.points)} on {formatLastValidDay(e.expiresAt, zone)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <p className="hint">
+        {p && p.pointsExpireAfterMonths > 0
+          ? `Points earned now count until the end of the month ${p.pointsExpireAfterMonths} ${p.pointsExpireAfterMonths === 1 ? "month" : "months"} later. Spending uses the points that expire soonest first.`
+          : "Points earned now never expire. Spending uses the points that expire soonest first."}
+      </p>
+      {lots.length > 0 ? (
+        <div className="table-wrap">
+          <table data-testid="lots-table" className="cards">
+            <caption className="visually-hidden">Points by the date they were earned, soonest expiry first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Earned</th>
+                <th scope="col" className="num">
+                  Points
+                </th>
+                <th scope="col" className="num">
+                  Left
+                </th>
+                <th scope="col">Last day</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {lots.map((l) => (
+                <tr key={l.id} data-testid="lot-row">
+                  <td data-label="Earned">{formatDate(l.earnedAt)}</td>
+                  <td className="num" data-label="Points">
+                    {formatNumber(l.points)}
+                  </td>
+                  <td className="num" data-label="Left">
+                    {formatNumber(l.remaining)}
+                  </td>
+                  <td data-label="Last day">{formatLastValidDay(l.expiresAt, zone)}</td>
+                  <td data-label="State">{lotStatus(l)}{l.expired > 0 ? ` (${formatNumber(l.expired)} expired)` : ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
   );
 }
 

@@ -29,6 +29,11 @@ export function DashboardPage() {
             <Stat label={`Points redeemed for rewards (${DAYS} days)`} value={d.pointsRedeemed} testId="stat-points-redeemed">
               {`Rewards only; your deductions (${formatNumber(d.pointsDeducted)}) are not counted.`}
             </Stat>
+            {program.data?.program && (program.data.program.pointsExpireAfterMonths > 0 || d.pointsExpiring30Days > 0 || d.pointsExpired > 0) ? (
+              <Stat label="Points expiring in the next 30 days" value={d.pointsExpiring30Days} testId="stat-points-expiring">
+                {`Points that stop counting within 30 days unless spent. Expired over the last ${DAYS} days: ${formatNumber(d.pointsExpired)}.`}
+              </Stat>
+            ) : null}
             <Stat label="Rewards available now" value={d.rewardsAvailable} testId="stat-rewards-available">
               {program.data?.program
                 ? `Customers with ${formatNumber(program.data.program.rewardThreshold)}+ points for “${program.data.program.rewardTitle}”`

@@ -42,6 +42,8 @@ interface Draft {
   rewardTitle: string;
   defaultCountry: string;
   currency: string;
+  pointsExpireAfterMonths: string;
+  expiryWarningDays: string;
 }
 
 function draftOf(p: Program): Draft {
@@ -54,6 +56,8 @@ function draftOf(p: Program): Draft {
     rewardTitle: p.rewardTitle,
     defaultCountry: p.defaultCountry,
     currency: p.currency || "EUR",
+    pointsExpireAfterMonths: String(p.pointsExpireAfterMonths),
+    expiryWarningDays: String(p.expiryWarningDays),
   };
 }
 
@@ -101,6 +105,8 @@ function ProgramForm({ program }: { program: Program }) {
     if (draft.rewardTitle !== before.rewardTitle) req.rewardTitle = draft.rewardTitle.trim();
     if (draft.defaultCountry !== before.defaultCountry) req.defaultCountry = draft.defaultCountry;
     if (draft.currency !== before.currency) req.currency = draft.currency;
+    if (draft.pointsExpireAfterMonths !== before.pointsExpireAfterMonths) req.pointsExpireAfterMonths = Number(draft.pointsExpireAfterMonths);
+    if (draft.expiryWarningDays !== before.expiryWarningDays) req.expiryWarningDays = Number(draft.expiryWarningDays);
     if (Object.keys(req).length === 0) {
       setDone("Nothing to save: no setting changed.");
       return;
@@ -176,6 +182,19 @@ function ProgramForm({ program }: { program: Program }) {
         </Field>
         <Field label="Country for local phone numbers" hint="Numbers typed without a country code are read as numbers of this country.">
           {(p) => <CountrySelect {...p} name="defaultCountry" value={draft.defaultCountry} onChange={(defaultCountry) => set({ defaultCountry })} />}
+        </Field>
+        <Field
+          label="Points expire after (months)"
+          hint="0 = never. Otherwise points count until the end of the month this many months after they were earned (0 to 60). A change applies to points earned from then on."
+        >
+          {(p) => (
+            <input {...p} type="number" name="pointsExpireAfterMonths" required min={0} max={60} step={1} value={draft.pointsExpireAfterMonths} onChange={(e) => set({ pointsExpireAfterMonths: e.target.value })} />
+          )}
+        </Field>
+        <Field label="Expiry warning (days)" hint="Points this close to their last day show as expiring soon (0 to 90).">
+          {(p) => (
+            <input {...p} type="number" name="expiryWarningDays" required min={0} max={90} step={1} value={draft.expiryWarningDays} onChange={(e) => set({ expiryWarningDays: e.target.value })} />
+          )}
         </Field>
       </div>
       <p className="hint" data-testid="program-example">
