@@ -138,3 +138,18 @@ export function table(outcomes: Outcome[], extra: string[]): string {
   lines.push(...extra);
   return lines.join("\n");
 }
+
+/** The same outcomes as one Markdown table (written beside the JSON results, for bench/README.md). */
+export function markdownTable(outcomes: Outcome[]): string {
+  const lines = [
+    "| scenario | product req/s | yardstick req/s | req/s× | product CPU ms/call | yardstick CPU ms/call | CPU× | product p99 ms | p99× | errors | target |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const o of outcomes) {
+    const verdict = o.verdict ? `${o.verdict.pass ? "PASS" : "FAIL"} ${o.verdict.text.split(" — ")[0]}` : "—";
+    lines.push(
+      `| ${o.label} (${o.a.name} / ${o.b.name}) | ${fmt(o.a.rps)} | ${fmt(o.b.rps)} | ${fmt(o.ratios.rps, 2)} | ${fmt(o.a.cpuPerReq, 2)} | ${fmt(o.b.cpuPerReq, 2)} | ${fmt(o.ratios.cpu, 2)} | ${fmt(o.a.p99)} | ${fmt(o.ratios.p99, 2)} | ${o.a.errors + o.b.errors} | ${verdict} |`,
+    );
+  }
+  return lines.join("\n");
+}

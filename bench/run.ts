@@ -34,7 +34,7 @@ import { runHttpParallel, type HttpRequest } from "./load.js";
 import { compare, httpSide } from "./measure.js";
 import { profile } from "./profile.js";
 import { versus } from "./versus.js";
-import { fmt, type Outcome, table } from "./report.js";
+import { fmt, markdownTable, type Outcome, table } from "./report.js";
 import { balanceReq, checkinReq, comparisons, listReq } from "./scenarios.js";
 
 const startedAt = Date.now();
@@ -265,7 +265,8 @@ async function bench() {
       file,
       JSON.stringify({ settings, loadavg: os.loadavg(), outcomes: outcomes.map((o) => ({ ...o })), productHwm, baselineHwm, report }, null, 2),
     );
-    log(`results written to ${file}; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+    writeFileSync(file.replace(/\.json$/, ".md"), header.slice(0, 3).join("\n\n") + "\n\n" + markdownTable(outcomes) + "\n\n" + extra.join("\n\n") + "\n");
+    log(`results written to ${file} (and .md); total ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
   }

@@ -20,7 +20,8 @@ import { join } from "node:path";
 import { business, peakRssMb, portFor, productEnv, settings, startServer, type BenchState, type ServerProc } from "./lib.js";
 import { runGrpc } from "./load.js";
 import { compare, httpSide, type Comparison, type Log } from "./measure.js";
-import { fmt, table, type Outcome } from "./report.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fmt, markdownTable, table, type Outcome } from "./report.js";
 import { balanceReq, checkinBody, checkinIdemReq, checkinReq, HOT_CUSTOMERS, listReq, redeemReq } from "./scenarios.js";
 
 /** How a checkout's `npm start` runs its product: node flags and the entry. */
@@ -110,6 +111,10 @@ export async function versus(dir: string, hooks: VersusHooks) {
     const report =
       header.join("\n") + table(outcomes, [`peak RSS (VmHWM): this ${fmt(hwm[0]!)} MB, other ${fmt(hwm[1]!)} MB`]);
     console.log("\n" + report + "\n");
+    mkdirSync(settings.stateDir, { recursive: true });
+    const file = join(settings.stateDir, `versus-${new Date().toISOString().replace(/[:.]/g, "-")}.md`);
+    writeFileSync(file, header.slice(0, 3).join("\n\n") + "\n\n" + markdownTable(outcomes) + `\n\npeak RSS (VmHWM): this ${fmt(hwm[0]!)} MB, other ${fmt(hwm[1]!)} MB\n`);
+    hooks.log(`written to ${file}`);
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
   }
