@@ -17,7 +17,7 @@ let t: TestApp;
 let db: Db;
 beforeAll(async () => {
   t = await startTestApp();
-  db = createDb(t.orm, { poolMax: 2 });
+  db = createDb(t.orm);
 });
 afterAll(async () => {
   await db?.close();

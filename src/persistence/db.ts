@@ -3,8 +3,11 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 
 /**
- * SQL access, on a plain `pg` pool: knex's and MikroORM's per-statement cost
+ * SQL access, straight on `pg`: knex's and MikroORM's per-statement cost
  * was a sixth of a check-in's CPU (see bench/README.md). Placeholders are `?`.
+ * The connections are MikroORM's own pool (one pool per instance, sized in
+ * orm.ts); rows are parsed by pg's default types (timestamps as `Date`),
+ * not by the raw-string parsers MikroORM installs on that pool.
  *
  * A transaction (`tx`, or `connection` for the idempotency interceptor) is one
  * pooled connection, known to the statements run inside through an
@@ -38,6 +41,7 @@ export interface Db {
    */
   afterTransaction(fn: () => Promise<void>): Promise<void>;
   ping(): Promise<boolean>;
+  /** Nothing to end: the pool is MikroORM's, ended by `orm.close()`. */
   close(): Promise<void>;
 }
 
@@ -112,20 +116,21 @@ interface Bound {
  */
 const bound = new AsyncLocalStorage<Bound>();
 
-export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
-  const pool = new pg.Pool({
-    connectionString: orm.config.get("clientUrl"),
-    max: opts.poolMax ?? 16,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 3_000,
-    statement_timeout: 15_000,
-  });
-  // A connection killed while idle (restart, pg_terminate_backend) is
-  // reported here; the pool drops it and opens a new one when needed.
-  pool.on("error", () => undefined);
+/** pg's own parsers, per statement: the pool's are MikroORM's (timestamps as strings). */
+const types = pg.types;
+
+export function createDb(orm: MikroORM): Db {
+  // MikroORM's pool (its connection is open once `MikroORM.init` resolved):
+  // resolved once, then used directly. A connection killed while idle
+  // (restart, pg_terminate_backend) is dropped by the pool, which MikroORM
+  // listens to, and another is opened when needed.
+  const ready = (orm.em.getConnection() as unknown as { getNativeClient(): Promise<pg.Pool> }).getNativeClient();
+  let resolved: pg.Pool | undefined;
+  void ready.then((p) => (resolved = p), () => undefined);
+  const poolOf = async (): Promise<pg.Pool> => resolved ?? (await ready);
 
   async function connection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
+    const client = await (await poolOf()).connect();
     // A checked-out client reports a lost backend as an 'error' event (the
     // pool listens only while it is idle); the query in flight fails with
     // it, and the client is dropped on release.
@@ -134,7 +139,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     client.on("error", lost);
     const b: Bound = { client, savepoints: 0, after: [] };
     const run = async (sql: string) => {
-      const res = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+      const res = (await client.query({ text: sql, types })) as unknown as pg.QueryResult | pg.QueryResult[];
       return Array.isArray(res) ? res : [res];
     };
     const c: Connection = {
@@ -150,7 +155,7 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     } catch (err) {
       // Outside a transaction this only warns; a failing ROLLBACK means the
       // connection itself is gone, and the pool must not hand it out again.
-      if (broken === undefined) await client.query("rollback").catch(lost);
+      if (broken === undefined) await client.query({ text: "rollback", types }).catch(lost);
       throw err;
     } finally {
       client.off("error", lost);
@@ -177,12 +182,12 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     async query<T>(sql: string, params: unknown[] = []) {
       const { text, name } = statement(sql);
       const b = bound.getStore();
-      if (b !== undefined) return (await b.client.query({ text, name, values: params })).rows as T[];
-      return (await pool.query({ text, name, values: params })).rows as T[];
+      if (b !== undefined) return (await b.client.query({ text, name, values: params, types })).rows as T[];
+      return (await (resolved ?? (await ready)).query({ text, name, values: params, types })).rows as T[];
     },
     async queryOutsideTransaction<T>(sql: string, params: unknown[] = []) {
       const { text, name } = statement(sql);
-      return (await pool.query({ text, name, values: params })).rows as T[];
+      return (await (await poolOf()).query({ text, name, values: params, types })).rows as T[];
     },
     async tx<T>(fn: () => Promise<T>) {
       const b = bound.getStore();
@@ -202,14 +207,14 @@ export function createDb(orm: MikroORM, opts: { poolMax?: number } = {}): Db {
     },
     async ping() {
       try {
-        await pool.query("select 1");
+        await (await poolOf()).query("select 1");
         return true;
       } catch {
         return false;
       }
     },
     async close() {
-      await pool.end();
+      // The pool is MikroORM's: `orm.close()` ends it.
     },
   };
 }

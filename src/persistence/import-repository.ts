@@ -1,4 +1,5 @@
 import type { Db } from "./db.js";
+import { createIdempotencyRepository } from "./idempotency-repository.js";
 
 /** A unique violation of the (business, phone) constraint: a customer with the phone exists. */
 function isPhoneTaken(err: unknown): boolean {
@@ -100,6 +101,7 @@ function batchParams(b: ImportBatch): unknown[] {
  * nothing.
  */
 export function createImportRepository(db: Db) {
+  const keys = createIdempotencyRepository(db);
   return {
     /** The business's customers with these (normalised) phones. */
     async existing(businessId: string, phones: string[]): Promise<Map<string, ExistingCustomer>> {
@@ -169,30 +171,11 @@ export function createImportRepository(db: Db) {
       );
     },
 
-    /**
-     * An Idempotency-Key's record (the table every mutating call uses,
-     * contract §5): its request hash and stored JSON response, unexpired.
-     */
-    async findKey(businessId: string, key: string): Promise<{ requestHash: string; response: Buffer | null; outcome: string } | undefined> {
-      const [row] = await db.query<{ request_hash: string; response: Buffer | null; outcome: string }>(
-        `select request_hash, response, outcome from idempotency_record where business_id = ? and key = ? and expires_at > now()`,
-        [businessId, key],
-      );
-      return row && { requestHash: row.request_hash, response: row.response, outcome: row.outcome };
-    },
+    /** An Idempotency-Key's record (the table every mutating call uses, contract §5): unexpired, with its stored JSON response. */
+    findKey: (businessId: string, key: string) => keys.find(businessId, key),
 
     /** Stores a key's response for 24 hours (an expired record of the key is replaced). */
-    async storeKey(businessId: string, key: string, requestHash: string, response: Buffer): Promise<void> {
-      await db.query(
-        `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
-         values (?, ?, ?, 'ok', ?, null, now() + interval '24 hours')
-         on conflict (business_id, key) do update
-           set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
-               error_message = null, created_at = now(), expires_at = excluded.expires_at
-           where idempotency_record.expires_at <= now()`,
-        [businessId, key, requestHash, response],
-      );
-    },
+    storeKey: (businessId: string, key: string, requestHash: string, response: Buffer) => keys.storeOk(businessId, key, requestHash, response),
   };
 }
 

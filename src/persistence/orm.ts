@@ -11,13 +11,15 @@ const here = dirname(fileURLToPath(import.meta.url));
  * The MikroORM options of Loyalty+. Migrations are listed as classes (not
  * loaded from a folder) so that tsx, tsc output and vitest all run them.
  */
-export function createOrmOptions(clientUrl: string, poolMax = 10): Options {
+export function createOrmOptions(clientUrl: string, poolMax = 16): Options {
   return {
     clientUrl,
     entities: allEntities,
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
-    pool: { min: 0, max: poolMax, idleTimeoutMillis: 10_000 },
+    // The instance's one pool: MikroORM's reads and migrations, and every
+    // SQL statement of db.ts (which borrows it). pg-boss keeps 2 of its own.
+    pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
     // pg Pool options (MikroORM 7 runs on kysely's pg dialect, no knex);
     // a dead pooled connection is reported through `logger` below, i.e. not
     // at all: the failing request reports it (classified, without SQL).

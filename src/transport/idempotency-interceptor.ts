@@ -3,11 +3,11 @@ import { clone, fromBinary, toBinary, type DescMessage, type Message } from "@bu
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { sqlBytes, sqlLiteral, type Db } from "../persistence/db.js";
+import { claimKeyScript, recordKeySql, type StoredIdempotencyRecord } from "../persistence/idempotency-repository.js";
 import { kPrincipal } from "../services/principal.js";
 import { HTTP_STATUS_HEADER, toConnectError } from "./errors.js";
 import { isMutating } from "./method-rules.js";
 
-const TTL_HOURS = 24;
 /** A stored response to send again instead of running the handler (see withIdempotentReplay). */
 const kReplay = createContextKey<unknown>(undefined, { description: "idempotent replay" });
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
@@ -20,33 +20,6 @@ const REPLAYABLE = new Set([
   Code.FailedPrecondition,
   Code.OutOfRange,
 ]);
-
-/** The key's record as stored. */
-interface StoredRecord {
-  request_hash: string;
-  outcome: string;
-  response: Buffer | null;
-  error_message: string | null;
-}
-
-/**
- * The statements of one idempotent call. They go to PostgreSQL as scripts
- * (several statements in one round trip, simple protocol), so their values
- * are SQL literals (`sqlLiteral`, `sqlBytes`).
- */
-const claimSql = (scopeL: string, keyL: string, lockL: string) => `begin;
-  select pg_try_advisory_xact_lock(hashtextextended(${lockL}, 0)) as ok;
-  select request_hash, outcome, response, error_message from idempotency_record
-    where business_id = ${scopeL} and key = ${keyL} and expires_at > now();
-  savepoint idem`;
-/** An expired record of the key is replaced (contract: 24 h). */
-const recordSql = (scopeL: string, keyL: string, hashL: string, outcomeL: string, responseL: string, messageL: string) =>
-  `insert into idempotency_record (business_id, key, request_hash, outcome, response, error_message, expires_at)
-  values (${scopeL}, ${keyL}, ${hashL}, ${outcomeL}, ${responseL}, ${messageL}, now() + interval '${TTL_HOURS} hours')
-  on conflict (business_id, key) do update
-    set request_hash = excluded.request_hash, outcome = excluded.outcome, response = excluded.response,
-        error_message = excluded.error_message, created_at = now(), expires_at = excluded.expires_at
-    where idempotency_record.expires_at <= now()`;
 
 /** Whether a message type has a secret field, at any depth (cached per type). */
 const holdsSecretsCache = new Map<DescMessage, boolean>();
@@ -139,16 +112,16 @@ export function createIdempotencyInterceptor(deps: { db: Db }): Interceptor {
     const outcome = await db.connection(async (c): Promise<Outcome> => {
       // Separate statements, so the read's snapshot is taken after the lock
       // is held: a holder that just committed is seen.
-      const [, [lock], [stored]] = (await c.script(claimSql(scopeL, keyL, sqlLiteral(`idem:${scope}:${key}`)))) as [
+      const [, [lock], [stored]] = (await c.script(claimKeyScript(scopeL, keyL, sqlLiteral(`idem:${scope}:${key}`)))) as [
         unknown,
         { ok: boolean }[],
-        StoredRecord[],
+        StoredIdempotencyRecord[],
       ];
       if (lock?.ok !== true) {
         throw new ConnectError("a request with this Idempotency-Key is still in progress", Code.Aborted);
       }
       if (stored) {
-        if (stored.request_hash !== requestHash) {
+        if (stored.requestHash !== requestHash) {
           throw new ConnectError(
             "this Idempotency-Key was already used with a different request",
             Code.InvalidArgument,
@@ -156,7 +129,7 @@ export function createIdempotencyInterceptor(deps: { db: Db }): Interceptor {
           );
         }
         if (stored.outcome !== "ok") {
-          throw new ConnectError(stored.error_message ?? "", Number(stored.outcome) as Code, {
+          throw new ConnectError(stored.errorMessage ?? "", Number(stored.outcome) as Code, {
             "idempotent-replayed": "true",
           });
         }
@@ -169,14 +142,14 @@ export function createIdempotencyInterceptor(deps: { db: Db }): Interceptor {
       } catch (err) {
         const refused = toConnectError(err);
         if (!REPLAYABLE.has(refused.code)) throw refused;
-        const record = recordSql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral(String(refused.code)), "null", sqlLiteral(refused.rawMessage));
+        const record = recordKeySql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral(String(refused.code)), "null", sqlLiteral(refused.rawMessage));
         await c.commit(`rollback to savepoint idem; ${record}`);
         return { refused };
       }
       // A unary request (streams are let through above) has a unary response.
       // Never a secret at rest: the stored copy has none (withoutSecrets).
       const response = sqlBytes(toBinary(req.method.output, withoutSecrets(req.method.output, (res as { message: Message }).message)));
-      await c.commit(recordSql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral("ok"), response, "null"));
+      await c.commit(recordKeySql(scopeL, keyL, sqlLiteral(requestHash), sqlLiteral("ok"), response, "null"));
       return { res };
     });
     if ("refused" in outcome) throw outcome.refused;
