@@ -53,7 +53,7 @@ test("refund part of a check-in, redeem a reward, void it: each confirmed with t
   await page.goto(`/portal/#/customers/${customerId}`);
   await page.getByTestId("history-table").waitFor();
   const row = page.getByTestId("history-row").first();
-  await expectText(row, /Check-in\s+Visit · spent 25\.50 · order T-9\s+\+25\s+25\s+Till “till 1” \(loy_/);
+  await expectText(row, /Check-in\s+Visit · spent €25\.50 · order T-9\s+\+25\s+25\s+Till “till 1” \(loy_/);
 
   // Refund 10.00 of 25.50: floor(25 × 1000 ÷ 2550) = 9 points.
   await row.getByTestId("refund-button").click();
@@ -63,8 +63,8 @@ test("refund part of a check-in, redeem a reward, void it: each confirmed with t
   await expectText(dialog.getByTestId("refund-summary"), /Takes back 9 points\. Balance after: 16\./);
   await dialog.getByRole("button", { name: "Refund and take back 9 points" }).click();
   await expectText(page.getByTestId("customer-balance-value"), /^16$/);
-  await expectText(page.getByTestId("history-row").first(), /Refund\s+Refund · refunded 10\.00 · order T-9\s+−9\s+16\s+Owner/);
-  await expectText(page.getByTestId("history-row").nth(1), /Partly refunded \(10\.00\)/);
+  await expectText(page.getByTestId("history-row").first(), /Refund\s+Refund · refunded €10\.00 · order T-9\s+−9\s+16\s+Owner/);
+  await expectText(page.getByTestId("history-row").nth(1), /Partly refunded \(€10\.00\)/);
   expect(await balance()).toBe(16);
 
   // Redeem the reward at the counter.

@@ -189,7 +189,8 @@ export type LedgerEntry = Message<"loyalty.v1.LedgerEntry"> & {
 
   /**
    * The check-in this entry belongs to: its own id on a CHECKIN entry, the
-   * refunded check-in on a REFUND entry; empty otherwise.
+   * refunded check-in on a REFUND entry, the promoted check-in on a PROMOTION
+   * entry; empty otherwise.
    *
    * @generated from field: string checkin_id = 11;
    */

@@ -6,7 +6,7 @@ import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
 import { LedgerEntryType, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { amountToMinorUnits, validateUnits } from "../../../domain/points.js";
 import { planRefund, type RefundBasis, type RefundPlan } from "../../../domain/refunds.js";
-import { formatNumber } from "../format.js";
+import { formatMoney, formatNumber } from "../format.js";
 import { ConfirmDialog, ErrorMessage, Notice } from "./common.js";
 
 /**
@@ -16,8 +16,12 @@ import { ConfirmDialog, ErrorMessage, Notice } from "./common.js";
  * computed with the server's own refund rule (src/domain/refunds.ts).
  */
 
-/** Money as the till typed it; the program's currency arrives with the rewards issue (§9). */
-const money = (n: number) => n.toFixed(2);
+/** Money as the till sent it, in the program's currency ("€25.50"). */
+function useMoney(): (amount: number) => string {
+  const program = useQuery(BusinessSettings.method.getProgram, {});
+  const currency = program.data?.program?.currency || "EUR";
+  return (amount: number) => formatMoney(amount, currency);
+}
 
 /** What a check-in's history entry tells about its refunds. */
 function refundable(e: LedgerEntry): { basis: RefundBasis; original: number; refunded: number } {
@@ -28,6 +32,7 @@ function refundable(e: LedgerEntry): { basis: RefundBasis; original: number; ref
 
 /** The details a history row shows beside the reason: amount spent, order, refund and void marks. */
 export function EntryDetails({ entry: e }: { entry: LedgerEntry }) {
+  const money = useMoney();
   const parts: string[] = [];
   if (e.type === LedgerEntryType.CHECKIN || e.type === LedgerEntryType.REFUND) {
     if (e.amount > 0) parts.push(`${e.type === LedgerEntryType.REFUND ? "refunded" : "spent"} ${money(e.amount)}`);
@@ -58,7 +63,17 @@ export function EntryDetails({ entry: e }: { entry: LedgerEntry }) {
 }
 
 /** "Refund" on a check-in that is not fully refunded: the whole rest, or a part. */
-export function RefundAction({ entry, balance }: { entry: LedgerEntry; balance: number }) {
+export function RefundAction({
+  entry,
+  balance,
+  bonus = 0,
+}: {
+  entry: LedgerEntry;
+  balance: number;
+  /** The check-in's promotion points (its PROMOTION entries): refunds take them back in the same proportion. */
+  bonus?: number;
+}) {
+  const money = useMoney();
   const [open, setOpen] = useState(false);
   const [whole, setWhole] = useState(true);
   const [part, setPart] = useState("");
@@ -85,7 +100,7 @@ export function RefundAction({ entry, balance }: { entry: LedgerEntry; balance: 
     }
     const quantity = ask.amount !== undefined ? amountToMinorUnits(ask.amount) : ask.units !== undefined ? validateUnits(ask.units) : undefined;
     plan = planRefund(
-      { basis: r.basis, original: r.original, earned: entry.delta, refunded: { quantity: r.refunded, points: entry.refundedPoints } },
+      { basis: r.basis, original: r.original, earned: entry.delta + bonus, refunded: { quantity: r.refunded, points: entry.refundedPoints } },
       r.basis === "SPEND" ? { amountCents: quantity } : { units: quantity },
     );
   } catch (err) {

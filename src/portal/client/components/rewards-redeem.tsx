@@ -6,6 +6,7 @@ import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
 import type { Customer, Reward } from "../../../../gen/loyalty/v1/types_pb.js";
 import { formatNumber } from "../format.js";
 import { ConfirmDialog, ErrorMessage, Notice } from "./common.js";
+import { StoreSelect } from "./store-picker.js";
 
 /**
  * "Redeem a reward" at the counter (issue 15): every active reward of the
@@ -16,6 +17,7 @@ import { ConfirmDialog, ErrorMessage, Notice } from "./common.js";
 export function RewardsRedeemPanel({ customer, balance }: { customer: Customer; balance: number }) {
   const program = useQuery(BusinessSettings.method.getProgram, {});
   const [chosen, setChosen] = useState<Reward>();
+  const [storeId, setStoreId] = useState("");
   const [done, setDone] = useState<string>();
   const queryClient = useQueryClient();
   const redeem = useMutation(CustomerAdmin.method.redeemReward, {
@@ -35,6 +37,7 @@ export function RewardsRedeemPanel({ customer, balance }: { customer: Customer; 
       <h2 id="redeem-title">Redeem a reward</h2>
       <Notice testId="redeem-notice">{done}</Notice>
       <ErrorMessage error={chosen ? undefined : redeem.error} testId="redeem-error" />
+      <StoreSelect label="At store" hint="Recorded on the redemption." none="No store" value={storeId} onChange={setStoreId} hideWhenNone />
       {affordable.length === 0 ? (
         <p data-testid="no-affordable-reward">
           No reward is affordable yet.
@@ -70,7 +73,7 @@ export function RewardsRedeemPanel({ customer, balance }: { customer: Customer; 
         busy={redeem.isPending}
         error={redeem.error}
         onCancel={() => setChosen(undefined)}
-        onConfirm={() => chosen && redeem.mutate({ id: customer.id, rewardId: chosen.id, quantity: 1 })}
+        onConfirm={() => chosen && redeem.mutate({ id: customer.id, rewardId: chosen.id, quantity: 1, ...(storeId ? { storeId } : {}) })}
       >
         <p data-testid="redeem-summary">
           Takes {formatNumber(chosen?.cost ?? 0)} points. Balance after: {formatNumber(balance - (chosen?.cost ?? 0))}.

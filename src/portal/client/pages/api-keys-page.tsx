@@ -4,6 +4,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { BusinessSettings, type CreateApiKeyResponse } from "../../../../gen/loyalty/v1/account_pb.js";
 import type { ApiKey } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { StoreSelect, useStoreNames } from "../components/store-picker.js";
 import { formatDateTime } from "../format.js";
 
 /**
@@ -46,7 +47,6 @@ function CreateKey({ onCreated, focusOnMount }: { onCreated: (res: CreateApiKeyR
     if (focusOnMount) submitRef.current?.focus();
   }, [focusOnMount]);
   const [storeId, setStoreId] = useState("");
-  const stores = useQuery(BusinessSettings.method.listStores, {});
   const queryClient = useQueryClient();
   const create = useMutation(BusinessSettings.method.createApiKey, {
     onSuccess: (res) => {
@@ -68,20 +68,9 @@ function CreateKey({ onCreated, focusOnMount }: { onCreated: (res: CreateApiKeyR
         <Field label="Key name (optional)" hint="To recognise it later, e.g. “Front till”.">
           {(p) => <input {...p} name="name" maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />}
         </Field>
-        <Field label="Store (optional)" hint="Check-ins made with the key are recorded at this store.">
-          {(p) => (
-            <select {...p} value={storeId} onChange={(e) => setStoreId(e.target.value)}>
-              <option value="">No store</option>
-              {stores.data?.stores.map((s) => (
-                <option key={s.id} value={s.id}>
-                  {s.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <StoreSelect label="Store (optional)" hint="Check-ins made with the key are recorded at this store." none="No store" value={storeId} onChange={setStoreId} />
         <div className="form-footer">
-          <ErrorMessage error={create.error ?? stores.error} testId="create-key-error" />
+          <ErrorMessage error={create.error} testId="create-key-error" />
           {/* aria-disabled, not disabled: a disabled button drops the keyboard focus to the page. */}
           <button type="submit" ref={submitRef} aria-disabled={create.isPending} onClick={(e) => create.isPending && e.preventDefault()}>
             {create.isPending ? "Creating…" : "Create API key"}
@@ -176,8 +165,7 @@ export function keyLabel(k: { name: string; prefix: string }): string {
 
 function KeyList({ createdId }: { createdId?: string }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
-  const stores = useQuery(BusinessSettings.method.listStores, {});
-  const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
+  const storeName = useStoreNames();
   const [revoking, setRevoking] = useState<ApiKey>();
   const [done, setDone] = useState<string>();
   // A note about an earlier revoke or rename is stale once a new key is made.

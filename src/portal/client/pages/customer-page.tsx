@@ -4,10 +4,11 @@ import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@con
 import { useEffect, useState, type FormEvent } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin, type GetCustomerResponse } from "../../../../gen/loyalty/v1/admin_pb.js";
-import { CustomerStatus, type Customer, type ExpiringPoints, type LedgerEntry, type PointLot } from "../../../../gen/loyalty/v1/types_pb.js";
+import { CustomerStatus, LedgerEntryType, type Customer, type ExpiringPoints, type LedgerEntry, type PointLot } from "../../../../gen/loyalty/v1/types_pb.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
 import { EntryDetails, RefundAction, VoidAction } from "../components/lifecycle-actions.js";
+import { useStoreNames } from "../components/store-picker.js";
 import { RewardsRedeemPanel } from "../components/rewards-redeem.js";
 import { customerName, formatDate, formatDateTime, formatDelta, formatLastValidDay, formatNumber, formatPoints, ledgerTypeLabel, statusLabel } from "../format.js";
 import { href, navigate } from "../router.js";
@@ -304,9 +305,12 @@ function EditCustomer({ customer }: { customer: Customer }) {
 function History({ entries, balance }: { entries: LedgerEntry[]; balance: number }) {
   const keys = useQuery(BusinessSettings.method.listApiKeys, {});
   // Archived stores too: old history keeps their names.
-  const stores = useQuery(BusinessSettings.method.listStores, { includeArchived: true });
+  const storeName = useStoreNames();
   const keyById = new Map(keys.data?.apiKeys.map((k) => [k.id, k]) ?? []);
-  const storeName = new Map(stores.data?.stores.map((s) => [s.id, s.name]) ?? []);
+
+  // A check-in's promotion points (its PROMOTION entry names it): its refunds take them back in proportion too.
+  const bonusOf = new Map<string, number>();
+  for (const e of entries) if (e.type === LedgerEntryType.PROMOTION && e.checkinId) bonusOf.set(e.checkinId, (bonusOf.get(e.checkinId) ?? 0) + e.delta);
 
   function source(e: LedgerEntry): string {
     const parts: string[] = [];
@@ -351,8 +355,11 @@ function History({ entries, balance }: { entries: LedgerEntry[]; balance: number
                   <td data-label="When">{formatDateTime(e.createdAt)}</td>
                   <td data-label="Type">{ledgerTypeLabel(e.type)}</td>
                   <td data-label="Reason">
-                    {e.reason}
-                    <EntryDetails entry={e} />
+                    {/* One flex item on a phone's card: the reason, its details and its mark wrap as one text. */}
+                    <span>
+                      {e.reason}
+                      <EntryDetails entry={e} />
+                    </span>
                   </td>
                   <td className={`num ${e.delta < 0 ? "negative" : "positive"}`} data-label="Points" data-testid="history-delta">
                     {formatDelta(e.delta)}
@@ -362,7 +369,7 @@ function History({ entries, balance }: { entries: LedgerEntry[]; balance: number
                   </td>
                   <td data-label="By">{source(e)}</td>
                   <td data-label="Actions">
-                    <RefundAction entry={e} balance={balance} />
+                    <RefundAction entry={e} balance={balance} bonus={bonusOf.get(e.id) ?? 0} />
                     <VoidAction entry={e} balance={balance} />
                   </td>
                 </tr>

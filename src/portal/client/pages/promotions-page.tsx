@@ -5,6 +5,7 @@ import { useState, type FormEvent } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { PromotionKind, UsePeriod, Weekday, type Promotion } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
+import { StoreChecklist, useStoreNames } from "../components/store-picker.js";
 import { formatDate } from "../format.js";
 
 const DAYS: [Weekday, string][] = [
@@ -25,6 +26,7 @@ const DAYS: [Weekday, string][] = [
  */
 export function PromotionsPage() {
   const list = useQuery(BusinessSettings.method.listPromotions, {});
+  const storeNames = useStoreNames();
   const program = useQuery(BusinessSettings.method.getProgram, {});
   const [name, setName] = useState("");
   const [kind, setKind] = useState<"MULTIPLIER" | "BONUS">("MULTIPLIER");
@@ -36,12 +38,14 @@ export function PromotionsPage() {
   const [minAmount, setMinAmount] = useState("");
   const [maxUses, setMaxUses] = useState("");
   const [per, setPer] = useState<UsePeriod>(UsePeriod.ALL_TIME);
+  const [storeIds, setStoreIds] = useState<string[]>([]);
   const [done, setDone] = useState<string>();
   const queryClient = useQueryClient();
   const create = useMutation(BusinessSettings.method.createPromotion, {
     onSuccess: (res) => {
       setDone(`Promotion “${res.promotion?.name}” created: ${res.promotion?.summary}.`);
       setName("");
+      setStoreIds([]);
       void queryClient.invalidateQueries();
     },
   });
@@ -59,10 +63,12 @@ export function PromotionsPage() {
       ...(ends ? { endsAt: timestampFromDate(new Date(`${ends}T00:00:00`)) } : {}),
       ...(minAmount ? { minAmount: Number(minAmount) } : {}),
       ...(maxUses ? { maxUsesPerCustomer: Number(maxUses), per } : {}),
+      storeIds,
     });
   }
 
   const zone = program.data?.program?.timezone ?? "";
+  const currency = program.data?.program?.currency || "EUR";
   return (
     <>
       <PageHeading>Promotions</PageHeading>
@@ -100,9 +106,12 @@ export function PromotionsPage() {
             ))}
           </fieldset>
           <Field label="From (HH:MM, optional)">{(p) => <input {...p} name="startTime" placeholder="14:00" value={startTime} onChange={(e) => setStartTime(e.target.value)} />}</Field>
-          <Field label="Until (HH:MM)">{(p) => <input {...p} name="endTime" placeholder="17:00" value={endTime} onChange={(e) => setEndTime(e.target.value)} />}</Field>
+          <Field label="Until (HH:MM)" hint="Before the start to run overnight (22:00 until 02:00): it counts as the day it starts.">
+            {(p) => <input {...p} name="endTime" placeholder="17:00" value={endTime} onChange={(e) => setEndTime(e.target.value)} />}
+          </Field>
+          <StoreChecklist legend="Stores (none = every store)" value={storeIds} onChange={setStoreIds} />
           <Field label="Ends on (optional; the promotion stops at the start of that day)">{(p) => <input {...p} name="ends" type="date" value={ends} onChange={(e) => setEnds(e.target.value)} />}</Field>
-          <Field label="Minimum spend (optional)">{(p) => <input {...p} name="minAmount" type="number" step="0.01" min={0} value={minAmount} onChange={(e) => setMinAmount(e.target.value)} />}</Field>
+          <Field label={`Minimum spend in ${currency} (optional)`}>{(p) => <input {...p} name="minAmount" type="number" step="0.01" min={0} value={minAmount} onChange={(e) => setMinAmount(e.target.value)} />}</Field>
           <Field label="Uses per customer (optional)">{(p) => <input {...p} name="maxUses" type="number" min={1} value={maxUses} onChange={(e) => setMaxUses(e.target.value)} />}</Field>
           <Field label="Counted">
             {(p) => (
@@ -128,7 +137,7 @@ export function PromotionsPage() {
         {list.data && list.data.promotions.length > 0 ? (
           <ul className="promotion-list" data-testid="promotions-list">
             {list.data.promotions.map((p) => (
-              <PromotionItem key={p.id} promotion={p} onChanged={setDone} />
+              <PromotionItem key={p.id} promotion={p} onChanged={setDone} storeNames={storeNames} />
             ))}
           </ul>
         ) : null}
@@ -137,8 +146,9 @@ export function PromotionsPage() {
   );
 }
 
-function PromotionItem({ promotion, onChanged }: { promotion: Promotion; onChanged: (m: string) => void }) {
+function PromotionItem({ promotion, onChanged, storeNames }: { promotion: Promotion; onChanged: (m: string) => void; storeNames: Map<string, string> }) {
   const [editing, setEditing] = useState(false);
+  const [storeIds, setStoreIds] = useState(promotion.storeIds);
   const [name, setName] = useState(promotion.name);
   const [startTime, setStartTime] = useState(promotion.startTime);
   const [endTime, setEndTime] = useState(promotion.endTime);
@@ -165,18 +175,23 @@ function PromotionItem({ promotion, onChanged }: { promotion: Promotion; onChang
       <p className="hint">
         From {formatDate(promotion.startsAt)}
         {promotion.endsAt ? ` until ${formatDate(promotion.endsAt)}` : ""}
+        {promotion.storeIds.length > 0 ? (
+          <span data-testid="promotion-stores">{` · at ${promotion.storeIds.map((id) => storeNames.get(id) ?? "a deleted store").join(", ")}`}</span>
+        ) : null}
       </p>
       {editing ? (
         <form
           className="inline-form"
           onSubmit={(e) => {
             e.preventDefault();
-            update.mutate({ id: promotion.id, name: name.trim(), startTime, endTime, weekdays: [], storeIds: [] });
+            // An empty list leaves the stores as they are: "every store" is said by clearStoreIds.
+            update.mutate({ id: promotion.id, name: name.trim(), startTime, endTime, weekdays: [], storeIds, clearStoreIds: storeIds.length === 0 });
           }}
         >
           <Field label="Name">{(p) => <input {...p} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
           <Field label="From (HH:MM)">{(p) => <input {...p} value={startTime} onChange={(e) => setStartTime(e.target.value)} />}</Field>
           <Field label="Until (HH:MM)">{(p) => <input {...p} value={endTime} onChange={(e) => setEndTime(e.target.value)} />}</Field>
+          <StoreChecklist legend="Stores (none = every store)" value={storeIds} onChange={setStoreIds} />
           <button type="submit" disabled={update.isPending}>
             Save
           </button>{" "}
