@@ -1,6 +1,6 @@
 /**
  * The bench's gRPC yardstick: a plain `@grpc/grpc-js` server (the proto
- * loaded with `@grpc/proto-loader`, as grpc-js's own examples do) serving
+ * loaded with `@grpc/proto-loader`, as grpc-js's own examples do: pos-proto.ts) serving
  * LoyaltyPos's Checkin, GetBalance, GetCustomer and Redeem with the same
  * statements as the REST yardstick (`baseline-sql.ts`: one per call, named
  * prepared statements). The API key is read from the `x-api-key` metadata
@@ -11,26 +11,13 @@
  * HEALTH_PORT (plain HTTP, default PORT+1), for the bench's readiness poll.
  */
 import http from "node:http";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import * as sql from "./baseline-sql.js";
+import { loyaltyPos } from "./pos-proto.js";
 
 const port = Number(process.env.PORT ?? 18091);
-// Not from lib.ts: that module installs the bench's own signal handlers.
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-const def = protoLoader.loadSync("loyalty/v1/pos.proto", {
-  includeDirs: [join(ROOT, "proto")],
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  defaults: false,
-  oneofs: true,
-});
-const pkg = grpc.loadPackageDefinition(def) as any;
-const service = pkg.loyalty.v1.LoyaltyPos.service as grpc.ServiceDefinition;
+const service = loyaltyPos().service;
 
 const STATUS: Record<string, string> = { ACTIVE: "CUSTOMER_STATUS_ACTIVE", BLOCKED: "CUSTOMER_STATUS_BLOCKED" };
 

@@ -11,15 +11,14 @@
  *   admin portal speaks), `concurrency` calls in flight on a keep-alive agent.
  */
 import http from "node:http";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { LoyaltyPos } from "../gen/loyalty/v1/pos_pb.js";
-import { Latencies, ROOT } from "./lib.js";
+import { Latencies } from "./lib.js";
+import { loyaltyPos } from "./pos-proto.js";
 
 export interface RunResult {
   ok: number;
@@ -149,23 +148,6 @@ async function closedLoop(
   };
 }
 
-let grpcPos: grpc.ServiceClientConstructor | undefined;
-function grpcClientClass(): grpc.ServiceClientConstructor {
-  if (!grpcPos) {
-    const def = protoLoader.loadSync("loyalty/v1/pos.proto", {
-      includeDirs: [join(ROOT, "proto")],
-      keepCase: false,
-      longs: Number,
-      enums: String,
-      defaults: false,
-      oneofs: true,
-    });
-    const pkg = grpc.loadPackageDefinition(def) as any;
-    grpcPos = pkg.loyalty.v1.LoyaltyPos as grpc.ServiceClientConstructor;
-  }
-  return grpcPos;
-}
-
 /** A gRPC unary method of LoyaltyPos, called with many calls in flight on one channel. */
 export async function runGrpc(
   port: number,
@@ -175,7 +157,7 @@ export async function runGrpc(
   duration: number,
   concurrency: number,
 ): Promise<RunResult> {
-  const Client = grpcClientClass();
+  const Client = loyaltyPos();
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
     "grpc.keepalive_time_ms": 60_000,
   }) as any;

@@ -112,6 +112,15 @@ export function comparisons(state: BenchState, s: Servers): Comparison[] {
   const productGrpcCheckin = grpcSide("product gRPC", P, "Checkin", () => checkinBody(main));
   const baselineGrpcCheckin = grpcSide("baseline grpc-js", () => s.baselineGrpc, "Checkin", () => checkinBody(main));
   const balanceBody = () => ({ identifier: balancePhone(main) });
+  /** The product's REST path against the REST yardstick's, the same requests to both. */
+  const rest = (key: string, label: string, build: () => HttpRequest, t: Target, before?: () => Promise<void>): Comparison => ({
+    key,
+    label,
+    a: httpSide("product REST", P, build),
+    b: httpSide("baseline REST", B, build),
+    target: t,
+    before,
+  });
   return [
     { key: "checkin-rest", label: "POS check-in · REST", a: httpSide("product REST", P, checkinReq(main)), b: baselineCheckin, target: target(1.25) },
     { key: "checkin-grpc", label: "POS check-in · gRPC (1 channel)", a: productGrpcCheckin, b: baselineGrpcCheckin, target: target(1.0) },
@@ -135,13 +144,7 @@ export function comparisons(state: BenchState, s: Servers): Comparison[] {
       },
       b: baselineCheckin,
     },
-    {
-      key: "balance",
-      label: "POS balance look-up · REST",
-      a: httpSide("product REST", P, balanceReq(main)),
-      b: httpSide("baseline REST", B, balanceReq(main)),
-      target: target(1.4),
-    },
+    rest("balance", "POS balance look-up · REST", balanceReq(main), target(1.4)),
     {
       key: "balance-grpc",
       label: "POS balance look-up · gRPC",
@@ -149,29 +152,12 @@ export function comparisons(state: BenchState, s: Servers): Comparison[] {
       b: grpcSide("baseline grpc-js", () => s.baselineGrpc, "GetBalance", balanceBody),
       target: target(1.4),
     },
-    {
-      key: "customer",
-      label: "POS customer look-up · REST",
-      a: httpSide("product REST", P, customerReq(main)),
-      b: httpSide("baseline REST", B, customerReq(main)),
-      target: target(1.4),
-    },
-    {
-      key: "redeem",
-      label: "POS redeem · REST",
-      // The hot customers are left out here: their balances are the hot scenario's.
-      a: httpSide("product REST", P, redeemReq(redeem, redeem.customers - HOT_CUSTOMERS, HOT_CUSTOMERS)),
-      b: httpSide("baseline REST", B, redeemReq(redeem, redeem.customers - HOT_CUSTOMERS, HOT_CUSTOMERS)),
-      target: target(1.4),
-    },
-    {
-      key: "redeem-hot",
-      label: `redeem · ${conns} conns on ${HOT_CUSTOMERS} customers`,
-      a: httpSide("product REST", P, redeemReq(redeem, HOT_CUSTOMERS)),
-      b: httpSide("baseline REST", B, redeemReq(redeem, HOT_CUSTOMERS)),
-      target: target(1.4),
-      before: () => topUpHotCustomers(state, redeem),
-    },
+    rest("customer", "POS customer look-up · REST", customerReq(main), target(1.4)),
+    // The hot customers are left out here: their balances are the hot scenario's.
+    rest("redeem", "POS redeem · REST", redeemReq(redeem, redeem.customers - HOT_CUSTOMERS, HOT_CUSTOMERS), target(1.4)),
+    rest("redeem-hot", `redeem · ${conns} conns on ${HOT_CUSTOMERS} customers`, redeemReq(redeem, HOT_CUSTOMERS), target(1.4), () =>
+      topUpHotCustomers(state, redeem),
+    ),
     {
       key: "owner-list",
       label: `owner list+search @${fmt(main.customers)} · REST`,
