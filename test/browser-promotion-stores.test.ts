@@ -7,8 +7,9 @@ import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./sup
  * promotions form picks the stores a promotion is limited to (and its edit
  * changes them), the counter's redeem records the store chosen, amounts are
  * shown in the program's currency (program page, minimum spend, history),
- * and a refund of a promoted check-in is previewed with its promotion
- * points, as the server takes them back. Every page is checked for
+ * a promotion's end date is a day of the program's zone, and a refund of a
+ * promoted check-in is previewed with its promotion points, as the server
+ * takes them back. Every page is checked for
  * sideways scroll and small text (checkLayout), with screenshots.
  */
 
@@ -50,12 +51,15 @@ describe("stores and currency in the portal", () => {
     await form.getByLabel("Name").fill(`Main St doubles ${tag}`);
     await form.getByLabel("Multiplier (1.01–10)").fill("2");
     await stores.getByLabel(`Main St ${tag}`).check();
+    // Ends on 1 July 2027: the start of that day in the program's zone (Dublin, UTC+1 in summer), whatever the browser's (UTC here).
+    await form.getByLabel(/^Ends on/).fill("2027-07-01");
     await checkLayout(page, "promotions-form", width);
     await form.getByRole("button", { name: "Create promotion" }).click();
     await expectText(page.getByTestId("promotion-notice"), new RegExp(`^Promotion “Main St doubles ${tag}” created: Double points, in 1 store\\.$`));
     const created = (await owner("GET", "/v1/owner/promotions")).body.promotions.find((p: any) => p.name === `Main St doubles ${tag}`);
-    expect(created).toMatchObject({ storeIds: [main.id], multiplier: 2, active: true });
+    expect(created).toMatchObject({ storeIds: [main.id], multiplier: 2, active: true, endsAt: "2027-06-30T23:00:00Z" });
     const item = page.getByTestId(`promotion-${created.id}`);
+    await expectText(item.getByTestId("promotion-until"), /^ until 1 Jul 2027$/);
     await expectText(item.getByTestId("promotion-stores"), new RegExp(`at Main St ${tag}$`));
 
     // Its edit adds the other store.

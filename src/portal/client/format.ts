@@ -23,6 +23,23 @@ export function formatDate(ts: Timestamp | undefined, fallback = "—"): string 
   return ts ? dateOnly.format(timestampDate(ts)) : fallback;
 }
 
+const zoneDates = new Map<string, Intl.DateTimeFormat>();
+
+/** A timestamp as a date in a time zone (the program's), in the one format ("1 Jul 2027"); `fallback` when absent. */
+export function formatDateInZone(ts: Timestamp | undefined, zone: string, fallback = "—"): string {
+  if (!ts) return fallback;
+  let f = zoneDates.get(zone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: zone || "UTC" });
+    } catch {
+      f = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: "UTC" });
+    }
+    zoneDates.set(zone, f);
+  }
+  return f.format(timestampDate(ts));
+}
+
 const lastDayFormats = new Map<string, Intl.DateTimeFormat>();
 
 /**

@@ -1,12 +1,13 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { DateTime } from "luxon";
 import { useState, type FormEvent } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { PromotionKind, UsePeriod, Weekday, type Promotion } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
 import { StoreChecklist, useStoreNames } from "../components/store-picker.js";
-import { formatDate } from "../format.js";
+import { formatDateInZone } from "../format.js";
 
 const DAYS: [Weekday, string][] = [
   [Weekday.MON, "Mon"],
@@ -59,8 +60,8 @@ export function PromotionsPage() {
       ...(kind === "MULTIPLIER" ? { multiplier: Number(value) } : { bonusPoints: Number(value) }),
       weekdays: days,
       ...(startTime || endTime ? { startTime, endTime } : {}),
-      // The end date is local: the promotion ends at the start of the next day, in the browser's zone.
-      ...(ends ? { endsAt: timestampFromDate(new Date(`${ends}T00:00:00`)) } : {}),
+      // The promotion stops at the start of that day in the program's zone (not the browser's), by luxon.
+      ...(ends ? { endsAt: timestampFromDate(DateTime.fromISO(`${ends}T00:00:00`, { zone: zone || "UTC" }).toJSDate()) } : {}),
       ...(minAmount ? { minAmount: Number(minAmount) } : {}),
       ...(maxUses ? { maxUsesPerCustomer: Number(maxUses), per } : {}),
       storeIds,
@@ -137,7 +138,7 @@ export function PromotionsPage() {
         {list.data && list.data.promotions.length > 0 ? (
           <ul className="promotion-list" data-testid="promotions-list">
             {list.data.promotions.map((p) => (
-              <PromotionItem key={p.id} promotion={p} onChanged={setDone} storeNames={storeNames} />
+              <PromotionItem key={p.id} promotion={p} onChanged={setDone} storeNames={storeNames} zone={zone} />
             ))}
           </ul>
         ) : null}
@@ -146,7 +147,18 @@ export function PromotionsPage() {
   );
 }
 
-function PromotionItem({ promotion, onChanged, storeNames }: { promotion: Promotion; onChanged: (m: string) => void; storeNames: Map<string, string> }) {
+function PromotionItem({
+  promotion,
+  onChanged,
+  storeNames,
+  zone,
+}: {
+  promotion: Promotion;
+  onChanged: (m: string) => void;
+  storeNames: Map<string, string>;
+  /** The program's zone: the dates are its days. */
+  zone: string;
+}) {
   const [editing, setEditing] = useState(false);
   const [storeIds, setStoreIds] = useState(promotion.storeIds);
   const [name, setName] = useState(promotion.name);
@@ -173,8 +185,8 @@ function PromotionItem({ promotion, onChanged, storeNames }: { promotion: Promot
         <span className="badge">{promotion.active ? "Active" : "Ended"}</span>
       </p>
       <p className="hint">
-        From {formatDate(promotion.startsAt)}
-        {promotion.endsAt ? ` until ${formatDate(promotion.endsAt)}` : ""}
+        From {formatDateInZone(promotion.startsAt, zone)}
+        {promotion.endsAt ? <span data-testid="promotion-until">{` until ${formatDateInZone(promotion.endsAt, zone)}`}</span> : null}
         {promotion.storeIds.length > 0 ? (
           <span data-testid="promotion-stores">{` · at ${promotion.storeIds.map((id) => storeNames.get(id) ?? "a deleted store").join(", ")}`}</span>
         ) : null}
