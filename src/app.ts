@@ -31,9 +31,8 @@ import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
 import { registerGrpcWebText } from "./transport/grpc-web-text.js";
 import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
-import { registerOpenApi } from "./transport/openapi.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
-import { registerDocs } from "./transport/docs-page.js";
+import { registerDocs, registerOpenApi } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
 import { registerJobs, type AppJobsOptions } from "./jobs/register-jobs.js";
 
@@ -204,7 +203,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   );
   // CSV import and exports: plain HTTP routes behind the same owner auth.
   await registerOwnerFiles(app, { auth, deps });
-  registerOpenApi(app, registry.services, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
+  registerOpenApi(app, { extraPaths: OWNER_FILE_OPENAPI_PATHS });
   registerDocs(app);
   await registerPortal(app);
 

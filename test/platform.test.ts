@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -380,15 +380,19 @@ describe("the proto contract", () => {
   test("gen/ is what buf generate produces from proto/ today, byte for byte", async () => {
     const dir = await mkdtemp(join(tmpdir(), "lp-gen-"));
     try {
-      for (const f of ["proto", "buf.yaml", "buf.gen.yaml"]) await cp(join(ROOT, f), join(dir, f), { recursive: true });
-      await run(BUF, ["generate"], { cwd: dir, timeout: 90_000, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
+      for (const f of ["proto", "buf.yaml", "buf.gen.yaml", "buf.gen.openapi.yaml"]) await cp(join(ROOT, f), join(dir, f), { recursive: true });
+      // The OpenAPI step runs this repository's plugin (scripts/protoc-gen-openapi.ts) with its tsx.
+      for (const f of ["node_modules", "scripts"]) await symlink(join(ROOT, f), join(dir, f));
+      const env = { ...process.env, PATH: `${BIN}:${process.env.PATH}` };
+      await run(BUF, ["generate"], { cwd: dir, timeout: 90_000, env });
+      await run(BUF, ["generate", "--template", "buf.gen.openapi.yaml"], { cwd: dir, timeout: 90_000, env });
       const files = async (root: string) =>
         (await readdir(root, { recursive: true, withFileTypes: true }))
           .filter((e) => e.isFile())
           .map((e) => relative(root, join(e.parentPath, e.name)))
           .sort();
       const expected = await files(join(dir, "gen"));
-      expect(expected.length).toBeGreaterThan(0);
+      expect(expected).toContain("openapi.ts");
       expect(await files(join(ROOT, "gen"))).toEqual(expected);
       for (const f of expected) {
         const fresh = await readFile(join(dir, "gen", f), "utf8");

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { openApiDocument } from "../../gen/openapi.js";
 import { sendError } from "./rest-gateway.js";
 
 /**
@@ -152,6 +153,23 @@ function swaggerUiDir(): string {
  * `/docs/assets/`. Assets are read once, on first request, and kept in
  * memory; only the listed files can be fetched.
  */
+/**
+ * Serves the OpenAPI document at `GET /openapi.json`: the one generated at
+ * `npm run generate` from the descriptors and their comments
+ * (gen/openapi.ts, scripts/protoc-gen-openapi.ts), with the routes that have
+ * no proto binding (the owner's CSV file routes) added. Returns it.
+ */
+export function registerOpenApi(app: FastifyInstance, opts: { extraPaths?: Record<string, Record<string, unknown>> } = {}): Record<string, any> {
+  const paths: Record<string, Record<string, unknown>> = { ...openApiDocument.paths };
+  for (const [path, item] of Object.entries(opts.extraPaths ?? {})) paths[path] = { ...paths[path], ...item };
+  const doc = { ...openApiDocument, paths };
+  const body = JSON.stringify(doc);
+  app.get("/openapi.json", async (_req, reply) =>
+    reply.header("content-type", "application/json; charset=utf-8").header("cache-control", "no-cache").send(body),
+  );
+  return doc;
+}
+
 export function registerDocs(app: FastifyInstance): void {
   const html = renderPage();
   const dir = swaggerUiDir();

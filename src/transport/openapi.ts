@@ -1,46 +1,37 @@
 import { OMITTABLE_FIELDS } from "./reference-shape.js";
-import { existsSync, readFileSync } from "node:fs";
-import { packageRoot } from "../infrastructure/package-root.js";
-import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import {
   ScalarType,
   type DescEnum,
   type DescField,
-  type DescFile,
   type DescMessage,
   type DescService,
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
-import type { FastifyInstance } from "fastify";
 import { codeName } from "./errors.js";
 import { pathField, restBindings, type RestBinding } from "./http-rules.js";
 import { isMutating, requiredCredential, type CredentialKind } from "./method-rules.js";
 
 /**
- * The OpenAPI 3.1 document of the REST gateway, derived at start-up from the
- * same service descriptors and `google.api.http` annotations the gateway
+ * The OpenAPI 3.1 document of the REST gateway, derived from the same
+ * service descriptors and `google.api.http` annotations the gateway
  * registers its routes from (`restBindings`): nothing here names a route, a
- * field or a message. Descriptions come from the proto comments (read from
- * the `.proto` sources when they are present, since the descriptors embedded
- * by protoc-gen-es carry no source info); without them the document is the
- * same, minus descriptions.
+ * field or a message. It is built at `npm run generate` by
+ * scripts/protoc-gen-openapi.ts, from descriptors with source info, so the
+ * proto comments are its descriptions; the service serves that file
+ * (gen/openapi.ts). Without comments the document is the same, minus
+ * descriptions.
  */
 
 type Json = Record<string, unknown>;
 
 const SECURITY_SCHEME_OF: Record<CredentialKind, string> = { api_key: "ApiKeyAuth", owner: "BearerAuth" };
 
-/** Where the `.proto` sources live in the repository. */
-const DEFAULT_PROTO_ROOT = join(packageRoot(import.meta.url), "proto");
-
 export interface OpenApiOptions {
-  /** Folder holding the `.proto` sources, for descriptions; missing = none. */
-  protoRoot?: string;
+  /** Proto comments by fully-qualified name (from source info, at generate time); none = no descriptions. */
+  comments?: ReadonlyMap<string, string>;
   title?: string;
   version?: string;
-  /** Routes without a proto binding (the owner's CSV file routes), in OpenAPI form. */
-  extraPaths?: Record<string, Record<string, unknown>>;
 }
 
 /** A GET/POST/… on a path, as the document lists it: for cross-checks. */
@@ -48,190 +39,6 @@ export interface OpenApiRoute {
   method: string;
   /** Fastify syntax, `/v1/owner/customers/:id`. */
   path: string;
-}
-
-// ---------------------------------------------------------------------------
-// Proto comments
-
-/**
- * Reads the leading comments of declarations in the given `.proto` files,
- * keyed by fully-qualified name: `pkg.Message`, `pkg.Message.field`,
- * `pkg.Enum`, `pkg.Enum.VALUE`, `pkg.Service`, `pkg.Service.Method`. A small
- * tokenizer, enough for the proto3 sources of this repository (and the
- * vendored ones); files it cannot find are skipped.
- */
-export function readProtoComments(protoRoot: string, fileNames: Iterable<string>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const name of fileNames) {
-    const path = join(protoRoot, name);
-    if (!existsSync(path)) continue;
-    try {
-      parseComments(readFileSync(path, "utf8"), out);
-    } catch {
-      // A file the tokenizer does not understand only loses its descriptions.
-    }
-  }
-  return out;
-}
-
-interface Token {
-  text: string;
-  /** The comment block directly above the token (no blank line between). */
-  comment?: string;
-}
-
-function tokenize(src: string): Token[] {
-  const tokens: Token[] = [];
-  let pending: string[] = [];
-  let i = 0;
-  let line = 0;
-  /** The line of the last token: a comment on that line trails it and is no one's leading comment. */
-  let lastTokenLine = -1;
-  const n = src.length;
-  while (i < n) {
-    const c = src[i]!;
-    if (c === "\n") {
-      line++;
-      // A blank line after a comment detaches it from what follows.
-      let j = i + 1;
-      while (j < n && (src[j] === " " || src[j] === "\t" || src[j] === "\r")) j++;
-      if (src[j] === "\n") pending = [];
-      i++;
-      continue;
-    }
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === "/" && src[i + 1] === "/") {
-      const end = src.indexOf("\n", i);
-      const text = src.slice(i + 2, end === -1 ? n : end);
-      if (lastTokenLine !== line) pending.push(text.startsWith(" ") ? text.slice(1) : text);
-      i = end === -1 ? n : end;
-      continue;
-    }
-    if (c === "/" && src[i + 1] === "*") {
-      const end = src.indexOf("*/", i + 2);
-      const body = src.slice(i + 2, end === -1 ? n : end);
-      if (lastTokenLine !== line) {
-        for (const l of body.split("\n")) pending.push(l.replace(/^\s*\*? ?/, "").trimEnd());
-      }
-      line += body.split("\n").length - 1;
-      i = end === -1 ? n : end + 2;
-      continue;
-    }
-    let text: string;
-    if (c === '"' || c === "'") {
-      let j = i + 1;
-      while (j < n && src[j] !== c) j += src[j] === "\\" ? 2 : 1;
-      text = src.slice(i, j + 1);
-      i = j + 1;
-    } else if (/[A-Za-z0-9_.]/.test(c)) {
-      let j = i;
-      while (j < n && /[A-Za-z0-9_.+-]/.test(src[j]!)) j++;
-      text = src.slice(i, j);
-      i = j;
-    } else {
-      text = c;
-      i++;
-    }
-    const comment = pending.join("\n").trim();
-    tokens.push(comment ? { text, comment } : { text });
-    lastTokenLine = line;
-    pending = [];
-  }
-  return tokens;
-}
-
-function parseComments(src: string, out: Map<string, string>) {
-  const t = tokenize(src);
-  let pos = 0;
-  let pkg = "";
-  const scopes: { kind: "message" | "enum" | "service" | "oneof" | "other"; name: string }[] = [];
-  const prefix = () => {
-    const names = scopes.filter((s) => s.kind !== "oneof" && s.kind !== "other").map((s) => s.name);
-    return [pkg, ...names].filter(Boolean).join(".");
-  };
-  const record = (name: string, comment: string | undefined) => {
-    if (comment) out.set(name, comment);
-  };
-  /** Skips a statement up to its `;` or its `{…}` block, whichever ends it. */
-  const skipStatement = () => {
-    let depth = 0;
-    while (pos < t.length) {
-      const x = t[pos++]!.text;
-      if (x === "{" || x === "[" || x === "(") depth++;
-      else if (x === "}" || x === "]" || x === ")") {
-        depth--;
-        if (depth === 0 && x === "}") {
-          if (t[pos]?.text === ";") pos++;
-          return;
-        }
-      } else if (x === ";" && depth === 0) return;
-    }
-  };
-
-  while (pos < t.length) {
-    const tok = t[pos]!;
-    const scope = scopes[scopes.length - 1];
-    const kw = tok.text;
-    if (kw === "}") {
-      scopes.pop();
-      pos++;
-      continue;
-    }
-    if (kw === ";") {
-      pos++;
-      continue;
-    }
-    if (kw === "package") {
-      pkg = t[pos + 1]?.text ?? "";
-      skipStatement();
-      continue;
-    }
-    if ((kw === "message" || kw === "enum" || kw === "service") && t[pos + 2]?.text === "{") {
-      const name = t[pos + 1]!.text;
-      const full = [prefix(), name].filter(Boolean).join(".");
-      record(full, tok.comment);
-      scopes.push({ kind: kw, name });
-      pos += 3;
-      continue;
-    }
-    if (kw === "oneof" && t[pos + 2]?.text === "{") {
-      scopes.push({ kind: "oneof", name: t[pos + 1]!.text });
-      pos += 3;
-      continue;
-    }
-    if (kw === "extend" || kw === "option" || kw === "reserved" || kw === "extensions" || kw === "syntax" || kw === "edition" || kw === "import") {
-      skipStatement();
-      continue;
-    }
-    if (kw === "rpc" && scope?.kind === "service") {
-      record(`${prefix()}.${t[pos + 1]!.text}`, tok.comment);
-      skipStatement();
-      continue;
-    }
-    if (scope && (scope.kind === "message" || scope.kind === "oneof" || scope.kind === "enum")) {
-      // A field (`[label] type name = N [opts];`, `map<K, V> name = N;`) or
-      // an enum value (`NAME = N [opts];`): the name precedes the `=`.
-      const start = pos;
-      let eq = -1;
-      let depth = 0;
-      while (pos < t.length) {
-        const x = t[pos]!.text;
-        if (x === "<" || x === "[") depth++;
-        else if (x === ">" || x === "]") depth--;
-        else if (x === "=" && depth === 0 && eq === -1) eq = pos;
-        else if (x === ";" && depth === 0) break;
-        else if (x === "{" || x === "}") break; // a group or a parse slip: stop here
-        pos++;
-      }
-      if (t[pos]?.text === ";") pos++;
-      if (eq > start) record(`${prefix()}.${t[eq - 1]!.text}`, t[start]!.comment);
-      continue;
-    }
-    skipStatement();
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -306,7 +113,7 @@ class SchemaBuilder {
    *   gateway writes their unset message fields as `null`
    */
   constructor(
-    private readonly comments: Map<string, string>,
+    private readonly comments: ReadonlyMap<string, string>,
     private readonly requestTypes: Set<string>,
     private readonly responseTypes: Set<string>,
   ) {}
@@ -433,18 +240,6 @@ function reachableMessages(roots: DescMessage[]): Set<string> {
   return seen;
 }
 
-/** Every file a service depends on, the service's own first. */
-function fileClosure(services: readonly DescService[]): DescFile[] {
-  const seen = new Map<string, DescFile>();
-  const visit = (f: DescFile) => {
-    if (seen.has(f.proto.name)) return;
-    seen.set(f.proto.name, f);
-    f.dependencies.forEach(visit);
-  };
-  services.forEach((s) => visit(s.file));
-  return [...seen.values()];
-}
-
 function firstSentence(text: string): string {
   const flat = text.replace(/\s*\n\s*/g, " ").trim();
   const m = /^(.+?[.!?])(\s|$)/.exec(flat);
@@ -468,8 +263,7 @@ function queryFields(binding: RestBinding): DescField[] {
  * Deterministic: the same descriptors give the same document.
  */
 export function buildOpenApi(services: readonly DescService[], opts: OpenApiOptions = {}): Json {
-  const files = fileClosure(services);
-  const comments = readProtoComments(opts.protoRoot ?? DEFAULT_PROTO_ROOT, files.map((f) => f.proto.name));
+  const comments = opts.comments ?? new Map<string, string>();
   const inputs = services.flatMap((s) => restBindings(s).map((r) => r.method.input));
   const outputs = services.flatMap((s) => restBindings(s).map((r) => r.method.output));
   const b = new SchemaBuilder(comments, reachableMessages(inputs), reachableMessages(outputs));
@@ -567,7 +361,6 @@ export function buildOpenApi(services: readonly DescService[], opts: OpenApiOpti
     }
   }
 
-  for (const [path, item] of Object.entries(opts.extraPaths ?? {})) paths[path] = { ...paths[path], ...(item as Record<string, Json>) };
 
   const errorCodes = Object.values(Code)
     .filter((v): v is Code => typeof v === "number")
@@ -688,17 +481,4 @@ export function openApiRoutes(doc: Json): OpenApiRoute[] {
     }
   }
   return out;
-}
-
-/**
- * Serves the document at `GET /openapi.json`. It is built once, here, from
- * the same descriptors as the REST gateway's routes.
- */
-export function registerOpenApi(app: FastifyInstance, services: readonly DescService[], opts: OpenApiOptions = {}): Json {
-  const doc = buildOpenApi(services, opts);
-  const body = JSON.stringify(doc);
-  app.get("/openapi.json", async (_req, reply) =>
-    reply.header("content-type", "application/json; charset=utf-8").header("cache-control", "no-cache").send(body),
-  );
-  return doc;
 }
