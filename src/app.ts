@@ -1,9 +1,8 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { kClientAddress } from "./services/principal.js";
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
-import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import type { KvStore } from "./infrastructure/kv-store.js";
 import { createChangeInterceptor } from "./transport/change-interceptor.js";
@@ -19,18 +18,19 @@ import type { ServiceDeps } from "./services/deps.js";
 import { createCachedReads } from "./services/cached-reads.js";
 import { createAuthInterceptor } from "./transport/auth-interceptor.js";
 import { createErrorInterceptor } from "./transport/error-interceptor.js";
-import { HTTP_STATUS_HEADER } from "./transport/errors.js";
 import { fixConnectErrors } from "./transport/upstream-workarounds.js";
 import { createIdempotencyInterceptor } from "./transport/idempotency-interceptor.js";
 import { createMetrics } from "./transport/metrics.js";
-import { createOnePortServer, setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
+import { setStreamLane, type ServerLimits } from "./transport/one-port-server.js";
+import { createHttpApp } from "./transport/http-app.js";
+import { registerErrorHandler, registerNotFound } from "./transport/http-errors.js";
+import { registerOpsRoutes, registerRequestLog } from "./transport/ops-routes.js";
 import { createGrpcUnaryLane } from "./transport/grpc-unary-lane.js";
-import { jsonBytes, registerRestGateway, sendError } from "./transport/rest-gateway.js";
+import { registerRestGateway } from "./transport/rest-gateway.js";
 import { createRegistry } from "./transport/registry.js";
 import { registerHttpHooks } from "./transport/http-hooks.js";
 import { createCredentialGate, registerCredentialGate } from "./transport/credential-gate.js";
 import { registerGrpcWebText } from "./transport/grpc-web-text.js";
-import { earlyAnswer, sendEarlyAnswer, wireProtocolOf } from "./transport/early-answer.js";
 import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-files.js";
 import { registerDocs, registerOpenApi } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
@@ -56,34 +56,7 @@ export interface AppOptions {
  */
 export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, orm, kv } = opts;
-  const app = Fastify({
-    serverFactory: ((handler: Parameters<typeof createOnePortServer>[0]) => createOnePortServer(handler, opts.serverLimits)) as never,
-    logger:
-      opts.logger === false
-        ? false
-        : {
-            level: config.logLevel,
-            redact: ["req.headers.authorization", 'req.headers["x-api-key"]', "password", "*.password", "token"],
-            ...(typeof opts.logger === "object" ? opts.logger : {}),
-          },
-    bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: "x-request-id",
-    genReqId: () => randomUUID(),
-    return503OnClosing: true,
-    // Two log lines per request cost a tenth of a POS call's CPU at info
-    // level; requests are logged by the onResponse hook below instead:
-    // failures always, everything at debug.
-    logController: new LogController({ disableRequestLogging: true }),
-    forceCloseConnections: "idle",
-    routerOptions: { maxParamLength: 200 },
-    // Malformed percent-encoding or an overlong path parameter, refused by the
-    // router itself: answered in the contract's error shape, not Fastify's.
-    frameworkErrors: (err: { code?: string }, _req: unknown, reply: unknown) => {
-      const message =
-        err.code === "FST_ERR_MAX_PARAM_LENGTH" ? "a path parameter is too long" : err.code === "FST_ERR_BAD_URL" ? "malformed URL" : "bad request";
-      sendError(reply as unknown as FastifyReply, new ConnectError(message, Code.InvalidArgument));
-    },
-  }) as unknown as FastifyInstance;
+  const app = createHttpApp(config, { logger: opts.logger, serverLimits: opts.serverLimits });
 
   const db = createDb(orm);
   const accounts = createAccountRepository(db);
@@ -102,7 +75,6 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     listTtlMs: config.listCacheTtlMs,
     apiKeyTtlMs: config.apiKeyCacheTtlSeconds * 1000,
   });
-  app.addHook("onClose", async () => db.close());
   const deps: ServiceDeps = {
     config,
     db,
@@ -134,31 +106,10 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   const gate = createCredentialGate({ reads });
   const metrics = createMetrics();
   registerCredentialGate(app, gate, registry.services, metrics.refused);
-  app.addHook("onResponse", (req, reply, done) => {
-    const status = reply.statusCode;
-    if (status >= 500) req.log.error({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request failed");
-    else if (req.log.level === "debug" || req.log.level === "trace") req.log.debug({ method: req.method, url: req.routeOptions.url, status, ms: reply.elapsedTime }, "request completed");
-    done();
-  });
+  registerRequestLog(app);
 
-  // Set before any route or plugin is registered: a route takes the error
-  // handler in force when it is built, and `await`ing a plugin builds the
-  // routes declared so far (JSON parse errors would get Fastify's own body).
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status === 413) {
-      return sendError(reply, new ConnectError(`request body exceeds ${config.bodyLimitBytes} bytes`, Code.InvalidArgument, { [HTTP_STATUS_HEADER]: "413" }));
-    }
-    if (status === 415) {
-      return sendError(reply, new ConnectError("unsupported Content-Type: send application/json", Code.InvalidArgument, { [HTTP_STATUS_HEADER]: "415" }));
-    }
-    if (status >= 400 && status < 500) {
-      const message = err.code?.startsWith("FST_ERR_CTP") ? "malformed JSON body" : "bad request";
-      return sendError(reply, new ConnectError(message, Code.InvalidArgument));
-    }
-    req.log.error({ err }, "unhandled error");
-    return sendError(reply, new ConnectError("internal error", Code.Internal));
-  });
+  // Before any route or plugin is registered (http-errors.ts says why).
+  registerErrorHandler(app, { bodyLimitBytes: config.bodyLimitBytes });
 
   const auth = createAuthInterceptor({ config, reads, accounts, rates: createRateCounter(kv), log: app.log });
   const interceptors = [
@@ -207,44 +158,8 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   registerDocs(app);
   await registerPortal(app);
 
-  app.get("/healthz", async (_req, reply) => reply.header("content-type", "application/json").send(jsonBytes('{"status":"ok"}')));
-  app.get("/readyz", async (_req, reply) => {
-    const [database, redis] = await Promise.all([db.ping(), kv.ping()]);
-    const status = !database ? "unavailable" : redis ? "ready" : "degraded";
-    return reply
-      .code(database ? 200 : 503)
-      .header("content-type", "application/json")
-      .send(
-        jsonBytes(
-          JSON.stringify({
-            status,
-            database: database ? "up" : "down",
-            redis: kv.mode === "memory" ? "in-process" : redis ? "up" : "down",
-          }),
-        ),
-      );
-  });
-  app.get("/metrics", async (_req, reply) =>
-    reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
-
-  app.setNotFoundHandler((req, reply) => {
-    const contentType = req.headers["content-type"];
-    const protocol = wireProtocolOf(req.url, contentType);
-    const path = req.url.split("?")[0]!.slice(0, 200);
-    // A gRPC or gRPC-Web client calling a method this server does not have:
-    // UNIMPLEMENTED in its protocol (HTTP 200, grpc-status 12), not a REST 404.
-    if (protocol === "grpc" || protocol === "grpc-web") {
-      return sendEarlyAnswer(req, reply, earlyAnswer(protocol, contentType, Code.Unimplemented, `unknown method ${path}`));
-    }
-    // A known path with another method: 405 and the methods it takes.
-    const allowed = http.allowedMethods(req.url);
-    if (allowed.length > 0) {
-      reply.header("allow", allowed.join(", "));
-      return sendError(reply, new ConnectError(`HTTP method ${req.method} is not allowed on ${path}: use ${allowed.join(", ")}`, Code.Unimplemented, { [HTTP_STATUS_HEADER]: "405" }));
-    }
-    return sendError(reply, new ConnectError("route not found", Code.NotFound));
-  });
+  registerOpsRoutes(app, { db, kv, metrics: metrics.registry });
+  registerNotFound(app, http.allowedMethods);
 
   // Last: nothing after it can fail and leave its workers running.
   await registerJobs(app, { enabled: config.jobs, db, jobs: opts.jobs });

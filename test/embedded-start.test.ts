@@ -8,7 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startEmbeddedPostgres } from "../src/infrastructure/embedded-postgres.js";
+import { startEmbeddedPostgres } from "../src/dev/embedded-postgres/embedded-postgres.js";
 import { rest } from "./support/rest.js";
 
 /**

@@ -17,6 +17,8 @@ const LAYER: Record<string, number> = {
   domain: 0,
   config: 0,
   infrastructure: 1,
+  // Local development only (the embedded PostgreSQL that persistence/open-database.ts starts).
+  dev: 1,
   persistence: 2,
   services: 3,
   jobs: 4,

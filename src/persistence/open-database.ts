@@ -1,6 +1,6 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Config } from "../config/config.js";
-import { startEmbeddedPostgres } from "../infrastructure/embedded-postgres.js";
+import { startEmbeddedPostgres } from "../dev/embedded-postgres/embedded-postgres.js";
 import { createOrm, migrate } from "./orm.js";
 
 /** A connected, migrated database, and how to let go of it. */
