@@ -6,28 +6,29 @@
  * gateway reads the mark (`transport/reference-shape.ts`) and leaves the
  * empty catalogue list out of its JSON.
  */
-const marked = new WeakSet<object>();
+/** A mark on answer objects: set by a service, read by the REST gateway. */
+function answerMark() {
+  const marked = new WeakSet<object>();
+  return {
+    set<T extends object>(message: T): T {
+      marked.add(message);
+      return message;
+    },
+    has: (message: object): boolean => marked.has(message),
+  };
+}
+
+const reference = answerMark();
+const noExpiry = answerMark();
 
 /** Marks an answer as one in the reference's shape. */
-export function referenceShape<T extends object>(message: T): T {
-  marked.add(message);
-  return message;
-}
+export const referenceShape = reference.set;
 
 /** Whether the service marked this answer. */
-export function isReferenceShaped(message: object): boolean {
-  return marked.has(message);
-}
-
-const noExpiry = new WeakSet<object>();
+export const isReferenceShaped = reference.has;
 
 /** Marks an answer of a business that never had an expiry policy (issue 16): REST leaves the expiry additions out. */
-export function expiryShape<T extends object>(message: T): T {
-  noExpiry.add(message);
-  return message;
-}
+export const expiryShape = noExpiry.set;
 
 /** Whether the service marked this answer with expiryShape. */
-export function isExpiryShaped(message: object): boolean {
-  return noExpiry.has(message);
-}
+export const isExpiryShaped = noExpiry.has;
