@@ -30,9 +30,22 @@ export interface JobDefinition<Data extends object = Record<string, unknown>> {
   /** A cron expression (UTC unless `tz`): one job per occurrence across all instances. */
   schedule?: { cron: string; tz?: string; data?: Data };
   /** Retries, backoff, expiry of the queue (pg-boss's own options; its defaults otherwise). */
-  queue?: Pick<QueueOptions, "retryLimit" | "retryDelay" | "retryBackoff" | "retryDelayMax" | "expireInSeconds" | "deleteAfterSeconds" | "retentionSeconds">;
+  queue?: Pick<QueueOptions, "retryLimit" | "retryDelay" | "retryBackoff" | "retryDelayMax" | "expireInSeconds" | "deleteAfterSeconds" | "retentionSeconds" | "heartbeatSeconds">;
   /** Jobs of this queue run at once on one instance (default 1). */
   concurrency?: number;
+  /**
+   * Jobs fetched per poll and run together by each of the `concurrency`
+   * workers (default 1). With more than 1 a worker fetches again at once
+   * while batches come back full, so a backlog drains without waiting for
+   * polls; a job of the batch that throws is failed (retried) alone.
+   */
+  batchSize?: number;
+  /**
+   * Wake this queue's workers by LISTEN/NOTIFY when a job is queued; they
+   * then poll only every `notify.pollingIntervalSeconds` (the backstop, and
+   * what picks up jobs queued for later).
+   */
+  notify?: { pollingIntervalSeconds: number };
   /** How often an idle worker looks for jobs, in seconds (default 5; ≥ 0.5). */
   pollingIntervalSeconds?: number;
   /** The command-line options of `npm run jobs -- <name>`, and the job data they make. */
@@ -53,6 +66,19 @@ export interface SendOptions {
   singletonKey?: string;
   /** Not before this time (a `Date`) or this many seconds from now. */
   startAfter?: Date | number;
+  /**
+   * Queue the job in the caller's open `Db` transaction (pg-boss's `db`
+   * option): it exists if and only if that transaction commits — a change
+   * and the work it causes (its webhook deliveries) are never split.
+   */
+  inTransaction?: boolean;
+}
+
+/** One job of `Jobs.sendMany`. */
+export interface JobItem {
+  data: object;
+  /** Not before this time (a `Date`) or this many seconds from now. */
+  startAfter?: Date | number;
 }
 
 /** The background work of one instance: scheduled jobs and queues with workers, on pg-boss. */
@@ -64,6 +90,8 @@ export interface Jobs {
   stop(): Promise<void>;
   /** Queues a job for a worker on any instance. */
   send(name: string, data: object, opts?: SendOptions): Promise<string | null>;
+  /** Queues several jobs of one queue in one statement (in the caller's transaction with `inTransaction`). */
+  sendMany(name: string, items: JobItem[], opts?: { inTransaction?: boolean }): Promise<void>;
   /** Runs a job here and now, outside the queue (the CLI; tests). */
   runNow(name: string, data?: object): Promise<unknown>;
 }
@@ -80,6 +108,13 @@ export interface JobsOptions {
   poolMax?: number;
   /** How long `stop` waits for jobs in flight before giving them back (default 15 s, under main's 25 s drain). */
   stopTimeoutMs?: number;
+  /**
+   * How often pg-boss looks for jobs whose instance died (expired active
+   * jobs, given to another worker), in seconds (default 10; pg-boss's own
+   * default of 60 would leave a killed instance's webhook delivery waiting
+   * a minute more).
+   */
+  monitorIntervalSeconds?: number;
 }
 
 const SCHEMA = "pgboss";
@@ -102,6 +137,8 @@ export function createJobs(opts: JobsOptions): Jobs {
   const clock = opts.clock;
   const now = () => new Date(clock ? clock.now() : Date.now());
   let boss: PgBoss | undefined;
+  /** pg-boss's statements on the caller's open transaction (Db.raw joins it). */
+  const inCallerTransaction = { executeSql: (text: string, values?: unknown[]) => opts.db.raw(text, values) };
 
   const definition = (name: string) => {
     const job = byName.get(name);
@@ -125,6 +162,9 @@ export function createJobs(opts: JobsOptions): Jobs {
         migrate: true,
         // Nothing reads pg-boss's statistics; their table would only grow.
         persistQueueStats: false,
+        // Workers of a queue marked `notify` wake when a job is queued.
+        useListenNotify: opts.jobs.some((j) => j.notify),
+        monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 10,
         openTelemetry: { enabled: false },
       });
       // pg-boss reports failures of its own polls and maintenance here (a
@@ -135,17 +175,37 @@ export function createJobs(opts: JobsOptions): Jobs {
       boss = b;
       for (const job of byName.values()) {
         const def = job as JobDefinition<object>;
-        await b.createQueue(def.name, { ...def.queue });
+        await b.createQueue(def.name, { ...def.queue, ...(def.notify ? { notify: true } : {}) });
         if (def.schedule) await b.schedule(def.name, def.schedule.cron, def.schedule.data ?? {}, { tz: def.schedule.tz ?? "UTC" });
         else await b.unschedule(def.name);
+        const batchSize = def.batchSize ?? 1;
         await b.work<object>(
           def.name,
-          { localConcurrency: def.concurrency ?? 1, pollingIntervalSeconds: def.pollingIntervalSeconds ?? 5 },
-          async ([j]) => {
-            const started = Date.now();
-            const result = await def.run(j!.data ?? {}, context(j!.signal));
-            opts.log.info({ job: def.name, id: j!.id, ms: Date.now() - started }, "job done");
-            return result;
+          {
+            localConcurrency: def.concurrency ?? 1,
+            pollingIntervalSeconds: def.pollingIntervalSeconds ?? 5,
+            ...(def.notify ? { notifyPollingIntervalSeconds: def.notify.pollingIntervalSeconds } : {}),
+            ...(batchSize > 1 ? { batchSize, burstWhenBatchFull: true } : {}),
+          },
+          async (batch) => {
+            if (batchSize === 1) {
+              const j = batch[0]!;
+              const started = Date.now();
+              const result = await def.run(j.data ?? {}, context(j.signal));
+              opts.log.info({ job: def.name, id: j.id, ms: Date.now() - started }, "job done");
+              return result;
+            }
+            const settled = await Promise.allSettled(batch.map((j) => def.run(j.data ?? {}, context(j.signal))));
+            // A job that threw goes back for its retry alone; the rest of the batch completes.
+            for (const [i, r] of settled.entries()) {
+              if (r.status === "rejected") {
+                const j = batch[i]!;
+                opts.log.warn({ job: def.name, id: j.id, err: (r.reason as Error)?.message }, "job failed");
+                await b.fail(def.name, { id: j.id, retryCount: j.retryCount }, { message: String((r.reason as Error)?.message ?? r.reason) });
+              }
+            }
+            opts.log.debug({ job: def.name, jobs: batch.length }, "job batch done");
+            return undefined;
           },
         );
       }
@@ -158,7 +218,21 @@ export function createJobs(opts: JobsOptions): Jobs {
     async send(name, data, sendOpts = {}) {
       definition(name);
       if (boss === undefined) throw new Error(`jobs are not running on this instance: cannot queue "${name}"`);
-      return boss.send(name, data, { singletonKey: sendOpts.singletonKey, startAfter: sendOpts.startAfter });
+      return boss.send(name, data, {
+        singletonKey: sendOpts.singletonKey,
+        startAfter: sendOpts.startAfter,
+        ...(sendOpts.inTransaction ? { db: inCallerTransaction } : {}),
+      });
+    },
+    async sendMany(name, items, sendOpts = {}) {
+      definition(name);
+      if (boss === undefined) throw new Error(`jobs are not running on this instance: cannot queue "${name}"`);
+      if (items.length === 0) return;
+      await boss.insert(
+        name,
+        items.map((i) => ({ data: i.data, ...(i.startAfter !== undefined ? { startAfter: i.startAfter } : {}) })),
+        sendOpts.inTransaction ? { db: inCallerTransaction } : {},
+      );
     },
     async runNow(name, data = {}) {
       const def = definition(name);

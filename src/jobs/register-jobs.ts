@@ -25,14 +25,23 @@ export interface AppJobsOptions {
  * open; one that cannot finish within the stop timeout is given back to the
  * queue and runs again.
  */
-export async function registerJobs(app: FastifyInstance, opts: { enabled: boolean; db: Db; jobs?: AppJobsOptions }): Promise<void> {
+export async function registerJobs(
+  app: FastifyInstance,
+  opts: {
+    enabled: boolean;
+    db: Db;
+    jobs?: AppJobsOptions;
+    /** Jobs built from the app's own parts (webhook deliveries need its config and signing keys); not in the CLI. */
+    appJobs?: readonly AnyJob[];
+  },
+): Promise<void> {
   app.decorate("jobs", undefined);
   if (!opts.enabled) return;
   const jobs = createJobs({
     url: opts.db.orm.config.get("clientUrl")!,
     db: opts.db,
     log: app.log,
-    jobs: [...allJobs, ...(opts.jobs?.extra ?? [])],
+    jobs: [...allJobs, ...(opts.appJobs ?? []), ...(opts.jobs?.extra ?? [])],
     clock: opts.jobs?.clock,
   });
   const started = Date.now();

@@ -27,6 +27,11 @@ export interface Db {
   queryOutsideTransaction<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
   /**
+   * A statement already in pg's `$1` form (another library's SQL: pg-boss's
+   * transactional send), on the current transaction's connection if any.
+   */
+  raw(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  /**
    * One pooled connection for `fn`, which opens and ends its transaction
    * itself (see Connection). If `fn` throws, whatever it left open is
    * rolled back before the connection goes back to the pool.
@@ -188,6 +193,11 @@ export function createDb(orm: MikroORM): Db {
     async queryOutsideTransaction<T>(sql: string, params: unknown[] = []) {
       const { text, name } = statement(sql);
       return (await (await poolOf()).query({ text, name, values: params, types })).rows as T[];
+    },
+    async raw(text: string, values: unknown[] = []) {
+      const b = bound.getStore();
+      const res = b !== undefined ? await b.client.query(text, values) : await pool.query(text, values);
+      return { rows: res.rows as Record<string, unknown>[] };
     },
     async tx<T>(fn: () => Promise<T>) {
       const b = bound.getStore();
