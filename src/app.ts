@@ -35,6 +35,21 @@ import { OWNER_FILE_OPENAPI_PATHS, registerOwnerFiles } from "./transport/owner-
 import { registerDocs, registerOpenApi } from "./transport/docs-page.js";
 import { registerPortal } from "./portal/serve-portal.js";
 import { registerJobs, type AppJobsOptions } from "./jobs/register-jobs.js";
+import { DELIVER_WEBHOOK, deliverWebhookJob } from "./jobs/deliver-webhook.js";
+import { sweepWebhooksJob } from "./jobs/sweep-webhooks.js";
+import { createEventRepository } from "./persistence/event-repository.js";
+import { createWebhookRepository } from "./persistence/webhook-repository.js";
+import { createSecretBox } from "./infrastructure/webhook-secrets.js";
+import type { Resolver } from "./infrastructure/webhook-sender.js";
+import { createWebhookDelivery, type WebhookDelivery } from "./services/webhook-delivery.js";
+import { registerWebhookMetrics } from "./transport/metrics.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Webhook attempts (the deliver-webhook job's work; tests run attempts by hand). */
+    webhookDelivery: WebhookDelivery;
+  }
+}
 
 /** What `createApp` is built from: configuration and connected stores. */
 export interface AppOptions {
@@ -45,6 +60,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** Connection limits other than the defaults (tests shorten the timeouts). */
   serverLimits?: Partial<ServerLimits>;
+  /** Webhook deliveries: tests map host names to loopback and take the jitter out. */
+  webhooks?: { resolver?: Resolver; jitter?: () => number };
   /** How the jobs run (tests: a TestClock, extra jobs); whether they run at all is `config.jobs`. */
   jobs?: AppJobsOptions;
 }
@@ -86,6 +103,20 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     catalogue: createCatalogueRepository(db),
     lots: createLotRepository(db),
     accounts,
+    events: createEventRepository(db),
+    webhooks: createWebhookRepository(db),
+    secretBox: createSecretBox(config.webhooks.secretKey),
+    // Delivery attempts are jobs, queued in the change's own transaction;
+    // an instance running without jobs leaves them to the sweep of one that runs them.
+    deliveryQueue: {
+      async enqueue(ids) {
+        await app.jobs?.sendMany(DELIVER_WEBHOOK, ids.map((deliveryId) => ({ data: { deliveryId, seq: 0 } })), { inTransaction: true });
+      },
+      async enqueueAttempt(deliveryId, seq, at) {
+        await app.jobs?.sendMany(DELIVER_WEBHOOK, [{ data: { deliveryId, seq }, startAfter: at }], { inTransaction: true });
+      },
+    },
+    webhookResolver: opts.webhooks?.resolver,
     log: app.log,
   };
 
@@ -105,6 +136,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   registerGrpcWebText(app);
   const gate = createCredentialGate({ reads });
   const metrics = createMetrics();
+  const webhookMetrics = registerWebhookMetrics(metrics.registry, deps.webhooks);
   registerCredentialGate(app, gate, registry.services, metrics.refused);
   registerRequestLog(app);
 
@@ -162,7 +194,24 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
   registerNotFound(app, http.allowedMethods);
 
   // Last: nothing after it can fail and leave its workers running.
-  await registerJobs(app, { enabled: config.jobs, db, jobs: opts.jobs });
+  const delivery = createWebhookDelivery({
+    db,
+    webhooks: deps.webhooks,
+    secrets: deps.secretBox,
+    config: config.webhooks,
+    queueNext: (id, seq, at) => deps.deliveryQueue.enqueueAttempt(id, seq, at),
+    resolver: opts.webhooks?.resolver,
+    jitter: opts.webhooks?.jitter,
+    log: app.log,
+    onOutcome: webhookMetrics.outcome,
+  });
+  app.decorate("webhookDelivery", delivery);
+  await registerJobs(app, {
+    enabled: config.jobs,
+    db,
+    jobs: opts.jobs,
+    appJobs: [deliverWebhookJob(delivery), sweepWebhooksJob(deps.webhooks, deps.deliveryQueue)],
+  });
 
   return app;
 }

@@ -197,7 +197,7 @@ describe("the service and the CLI", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       await vi.waitFor(() => expect(output).toContain('"msg":"Loyalty+ ready"'), { timeout: 120_000, interval: 100 });
-      expect(output).toContain('"jobs":["purge-idempotency-records","expire-points"]');
+      expect(output).toContain('"jobs":["purge-idempotency-records","expire-points","purge-events","deliver-webhook","sweep-webhooks"]');
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {
@@ -212,7 +212,9 @@ describe("the service and the CLI", () => {
       const { rows: schedules } = await c.query<{ name: string; cron: string }>(`select name, cron from pgboss.schedule order by name`);
       expect(schedules).toEqual([
         { name: "expire-points", cron: "0 * * * *" },
+        { name: "purge-events", cron: "17 * * * *" },
         { name: PURGE, cron: "*/10 * * * *" },
+        { name: "sweep-webhooks", cron: "* * * * *" },
       ]);
     } finally {
       await c.end();

@@ -128,8 +128,10 @@ describe("the ServerReflectionInfo stream", () => {
       "grpc.reflection.v1alpha.ServerReflection",
       "loyalty.v1.BusinessSettings",
       "loyalty.v1.CustomerAdmin",
+      "loyalty.v1.EventService",
       "loyalty.v1.LoyaltyPos",
       "loyalty.v1.OwnerAuth",
+      "loyalty.v1.WebhookService",
     ]);
   });
 

@@ -46,6 +46,22 @@ export interface Config {
   trustProxy: boolean;
   /** Run the background jobs (schedules and queue workers, src/jobs/) on this instance. */
   jobs: boolean;
+  /** Webhook endpoints (contract §11): what URLs may be registered and called. */
+  webhooks: WebhookConfig;
+}
+
+/** Webhook delivery settings (contract §11; README "Events and webhooks"). */
+export interface WebhookConfig {
+  /** http:// to any host, not only to loopback (WEBHOOK_ALLOW_HTTP). */
+  allowHttp: boolean;
+  /** Private, link-local, carrier-grade-NAT and unique-local targets (WEBHOOK_ALLOW_PRIVATE). */
+  allowPrivate: boolean;
+  /** Loopback targets (127.0.0.0/8, ::1, localhost): on outside production (WEBHOOK_ALLOW_LOOPBACK). */
+  allowLoopback: boolean;
+  /** The key signing secrets are encrypted with at rest: WEBHOOK_SECRET_KEY, else derived from the JWT secret. */
+  secretKey: Uint8Array;
+  /** A delivery attempt's deadline (15 s by the contract; WEBHOOK_TIMEOUT_MS for tests). */
+  timeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -126,5 +142,12 @@ export function loadConfig(env: Env = process.env): Config {
     registrationsPerAddress: intVar(env, "REGISTRATIONS_PER_ADDRESS", 200, 1, 100_000_000),
     trustProxy: boolVar(env, "TRUST_PROXY", false),
     jobs: boolVar(env, "JOBS", true),
+    webhooks: {
+      allowHttp: boolVar(env, "WEBHOOK_ALLOW_HTTP", false),
+      allowPrivate: boolVar(env, "WEBHOOK_ALLOW_PRIVATE", false),
+      allowLoopback: boolVar(env, "WEBHOOK_ALLOW_LOOPBACK", !production),
+      secretKey: env.WEBHOOK_SECRET_KEY ? new TextEncoder().encode(env.WEBHOOK_SECRET_KEY) : jwtSecret,
+      timeoutMs: intVar(env, "WEBHOOK_TIMEOUT_MS", 15_000, 100, 60_000),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { AnyJob } from "./jobs.js";
 import { expirePoints } from "./expire-points.js";
+import { purgeEvents } from "./purge-events.js";
 import { purgeIdempotencyRecords } from "./purge-idempotency-records.js";
 
 /**
@@ -7,4 +8,4 @@ import { purgeIdempotencyRecords } from "./purge-idempotency-records.js";
  * `npm run jobs -- <name>` can run. A new job is a file beside this one
  * exporting a `defineJob({...})`, and one line here.
  */
-export const allJobs: readonly AnyJob[] = [purgeIdempotencyRecords, expirePoints];
+export const allJobs: readonly AnyJob[] = [purgeIdempotencyRecords, expirePoints, purgeEvents];

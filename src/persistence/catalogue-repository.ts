@@ -22,6 +22,12 @@ export interface Catalogue {
   rewards: RewardRow[];
   /** Active promotions, newest first. */
   promotions: PromotionRule[];
+  /**
+   * The business has an enabled webhook endpoint (contract §11): its changes
+   * write delivery rows and enqueue them. Without one, nothing of webhooks
+   * is written or enqueued.
+   */
+  webhooks: boolean;
 }
 
 export type ProgramView = Program & Catalogue;
@@ -39,7 +45,8 @@ const PROMOTION_JSON = `json_build_object('id', id, 'name', name, 'kind', kind, 
  */
 export const CATALOGUE_SELECT = `json_build_object(
   'rewards', (select coalesce(json_agg(${REWARD_JSON} order by is_default desc, created_at, id), '[]') from reward r where r.business_id = program.business_id),
-  'promotions', (select coalesce(json_agg(${PROMOTION_JSON} order by created_at desc, id desc), '[]') from promotion x where x.business_id = program.business_id and x.active))`;
+  'promotions', (select coalesce(json_agg(${PROMOTION_JSON} order by created_at desc, id desc), '[]') from promotion x where x.business_id = program.business_id and x.active),
+  'webhooks', exists (select 1 from webhook_endpoint w where w.business_id = program.business_id and w.enabled))`;
 
 type Json = Record<string, unknown>;
 
@@ -78,8 +85,8 @@ export function promotionFromJson(x: Json): PromotionRule {
 }
 
 export function catalogueFromJson(value: unknown): Catalogue {
-  const v = (typeof value === "string" ? JSON.parse(value) : value) as { rewards: Json[]; promotions: Json[] };
-  return { rewards: v.rewards.map(rewardFromJson), promotions: v.promotions.map(promotionFromJson) };
+  const v = (typeof value === "string" ? JSON.parse(value) : value) as { rewards: Json[]; promotions: Json[]; webhooks?: boolean };
+  return { rewards: v.rewards.map(rewardFromJson), promotions: v.promotions.map(promotionFromJson), webhooks: v.webhooks === true };
 }
 
 /** Why a reward's conditional write touched nothing. */

@@ -1,5 +1,7 @@
 import { newId as createId } from "../infrastructure/ids.js";
 import type { Db } from "./db.js";
+import type { EventRequest } from "../domain/events.js";
+import { FANOUT_CTE, newEventId, requestJson, sqlJsonTime } from "./event-repository.js";
 import { lotInsertCte, lotParams, type LotTerms } from "./lot-repository.js";
 
 /** A customer row as the SQL below returns it. */
@@ -84,38 +86,96 @@ const byRef = (sql: (column: "id" | "phone") => string) => ({ id: sql("id"), pho
 
 const FIND = byRef((column) => `select ${CUSTOMER_COLUMNS} from customer where business_id = ? and ${column} = ?`);
 const BALANCE = byRef((column) => `select id, total_points from customer where business_id = ? and ${column} = ?`);
-/** A conditional debit (ACTIVE and enough points) with the redemption and ledger rows. */
-const REDEEM = byRef(
+/**
+ * A conditional debit (ACTIVE and enough points) with the redemption and
+ * ledger rows, and its redemption.created event (with `fanout`, its
+ * deliveries too).
+ */
+const redeemSql = (events: "none" | "events" | "fanout") => byRef(
   (column) => `with c as (
      update customer set total_points = total_points - ?, updated_at = now()
      where business_id = ? and ${column} = ? and status = 'ACTIVE' and total_points >= ?
      returning id, total_points
    ), r as (
      insert into redemption (id, business_id, customer_id, points, reward_title, store_id, api_key_id, order_ref, reward_id, quantity)
-     select ?, ?, c.id, ?, ?, ?, ?, ?, ?, ? from c returning id
+     select ?, ?, c.id, ?, ?, ?, ?, ?, ?, ? from c returning id, customer_id, points, reward_title, store_id, api_key_id, order_ref, reward_id, quantity, created_at
    ), l as (
      insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, redemption_id, order_ref, balance_after)
      select ?, ?, c.id, ?, ?, 'REDEMPTION', ?, ?, ?, ?, ?, c.total_points from c returning id
-   )
-   select c.id, c.total_points from c`,
+   )${events === "none" ? "" : `, ev as (
+     insert into event (id, business_id, type, customer_id, data, request)
+     select ?, ?, 'redemption.created', c.id, jsonb_build_object('object', jsonb_build_object('redemptionId', r.id, 'customerId', c.id,
+       'pointsRedeemed', r.points, 'rewardTitle', r.reward_title, 'rewardId', coalesce(r.reward_id, ''), 'quantity', r.quantity,
+       'remainingPoints', c.total_points, 'storeId', coalesce(r.store_id, ''), 'apiKeyId', coalesce(r.api_key_id, ''),
+       'ownerId', coalesce(?::text, ''), 'orderRef', coalesce(r.order_ref, ''), 'createdAt', ${sqlJsonTime("r.created_at")})), ?::jsonb
+     from c, r
+     returning id, type
+   )${events === "fanout" ? `, ${FANOUT_CTE}` : ""}`}
+   select c.id, c.total_points${events === "fanout" ? ", (select coalesce(array_agg(dl.id), '{}') from dl) as deliveries" : ""} from c`,
 );
+const REDEEM = { none: redeemSql("none"), events: redeemSql("events"), fanout: redeemSql("fanout") };
+
+/** The events a change writes in its own statement. */
+export interface StatementEvents {
+  request: EventRequest;
+  /** The business has an enabled webhook endpoint: write the deliveries too. */
+  fanout: boolean;
+}
+
+/** What the check-in's customer row `up` returns (enough for its events' objects; `inserted`: the upsert enrolled it, told by xmax). */
+const UP_COLUMNS = `id, total_points, name, phone, status, notes, lifetime_points, created_at, updated_at, last_visit_at`;
+
+/** The customer of `up` as the API shows it (contract §11: an event's object). */
+const UP_CUSTOMER_JSON = `jsonb_build_object('id', up.id, 'name', up.name, 'phone', up.phone, 'status', up.status,
+  'totalPoints', up.total_points, 'rewardAvailable', up.total_points >= p.th, 'notes', up.notes,
+  'createdAt', ${sqlJsonTime("up.created_at")}, 'updatedAt', ${sqlJsonTime("up.updated_at")},
+  'lastVisitAt', ${sqlJsonTime("up.last_visit_at")}, 'lifetimePoints', up.lifetime_points)`;
+
+/** The check-in of `led` as an event's object. */
+const LED_CHECKIN_JSON = `jsonb_build_object('checkinId', led.id, 'customerId', led.customer_id, 'pointsAwarded', led.delta,
+  'totalPoints', led.balance_after, 'rewardAvailable', led.balance_after >= p.th, 'storeId', coalesce(led.store_id, ''),
+  'apiKeyId', coalesce(led.api_key_id, ''), 'orderRef', coalesce(led.order_ref, ''),
+  'amount', round(led.amount_cents::numeric / 100, 2), 'units', led.units, 'createdAt', ${sqlJsonTime("led.created_at")})`;
+
+/**
+ * A check-in's events in its own statement (contract §11): customer.created
+ * when it enrolled the customer, checkin.created, reward.available when the
+ * balance reached the default reward's cost; with `fanout`, the deliveries
+ * to the business's subscribed endpoints too.
+ */
+const checkinEvents = (fanout: boolean) => `, ev as (
+     insert into event (id, business_id, type, customer_id, data, request)
+     select x.id, ?, x.type, up.id, x.data, ?::jsonb
+     from up, led, (select ?::int as th, ?::text as title) p, lateral (values
+       (?, 'customer.created', jsonb_build_object('object', ${UP_CUSTOMER_JSON}), up.inserted),
+       (?, 'checkin.created', jsonb_build_object('object', ${LED_CHECKIN_JSON}), true),
+       (?, 'reward.available', jsonb_build_object('object', jsonb_build_object('customerId', up.id, 'totalPoints', up.total_points,
+          'rewardThreshold', p.th, 'rewardTitle', p.title)), up.total_points >= p.th and up.total_points - led.delta < p.th)
+     ) as x(id, type, data, wanted)
+     where x.wanted
+     returning id, type
+   )${fanout ? `, ${FANOUT_CTE}` : ""}`;
+
+/** Which events a check-in statement writes: none (the caller writes them), its own, or its own and their deliveries. */
+type EventsMode = "none" | "events" | "fanout";
+
 /**
  * The ledger row of a check-in, from the customer row `up` returns, and with
  * an orderRef its claim (order_ref_claim: its primary key refuses a second
  * claim of the orderRef as a unique violation, and the whole statement —
  * balance, ledger row, claim — then writes nothing).
  */
-const checkinLedger = (claim: boolean, lot: boolean) => `led as (
+const checkinLedger = (claim: boolean, lot: boolean, events: EventsMode) => `led as (
      insert into ledger_entry (id, business_id, customer_id, delta, reason, type, store_id, api_key_id, owner_id, amount_cents, units, order_ref, balance_after)
      select ?, ?, up.id, ?, 'Visit', 'CHECKIN', ?, ?, ?, ?, ?, ?, up.total_points from up
-     returning id, customer_id, balance_after
+     returning id, customer_id, balance_after, delta, store_id, api_key_id, order_ref, amount_cents, units, created_at
    )${claim ? `, claim as (insert into order_ref_claim (business_id, order_ref, checkin_id) select ?, ?, led.id from led)` : ""}${
      // Under an expiry policy (contract §10), the check-in's lot, in the same statement.
      lot ? `, ${lotInsertCte({ customer: "led.customer_id", total: "led.balance_after", ledger: "led.id", tables: "led" })}` : ""
-   }
-   select id, customer_id, balance_after from led`;
+   }${events === "none" ? "" : checkinEvents(events === "fanout")}
+   select led.id, led.customer_id, led.balance_after, (select up.inserted from up) as inserted${events === "fanout" ? ", (select coalesce(array_agg(dl.id), '{}') from dl) as deliveries" : ""} from led`;
 /** lifetime_points is in the same UPDATE as total_points and in no index, so a check-in stays a HOT update. */
-const checkinSql = (claim: boolean, lot = false) => ({
+const checkinSql = (claim: boolean, lot: boolean, events: EventsMode) => ({
   /** By phone, an unknown customer is enrolled in the same statement (upsert); a BLOCKED one is left untouched. */
   phone: `with up as (
      insert into customer (id, business_id, phone, status, total_points, lifetime_points, last_visit_at)
@@ -125,18 +185,28 @@ const checkinSql = (claim: boolean, lot = false) => ({
            lifetime_points = customer.lifetime_points + excluded.lifetime_points,
            last_visit_at = now(), updated_at = now()
        where customer.status = 'ACTIVE'
-     returning id, total_points
-   ), ${checkinLedger(claim, lot)}`,
+     returning ${UP_COLUMNS}, (xmax = 0) as inserted
+   ), ${checkinLedger(claim, lot, events)}`,
   id: `with up as (
      update customer set total_points = total_points + ?, lifetime_points = lifetime_points + ?, last_visit_at = now(), updated_at = now()
      where business_id = ? and id = ? and status = 'ACTIVE'
-     returning id, total_points
-   ), ${checkinLedger(claim, lot)}`,
+     returning ${UP_COLUMNS}, false as inserted
+   ), ${checkinLedger(claim, lot, events)}`,
 });
-const CHECKIN = checkinSql(false);
-const CHECKIN_WITH_ORDER_REF = checkinSql(true);
-const CHECKIN_LOT = checkinSql(false, true);
-const CHECKIN_WITH_ORDER_REF_LOT = checkinSql(true, true);
+/** Every check-in statement, by orderRef claim, lot and events: built once. */
+const CHECKINS = new Map<string, ReturnType<typeof checkinSql>>();
+for (const claim of [false, true]) {
+  for (const lot of [false, true]) {
+    for (const events of ["none", "events", "fanout"] as const) CHECKINS.set(`${claim}${lot}${events}`, checkinSql(claim, lot, events));
+  }
+}
+
+/** The events a check-in writes in its own statement. */
+export interface CheckinEvents extends StatementEvents {
+  /** The default reward's cost and title (reward.available). */
+  rewardThreshold: number;
+  rewardTitle: string;
+}
 
 /** What a check-in records beside its points: what refunds are prorated by, and the till's order. */
 export interface CheckinRecord {
@@ -160,9 +230,10 @@ function likeLiteral(text: string): string {
  */
 export function createCustomerRepository(db: Db) {
   return {
-    async find(businessId: string, ref: CustomerRef): Promise<CustomerRow | undefined> {
+    /** `forUpdate`: the row locked until the transaction ends (an update that reports what it changed). */
+    async find(businessId: string, ref: CustomerRef, opts: { forUpdate?: boolean } = {}): Promise<CustomerRow | undefined> {
       const [column, value] = refColumn(ref);
-      const rows = await db.query<CustomerRow>(FIND[column], [businessId, value]);
+      const rows = await db.query<CustomerRow>(opts.forUpdate ? `${FIND[column]} for update` : FIND[column], [businessId, value]);
       return rows[0];
     },
 
@@ -187,7 +258,9 @@ export function createCustomerRepository(db: Db) {
       record: CheckinRecord = {},
       /** Under an expiry policy: the lot's terms (contract §10). */
       lot?: LotTerms,
-    ): Promise<{ checkinId: string; customerId: string; totalPoints: number } | undefined> {
+      /** Absent: the caller writes the check-in's events itself (a promotion's check-in, in its transaction). */
+      events?: CheckinEvents,
+    ): Promise<{ checkinId: string; customerId: string; totalPoints: number; enrolled: boolean; deliveries: string[] } | undefined> {
       const orderRef = record.orderRef ?? null;
       const checkinId = createId();
       const ledgerParams = [
@@ -195,15 +268,19 @@ export function createCustomerRepository(db: Db) {
         record.amountCents ?? null, record.units ?? null, orderRef,
         ...(orderRef === null ? [] : [businessId, orderRef]),
         ...(lot === undefined ? [] : lotParams(businessId, checkinId, lot, points)),
+        ...(events === undefined
+          ? []
+          : [businessId, requestJson(events.request), events.rewardThreshold, events.rewardTitle, newEventId(), newEventId(), newEventId(), ...(events.fanout ? [businessId] : [])]),
       ];
       const [column, value] = refColumn(ref);
-      const sql = (lot === undefined ? (orderRef === null ? CHECKIN : CHECKIN_WITH_ORDER_REF) : orderRef === null ? CHECKIN_LOT : CHECKIN_WITH_ORDER_REF_LOT)[column];
-      const rows = await db.query<{ id: string; customer_id: string; balance_after: number }>(
+      const mode: EventsMode = events === undefined ? "none" : events.fanout ? "fanout" : "events";
+      const sql = CHECKINS.get(`${orderRef !== null}${lot !== undefined}${mode}`)![column];
+      const rows = await db.query<{ id: string; customer_id: string; balance_after: number; inserted: boolean; deliveries?: string[] }>(
         sql,
         column === "phone" ? [createId(), businessId, value, points, points, ...ledgerParams] : [points, points, businessId, value, ...ledgerParams],
       );
       const row = rows[0];
-      return row && { checkinId: row.id, customerId: row.customer_id, totalPoints: row.balance_after };
+      return row && { checkinId: row.id, customerId: row.customer_id, totalPoints: row.balance_after, enrolled: row.inserted === true, deliveries: row.deliveries ?? [] };
     },
 
     /**
@@ -221,16 +298,19 @@ export function createCustomerRepository(db: Db) {
       orderRef: string | null = null,
       /** The reward of the catalogue and how many units (contract §9). */
       reward: { id: string | null; quantity: number } = { id: null, quantity: 1 },
-    ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number } | undefined> {
+      /** Absent: the caller writes the redemption's event itself. */
+      events?: StatementEvents,
+    ): Promise<{ customerId: string; redemptionId: string; remainingPoints: number; deliveries: string[] } | undefined> {
       const [column, value] = refColumn(ref);
       const redemptionId = createId();
-      const rows = await db.query<{ id: string; total_points: number }>(REDEEM[column], [
+      const rows = await db.query<{ id: string; total_points: number; deliveries?: string[] }>(REDEEM[events === undefined ? "none" : events.fanout ? "fanout" : "events"][column], [
         points, businessId, value, points,
         redemptionId, businessId, points, rewardTitle, storeId, actor.apiKeyId ?? null, orderRef, reward.id, reward.quantity,
         createId(), businessId, -points, `Redemption: ${rewardTitle}`, storeId, actor.apiKeyId ?? null, actor.ownerId ?? null, redemptionId, orderRef,
+        ...(events === undefined ? [] : [newEventId(), businessId, actor.ownerId ?? null, requestJson(events.request), ...(events.fanout ? [businessId] : [])]),
       ]);
       const row = rows[0];
-      return row && { customerId: row.id, redemptionId, remainingPoints: row.total_points };
+      return row && { customerId: row.id, redemptionId, remainingPoints: row.total_points, deliveries: row.deliveries ?? [] };
     },
 
     /**

@@ -196,7 +196,7 @@ export function createDb(orm: MikroORM): Db {
     },
     async raw(text: string, values: unknown[] = []) {
       const b = bound.getStore();
-      const res = b !== undefined ? await b.client.query(text, values) : await pool.query(text, values);
+      const res = b !== undefined ? await b.client.query(text, values) : await (await poolOf()).query(text, values);
       return { rows: res.rows as Record<string, unknown>[] };
     },
     async tx<T>(fn: () => Promise<T>) {

@@ -59,7 +59,7 @@ const VOID = `with r as (
      select ?, ?, c.id, c.points, ?, 'REDEMPTION_VOID', c.store_id, ?, ?, c.redemption_id, c.order_ref, c.total_points from c
      returning id
    )
-   select c.points, c.total_points from c`;
+   select c.points, c.total_points, c.id as customer_id from c`;
 
 /**
  * Refunds and voids (contract §8): the reads they decide by and their
@@ -172,13 +172,13 @@ export function createLifecycleRepository(db: Db) {
       redemptionId: string,
       reason: string,
       actor: Actor,
-    ): Promise<{ pointsRestored: number; totalPoints: number } | undefined> {
-      const rows = await db.query<{ points: number; total_points: number }>(VOID, [
+    ): Promise<{ pointsRestored: number; totalPoints: number; customerId: string } | undefined> {
+      const rows = await db.query<{ points: number; total_points: number; customer_id: string }>(VOID, [
         businessId, redemptionId, businessId,
         createId(), businessId, reason, actor.apiKeyId ?? null, actor.ownerId ?? null,
       ]);
       const row = rows[0];
-      return row && { pointsRestored: row.points, totalPoints: row.total_points };
+      return row && { pointsRestored: row.points, totalPoints: row.total_points, customerId: row.customer_id };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -30,7 +30,8 @@ import {
   UpdatePromotionResponseSchema,
   EndPromotionResponseSchema,
 } from "../../gen/loyalty/v1/account_pb.js";
-import { ProgramMode } from "../../gen/loyalty/v1/types_pb.js";
+import { ProgramMode, ProgramSchema } from "../../gen/loyalty/v1/types_pb.js";
+import { emit, eventRequest } from "./events.js";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { isKnownCountry } from "../domain/phone.js";
 import { DEFAULT_PROGRAM, spendRateToHundredths } from "../domain/points.js";
@@ -236,8 +237,15 @@ export function createBusinessSettingsService(deps: ServiceDeps): ServiceImpl<ty
       if (req.expiryWarningDays !== undefined) changes.expiryWarningDays = warningDays(req.expiryWarningDays);
       // The change and its audit event together.
       const program = await db.tx(async () => {
+        const before = toJson(ProgramSchema, programToProto(await reads.program(p.businessId)), { alwaysEmitImplicit: true }) as Record<string, unknown>;
         const updated = await accounts.updateProgram(p.businessId, changes);
         await catalogueChanged(p.businessId);
+        const after = toJson(ProgramSchema, programToProto(updated), { alwaysEmitImplicit: true }) as Record<string, unknown>;
+        const previous: Record<string, unknown> = {};
+        for (const key of Object.keys(after)) if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) previous[key] = before[key] ?? null;
+        if (Object.keys(previous).length > 0) {
+          await emit(deps, p.businessId, [{ type: "program.updated", customerId: null, object: after, previous }], eventRequest(ctx));
+        }
         await accounts.audit({
           businessId: p.businessId,
           actorType: "owner",

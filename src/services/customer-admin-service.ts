@@ -26,6 +26,8 @@ import { orderRefField, redeemWithRetry, refundCheckin, voidRedemption } from ".
 import { expiringPoints, expiryShaped, lotTerms, lotToProto, tracksLots } from "./expiry.js";
 import { availableRewards, chooseReward, shaped, takeReward, usesCatalogue, withRewardChoice } from "./catalogue.js";
 import { customerToProto, ledgerToProto, programToRules } from "./mappers.js";
+import { crossedThreshold, type EventInput } from "../domain/events.js";
+import { customerObject, emit, eventRequest, rewardAvailable } from "./events.js";
 
 const HISTORY_LIMIT = 500;
 
@@ -91,6 +93,9 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
           subjectId: row.id,
           data: { initialPoints },
         });
+        const events: EventInput[] = [{ type: "customer.created", customerId: row.id, object: customerObject(row, program.rewardThreshold) }];
+        if (crossedThreshold(0, row.total_points, program.rewardThreshold)) events.push(rewardAvailable(program, row.id, row.total_points));
+        await emit(deps, p.businessId, events, eventRequest(ctx));
         return row;
       });
       return create(CreateCustomerResponseSchema, {
@@ -169,8 +174,18 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       if (req.phone !== undefined) changes.phone = normalizePhone(req.phone, program.defaultCountry);
       if (req.status !== undefined) changes.status = statusFrom(req.status, "status");
       const row = await db.tx(async () => {
+        const before = await customers.find(p.businessId, { id }, { forUpdate: true });
+        if (!before) throw notFound("customer not found");
         const updated = await customers.update(p.businessId, id, changes);
         if (!updated) throw notFound("customer not found");
+        const previous: Record<string, unknown> = {};
+        for (const key of Object.keys(changes) as (keyof typeof changes)[]) {
+          if (before[key] !== updated[key]) previous[key] = before[key];
+        }
+        if (Object.keys(previous).length > 0) {
+          const type = previous.status === undefined ? "customer.updated" : updated.status === "BLOCKED" ? "customer.blocked" : "customer.unblocked";
+          await emit(deps, p.businessId, [{ type, customerId: id, object: customerObject(updated, program.rewardThreshold), previous }], eventRequest(ctx));
+        }
         await accounts.audit({
           businessId: p.businessId,
           actorType: "owner",
@@ -212,6 +227,15 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
             subjectId: id,
             data: { delta: req.points, balanceAfter: after.totalPoints },
           });
+          const events: EventInput[] = [
+            {
+              type: "points.adjusted",
+              customerId: id,
+              object: { customerId: id, adjustment: req.points, reason, newBalance: after.totalPoints, ownerId: p.ownerId, createdAt: new Date().toISOString() },
+            },
+          ];
+          if (crossedThreshold(after.totalPoints - req.points, after.totalPoints, program.rewardThreshold)) events.push(rewardAvailable(program, id, after.totalPoints));
+          await emit(deps, p.businessId, events, eventRequest(ctx));
           return after;
         }),
       );
@@ -221,7 +245,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
     async refundCheckin(req, ctx) {
       const p = ownerPrincipal(ctx);
       const checkinId = v.id(req.checkinId, "checkinId");
-      const out = await refundCheckin(deps, p.businessId, { ...req, checkinId }, { ownerId: p.ownerId }, (done) =>
+      const out = await refundCheckin(deps, p.businessId, { ...req, checkinId }, eventRequest(ctx), (done) =>
         accounts.audit({
           businessId: p.businessId,
           actorType: "owner",
@@ -237,7 +261,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
     async voidRedemption(req, ctx) {
       const p = ownerPrincipal(ctx);
       const redemptionId = v.id(req.redemptionId, "redemptionId");
-      const out = await voidRedemption(deps, p.businessId, { redemptionId, reason: req.reason }, { ownerId: p.ownerId }, (done) =>
+      const out = await voidRedemption(deps, p.businessId, { redemptionId, reason: req.reason }, eventRequest(ctx), (done) =>
         accounts.audit({
           businessId: p.businessId,
           actorType: "owner",
@@ -265,7 +289,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
       }
       // The same conditional debit as the POS redeem, with the owner on the ledger row.
       const result = await redeemWithRetry(
-        deps, p.businessId, { id }, points, title, storeId, { ownerId: p.ownerId }, orderRef,
+        deps, p.businessId, { id }, points, title, storeId, eventRequest(ctx), orderRef,
         async (done) => {
           if (choice.guarded) await takeReward(deps, p.businessId, choice, done.customerId);
           await accounts.audit({
@@ -279,6 +303,7 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
         },
         { id: choice.reward.id, quantity: choice.quantity },
         tracksLots(program),
+        { request: eventRequest(ctx), fanout: program.webhooks },
       );
       const res = create(RedeemRewardResponseSchema, {
         success: true,
@@ -304,6 +329,8 @@ export function createCustomerAdminService(deps: ServiceDeps): ServiceImpl<typeo
           subjectId: id,
           data: { pointsAtDeletion: deleted.totalPoints, ledgerEntriesDeleted: deleted.ledgerEntries },
         });
+        // Ids and figures only: the customer's personal data is gone.
+        await emit(deps, p.businessId, [{ type: "customer.deleted", customerId: id, object: { id, deleted: true, pointsAtDeletion: deleted.totalPoints } }], eventRequest(ctx));
       });
       return create(DeleteCustomerResponseSchema, { success: true, message: "Customer deleted permanently" });
     },

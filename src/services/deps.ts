@@ -9,6 +9,11 @@ import type { LifecycleRepository } from "../persistence/lifecycle-repository.js
 import type { CatalogueRepository } from "../persistence/catalogue-repository.js";
 import type { LotRepository } from "../persistence/lot-repository.js";
 import type { CachedReads } from "./cached-reads.js";
+import type { EventRepository } from "../persistence/event-repository.js";
+import type { WebhookRepository } from "../persistence/webhook-repository.js";
+import type { SecretBox } from "../infrastructure/webhook-secrets.js";
+import type { Resolver } from "../infrastructure/webhook-sender.js";
+import type { DeliveryQueue } from "./events.js";
 
 /** What the RPC implementations are built from. */
 export interface ServiceDeps {
@@ -26,5 +31,15 @@ export interface ServiceDeps {
   /** Point lots (contract §10). */
   lots: LotRepository;
   accounts: AccountRepository;
+  /** Events of every change (contract §11). */
+  events: EventRepository;
+  /** Webhook endpoints, deliveries, attempts. */
+  webhooks: WebhookRepository;
+  /** Seals the endpoints' signing secrets at rest. */
+  secretBox: SecretBox;
+  /** Queues delivery attempts on the job engine, in the caller's transaction. */
+  deliveryQueue: DeliveryQueue;
+  /** How webhook hosts are resolved (tests map names to loopback); the system's by default. */
+  webhookResolver?: Resolver;
   log: FastifyBaseLogger;
 }

@@ -1,7 +1,9 @@
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { orderRef as checkOrderRef, planRefund, refundAsk, type RefundBasis } from "../domain/refunds.js";
 import * as v from "../domain/validation.js";
-import type { Actor, CustomerRef, CustomerRow } from "../persistence/customer-repository.js";
+import type { Actor, CustomerRef, CustomerRow, StatementEvents } from "../persistence/customer-repository.js";
+import { emit, rewardAvailable } from "./events.js";
+import { crossedThreshold, type EventInput, type EventRequest } from "../domain/events.js";
 import type { CheckinRow } from "../persistence/lifecycle-repository.js";
 import { withCustomerLock } from "./customer-lock.js";
 import type { ServiceDeps } from "./deps.js";
@@ -52,7 +54,8 @@ export async function refundCheckin(
   deps: ServiceDeps,
   businessId: string,
   req: RefundRequest,
-  actor: Actor,
+  /** Who asks (the ledger's actor, and the event's request). */
+  actor: EventRequest,
   onDone?: (out: RefundOutcome) => Promise<void>,
 ): Promise<RefundOutcome> {
   const { db, lifecycle } = deps;
@@ -108,6 +111,22 @@ export async function refundCheckin(
     // A check-in refunded in full gives back the promotion use it counted (a check-in without a promotion adds no statement).
     if (plan.completes && totals.bonus > 0) await deps.catalogue.giveUseBack(businessId, checkin.id);
     const out = { refundId: written.refundId, checkinId: checkin.id, pointsReversed: plan.points, totalPoints: written.totalPoints };
+    await emit(deps, businessId, [{
+      type: "checkin.refunded",
+      customerId: checkin.customer_id,
+      object: {
+        refundId: out.refundId,
+        checkinId: checkin.id,
+        customerId: checkin.customer_id,
+        pointsReversed: plan.points,
+        totalPoints: out.totalPoints,
+        amount: basis === "SPEND" ? plan.quantity / 100 : null,
+        units: basis === "UNIT" ? plan.quantity : null,
+        reason,
+        orderRef: checkin.order_ref ?? "",
+        createdAt: new Date().toISOString(),
+      },
+    }], actor);
     await onDone?.(out);
     return out;
   });
@@ -137,7 +156,8 @@ export async function voidRedemption(
   deps: ServiceDeps,
   businessId: string,
   req: VoidRequest,
-  actor: Actor,
+  /** Who asks (the ledger's actor, and the event's request). */
+  actor: EventRequest,
   onDone?: (out: VoidOutcome) => Promise<void>,
 ): Promise<VoidOutcome> {
   const { db, lifecycle } = deps;
@@ -167,7 +187,15 @@ export async function voidRedemption(
       if (await lifecycle.redemptionById(businessId, found.id)) throw alreadyVoided();
       throw notFound("redemption not found");
     }
-    const out = { redemptionId: found.id, ...done };
+    const out = { redemptionId: found.id, pointsRestored: done.pointsRestored, totalPoints: done.totalPoints };
+    const program = await deps.reads.program(businessId);
+    const events: EventInput[] = [{
+      type: "redemption.voided",
+      customerId: done.customerId,
+      object: { redemptionId: found.id, customerId: done.customerId, pointsRestored: done.pointsRestored, totalPoints: done.totalPoints, reason, createdAt: new Date().toISOString() },
+    }];
+    if (crossedThreshold(done.totalPoints - done.pointsRestored, done.totalPoints, program.rewardThreshold)) events.push(rewardAvailable(program, done.customerId, done.totalPoints));
+    await emit(deps, businessId, events, actor);
     await onDone?.(out);
     return out;
   };
@@ -216,15 +244,20 @@ export async function redeemWithRetry(
   reward?: { id: string; quantity: number },
   /** The business keeps lots (contract §10): the debit takes the soonest-expiring points first, in its transaction. */
   lots = false,
+  /** The redemption's event, written by its statement (contract §11). */
+  events?: StatementEvents,
 ) {
   const { customers, kv, db } = deps;
-  const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef, reward);
+  const debit = () => customers.redeem(businessId, ref, points, rewardTitle, storeId, actor, orderRef, reward, events);
+  const fanout = events?.fanout ?? false;
   const attempt = () =>
-    onDone || lots
+    onDone || lots || fanout
       ? db.tx(async () => {
           const out = await debit();
           if (out && lots) await deps.lots.spendForRedemption(businessId, out.customerId, points, out.redemptionId);
           if (out) await onDone?.(out);
+          // With an endpoint, its deliveries' jobs in the same transaction.
+          if (out && out.deliveries.length > 0) await deps.deliveryQueue.enqueue(out.deliveries);
           return out;
         })
       : debit();

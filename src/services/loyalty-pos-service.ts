@@ -21,6 +21,9 @@ import type { ServiceDeps } from "./deps.js";
 import { expiringPoints, expiryShaped, lotTerms, tracksLots } from "./expiry.js";
 import { changedConcurrently, orderRefField, redeemWithRetry, refundCheckin, refusal, voidRedemption } from "./lifecycle.js";
 import { lifetimeOf, programToRules, statusToProto } from "./mappers.js";
+import { crossedThreshold, type EventInput, type EventRequest } from "../domain/events.js";
+import type { ProgramView } from "../persistence/catalogue-repository.js";
+import { customerObject, emit, eventRequest, rewardAvailable, withDeliveries } from "./events.js";
 import { applyPromotion, availableRewards, candidates, checkinFacts, chooseReward, previewPromotion, shaped, takeReward, usesCatalogue, withRewardChoice, type Applied } from "./catalogue.js";
 
 /** A letter of any script: what makes a look-up identifier a customer id. */
@@ -99,6 +102,45 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
     return { p, program, rules, points, record, ref, storeId };
   }
 
+  /** The events of a check-in written apart from its statement (a promoted check-in), as the statement writes them. */
+  async function emitCheckin(
+    businessId: string,
+    program: ProgramView,
+    done: { checkinId: string; customerId: string; totalPoints: number; enrolled: boolean },
+    c: { points: number; bonus: Applied | undefined; storeId: string | null; record: CheckinRecord },
+    request: EventRequest,
+  ) {
+    const bonus = c.bonus?.points ?? 0;
+    const total = c.bonus ? c.bonus.totalPoints : done.totalPoints;
+    const events: EventInput[] = [];
+    if (done.enrolled) {
+      const customer = await customers.find(businessId, { id: done.customerId });
+      if (customer) events.push({ type: "customer.created", customerId: done.customerId, object: customerObject(customer, program.rewardThreshold) });
+    }
+    events.push({
+      type: "checkin.created",
+      customerId: done.customerId,
+      object: {
+        checkinId: done.checkinId,
+        customerId: done.customerId,
+        pointsAwarded: c.points + bonus,
+        basePoints: c.points,
+        promotionPoints: bonus,
+        promotionId: c.bonus?.promotionId ?? "",
+        totalPoints: total,
+        rewardAvailable: isRewardAvailable(total, program.rewardThreshold),
+        storeId: c.storeId ?? "",
+        apiKeyId: request.apiKeyId ?? "",
+        orderRef: c.record.orderRef ?? "",
+        amount: c.record.amountCents === undefined ? null : c.record.amountCents / 100,
+        units: c.record.units ?? null,
+        createdAt: new Date().toISOString(),
+      },
+    });
+    if (crossedThreshold(total - c.points - bonus, total, program.rewardThreshold)) events.push(rewardAvailable(program, done.customerId, total));
+    await emit(deps, businessId, events, request);
+  }
+
   async function whyNot(businessId: string, ref: CustomerRef, neededPoints?: number): Promise<never> {
     throw refusal(await customers.find(businessId, ref), neededPoints) ?? changedConcurrently();
   }
@@ -116,7 +158,7 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
   return {
     async checkin(req, ctx) {
       const { p, program, rules, points, record, ref, storeId } = await checkinRequest(req, ctx);
-      const actor = { apiKeyId: p.apiKeyId };
+      const actor = eventRequest(ctx);
       // Under an expiry policy the check-in's points make a lot, in the same statement (contract §10).
       const lot = program.pointsExpireAfterMonths === 0 ? undefined : lotTerms(program);
       // A business without promotions pays for them only this length check.
@@ -126,13 +168,16 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       let applied: Applied | undefined;
       try {
         if (qualifying.length === 0) {
-          result = await customers.checkin(p.businessId, ref, points, storeId, actor, record, lot);
+          // The check-in, its events (and with an endpoint, their deliveries): one statement.
+          const events = { request: actor, rewardThreshold: rules.rewardThreshold, rewardTitle: program.rewardTitle, fanout: program.webhooks };
+          result = await withDeliveries(deps, program.webhooks, () => customers.checkin(p.businessId, ref, points, storeId, actor, record, lot, events));
         } else {
-          // The check-in and its promotion's row: one transaction.
+          // The check-in, its promotion's row and its events: one transaction.
           result = await db.tx(async () => {
             const done = await customers.checkin(p.businessId, ref, points, storeId, actor, record, lot);
             if (done) {
               applied = await applyPromotion(deps, p.businessId, qualifying, facts!, { ...done, orderRef: record.orderRef ?? null }, actor, lot);
+              await emitCheckin(p.businessId, program, done, { points, bonus: applied, storeId, record }, actor);
             }
             return done;
           });
@@ -188,13 +233,13 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
 
     async refundCheckin(req, ctx) {
       const p = posPrincipal(ctx);
-      const out = await refundCheckin(deps, p.businessId, req, { apiKeyId: p.apiKeyId });
+      const out = await refundCheckin(deps, p.businessId, req, eventRequest(ctx));
       return create(RefundCheckinResponseSchema, { success: true, ...out });
     },
 
     async voidRedemption(req, ctx) {
       const p = posPrincipal(ctx);
-      const out = await voidRedemption(deps, p.businessId, req, { apiKeyId: p.apiKeyId });
+      const out = await voidRedemption(deps, p.businessId, req, eventRequest(ctx));
       return create(VoidRedemptionResponseSchema, { success: true, ...out });
     },
 
@@ -234,11 +279,13 @@ export function createLoyaltyPosService(deps: ServiceDeps): ServiceImpl<typeof L
       const ref = refFromBody(req.customerId, req.phone, program.defaultCountry);
       const storeId = await storeFor(p.businessId, req.storeId, p.storeId);
       const title = choice.reward.isDefault ? program.rewardTitle : choice.reward.title;
+      const actor = eventRequest(ctx);
       const result = await redeemWithRetry(
-        deps, p.businessId, ref, choice.points, title, storeId, { apiKeyId: p.apiKeyId }, orderRef,
+        deps, p.businessId, ref, choice.points, title, storeId, actor, orderRef,
         choice.guarded ? (done) => takeReward(deps, p.businessId, choice, done.customerId) : undefined,
         { id: choice.reward.id, quantity: choice.quantity },
         tracksLots(program),
+        { request: actor, fanout: program.webhooks },
       );
       const res = create(RedeemResponseSchema, {
         success: true,

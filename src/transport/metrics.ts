@@ -110,3 +110,36 @@ export function createMetrics() {
   }
   return { registry, interceptor, refused };
 }
+
+/**
+ * Webhook metrics (contract §11): attempts by outcome, and at scrape time
+ * the pending deliveries and the age of the oldest undelivered one (one
+ * indexed query over pending deliveries).
+ */
+export function registerWebhookMetrics(registry: Registry, webhooks: { backlog(): Promise<{ pending: number; oldestSeconds: number }> }) {
+  const attempts = new Counter({
+    name: "loyalty_webhook_attempts_total",
+    help: "Webhook delivery attempts by outcome (succeeded, retry, failed, gone, disabled)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  let last: Promise<{ pending: number; oldestSeconds: number }> | undefined;
+  const backlog = () => (last ??= webhooks.backlog().finally(() => setTimeout(() => (last = undefined), 0)));
+  new Gauge({
+    name: "loyalty_webhook_queue_depth",
+    help: "Webhook deliveries not yet delivered nor given up",
+    registers: [registry],
+    async collect() {
+      this.set((await backlog().catch(() => ({ pending: 0, oldestSeconds: 0 }))).pending);
+    },
+  });
+  new Gauge({
+    name: "loyalty_webhook_oldest_undelivered_seconds",
+    help: "Age of the oldest webhook delivery not yet delivered nor given up, in seconds (0 when none)",
+    registers: [registry],
+    async collect() {
+      this.set((await backlog().catch(() => ({ pending: 0, oldestSeconds: 0 }))).oldestSeconds);
+    },
+  });
+  return { outcome: (label: string) => attempts.labels({ outcome: label }).inc() };
+}

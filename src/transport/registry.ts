@@ -4,6 +4,9 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { BusinessSettings, OwnerAuth } from "../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../gen/loyalty/v1/admin_pb.js";
 import { LoyaltyPos } from "../../gen/loyalty/v1/pos_pb.js";
+import { EventService, WebhookService } from "../../gen/loyalty/v1/events_pb.js";
+import { createEventService } from "../services/events.js";
+import { createWebhookService } from "../services/webhook-service.js";
 import { createBusinessSettingsService, createOwnerAuthService } from "../services/account-services.js";
 import { createCustomerAdminService } from "../services/customer-admin-service.js";
 import type { ServiceDeps } from "../services/deps.js";
@@ -34,6 +37,8 @@ export const API: readonly ApiEntry[] = [
   api(CustomerAdmin, createCustomerAdminService),
   api(OwnerAuth, createOwnerAuthService),
   api(BusinessSettings, createBusinessSettingsService),
+  api(EventService, createEventService),
+  api(WebhookService, createWebhookService),
 ];
 
 /** The API services, in registration order. */

@@ -22,7 +22,7 @@ let t: TestApp;
 let a: Business;
 let b: Business;
 /** A's resources that B aims at. */
-const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "", reward: "", promotion: "" };
+const A = { customer: "", phone: "+353123456789", second: "", secondPhone: "+353861000001", store: "", spareKeyId: "", checkin: "", redemption: "", reward: "", promotion: "", webhook: "", delivery: "" };
 /** A's orderRefs (contract §8): B using the same text names nothing of A's. */
 const A_ORDER = "A-ORDER-1";
 const A_REDEEM_ORDER = "A-REDEEM-1";
@@ -51,6 +51,9 @@ beforeAll(async () => {
   A.reward = (await rest(t.url, "POST", "/v1/owner/rewards", { body: { title: "A's cake", cost: 10, stock: 5 }, headers: ownerAuth(a) })).body.reward.id;
   A.promotion = (await rest(t.url, "POST", "/v1/owner/promotions", { body: { name: "A's double", kind: "MULTIPLIER", multiplier: 2 }, headers: ownerAuth(a) })).body.promotion.id;
   for (let i = 0; i < 3; i++) logoutOwners.push(await registerBusiness(t.url));
+  // Issue 17: A's webhook endpoint and a delivery of it (a test send).
+  A.webhook = (await rest(t.url, "POST", "/v1/owner/webhooks", { body: { url: "https://hooks.a.example/x", eventTypes: ["*"] }, headers: ownerAuth(a) })).body.endpoint.id;
+  A.delivery = (await rest(t.url, "POST", `/v1/owner/webhooks/${A.webhook}/test`, { body: {}, headers: ownerAuth(a) })).body.delivery.id;
 });
 afterAll(async () => {
   await t?.close();
@@ -72,6 +75,9 @@ async function stateOfA() {
     redemptions: await q("select * from redemption where business_id = $1 order by id"),
     orderRefClaims: await q("select * from order_ref_claim where business_id = $1 order by order_ref"),
     audit: await q("select * from audit_event where business_id = $1 order by id"),
+    events: await q("select * from event where business_id = $1 order by id"),
+    webhooks: await q("select * from webhook_endpoint where business_id = $1 order by id"),
+    deliveries: await q("select * from webhook_delivery where business_id = $1 order by id"),
   };
 }
 
@@ -232,6 +238,22 @@ const MATRIX: Record<string, Case[]> = {
       why: "credential-scoped: B's figures",
     },
   ],
+  "EventService.ListEvents": [
+    { message: () => ({}), expect: (body) => expect(body.events.every((e: { businessId: string }) => e.businessId === b.businessId)).toBe(true), why: "credential-scoped" },
+    { message: () => ({ customerId: A.customer }), expect: (body) => expect(body.events).toEqual([]), why: "A's customer id lists nothing" },
+  ],
+  "WebhookService.CreateWebhookEndpoint": [
+    { message: () => ({ url: "https://hooks.b.example/x", eventTypes: ["*"] }), expect: (body) => expect(body.endpoint.id).not.toBe(A.webhook), why: "credential-scoped: B's own endpoint" },
+  ],
+  "WebhookService.ListWebhookEndpoints": [{ message: () => ({}), expect: (body) => expect(ids(body.endpoints)).not.toContain(A.webhook), why: "credential-scoped" }],
+  "WebhookService.UpdateWebhookEndpoint": [{ message: () => ({ id: A.webhook, description: "B's now" }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.DisableWebhookEndpoint": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.EnableWebhookEndpoint": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.DeleteWebhookEndpoint": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.RotateWebhookSecret": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.SendTestWebhook": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.ListWebhookDeliveries": [{ message: () => ({ id: A.webhook }), expect: "not_found", why: "A's endpoint id" }],
+  "WebhookService.ResendWebhookDelivery": [{ message: () => ({ id: A.webhook, deliveryId: A.delivery }), expect: "not_found", why: "A's endpoint and delivery ids" }],
 };
 
 const allMethods = apiServices.flatMap((s) => s.methods);
@@ -303,7 +325,7 @@ describe("tenancy matrix", () => {
             if (c.expect === "not_found") {
               // Exactly what a missing id answers.
               const message = isRest ? o.body.error.message : o.body.message;
-              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found", "reward not found", "promotion not found"], label).toContain(message);
+              expect(["customer not found", "API key not found", "store not found", "check-in not found", "redemption not found", "reward not found", "promotion not found", "webhook endpoint not found"], label).toContain(message);
             }
           } else {
             expect(o.status, `${label} via ${o.via}: ${o.text}`).toBe(200);
@@ -327,6 +349,8 @@ describe("tenancy matrix", () => {
       CustomerAdmin: stubs.admin,
       OwnerAuth: stubs.auth,
       BusinessSettings: stubs.settings,
+      EventService: stubs.events,
+      WebhookService: stubs.webhooks,
     };
     const metadataOf = (m: DescMethod, who: Business): Record<string, string> =>
       authKind(m) === "api_key" ? { "x-api-key": who.apiKey } : authKind(m) === "owner" ? { authorization: `Bearer ${who.token}` } : {};
@@ -335,11 +359,11 @@ describe("tenancy matrix", () => {
       let checked = 0;
       for (const m of allMethods) {
         // By id only: the REST/Connect matrix above gave B customers of its own with A's phone numbers.
-        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId, A.reward, A.promotion];
+        const aIds = [A.customer, A.second, A.spareKeyId, a.apiKeyId, A.reward, A.promotion, A.webhook];
         for (const c of MATRIX[rpc(m)]!.filter((x) => x.expect === "not_found" && Object.values(x.message("connect")).some((v) => aIds.includes(v as string)))) {
           const r = await call(clientOf[m.parent.name]!, m.name, c.message("connect"), metadataOf(m, b));
           expect(r.error?.code, `${rpc(m)} (${c.why})`).toBe(5);
-          expect(["customer not found", "API key not found", "store not found", "reward not found", "promotion not found"]).toContain(r.error?.details);
+          expect(["customer not found", "API key not found", "store not found", "reward not found", "promotion not found", "webhook endpoint not found"]).toContain(r.error?.details);
           checked++;
         }
         if (authKind(m) !== "none") {

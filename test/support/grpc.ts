@@ -11,7 +11,7 @@ export const PROTO_DIR = fileURLToPath(new URL("../../proto", import.meta.url));
  */
 export function loadGrpcStubs(address: string) {
   const def = protoLoader.loadSync(
-    ["loyalty/v1/pos.proto", "loyalty/v1/admin.proto", "loyalty/v1/account.proto", "grpc/health/v1/health.proto"],
+    ["loyalty/v1/pos.proto", "loyalty/v1/admin.proto", "loyalty/v1/account.proto", "loyalty/v1/events.proto", "grpc/health/v1/health.proto"],
     { includeDirs: [PROTO_DIR], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true },
   );
   const pkg = grpc.loadPackageDefinition(def) as any;
@@ -21,6 +21,8 @@ export function loadGrpcStubs(address: string) {
     admin: new pkg.loyalty.v1.CustomerAdmin(address, creds) as grpc.Client,
     auth: new pkg.loyalty.v1.OwnerAuth(address, creds) as grpc.Client,
     settings: new pkg.loyalty.v1.BusinessSettings(address, creds) as grpc.Client,
+    events: new pkg.loyalty.v1.EventService(address, creds) as grpc.Client,
+    webhooks: new pkg.loyalty.v1.WebhookService(address, creds) as grpc.Client,
     health: new pkg.grpc.health.v1.Health(address, creds) as grpc.Client,
   };
   return {

@@ -68,6 +68,8 @@ export async function startTestApp(opts: {
    * `true`, or how they run (a TestClock, extra jobs).
    */
   jobs?: boolean | AppOptions["jobs"];
+  /** Webhook deliveries' host resolution and jitter (createApp's webhooks). */
+  webhooks?: AppOptions["webhooks"];
 } = {}): Promise<TestApp> {
   const db = opts.databaseUrl ? undefined : await createTestDatabase();
   const databaseUrl = opts.databaseUrl ?? db!.url;
@@ -91,7 +93,7 @@ export async function startTestApp(opts: {
   const orm = await createOrm(databaseUrl);
   await migrate(orm);
   const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
-  const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits, jobs: typeof opts.jobs === "object" ? opts.jobs : undefined });
+  const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits, jobs: typeof opts.jobs === "object" ? opts.jobs : undefined, webhooks: opts.webhooks });
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

@@ -10,6 +10,7 @@ import { Migration20261202090000 } from "./Migration20261202090000.js";
 import { Migration20261202100000 } from "./Migration20261202100000.js";
 import { Migration20261202120000 } from "./Migration20261202120000.js";
 import { Migration20261203000000 } from "./Migration20261203000000.js";
+import { Migration20261204000000 } from "./Migration20261204000000.js";
 import { Migration20261208000000 } from "./Migration20261208000000.js";
 
 /**
@@ -28,5 +29,6 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261202100000", class: Migration20261202100000 },
   { name: "Migration20261202120000", class: Migration20261202120000 },
   { name: "Migration20261203000000", class: Migration20261203000000 },
+  { name: "Migration20261204000000", class: Migration20261204000000 },
   { name: "Migration20261208000000", class: Migration20261208000000 },
 ];
