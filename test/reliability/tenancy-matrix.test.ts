@@ -340,7 +340,7 @@ describe("tenancy matrix", () => {
     // A has a catalogue (its cake, 10 points): its balance lists what it affords.
     expect(own.body).toEqual({ customerId: A.customer, totalPoints: 210, availableRewards: [{ id: A.reward, title: "A's cake", cost: 10 }, expect.objectContaining({ cost: 100 })] });
     expect(calls).toBeGreaterThan(40);
-  });
+  }, 90_000);
 
   test("over gRPC stubs too: B's metadata on A's ids → NOT_FOUND; wrong kind of credential → UNAUTHENTICATED", async () => {
     const stubs = loadGrpcStubs(`127.0.0.1:${t.port}`);
@@ -460,7 +460,7 @@ describe("tenancy matrix", () => {
     }
     expect(refused).toBeGreaterThan(60);
     expect(await stateOfA()).toEqual(before);
-  });
+  }, 90_000);
 });
 
 describe("security", () => {
