@@ -34,6 +34,14 @@ export const openApiDocument: Record<string, any> = {
     {
       "name": "BusinessSettings",
       "description": "BusinessSettings is the owner's configuration of the business: the loyalty\nprogram, API keys, stores and the dashboard figures. Every method needs an\nowner JWT, like CustomerAdmin."
+    },
+    {
+      "name": "EventService",
+      "description": "Events: every change of a business, written in the same transaction as\nthe change (contract §11), kept 30 days. Owner JWT."
+    },
+    {
+      "name": "WebhookService",
+      "description": "Webhook endpoints of a business and their deliveries (contract §11),\nsigned and sent as Standard Webhooks specifies. Owner JWT."
     }
   ],
   "paths": {
@@ -2429,6 +2437,733 @@ export const openApiDocument: Record<string, any> = {
           }
         ]
       }
+    },
+    "/v1/owner/events": {
+      "get": {
+        "operationId": "EventService_ListEvents",
+        "tags": [
+          "EventService"
+        ],
+        "summary": "The business's events of the last 30 days, newest first.",
+        "description": "The business's events of the last 30 days, newest first. Filters:\n`type` (one event type), `customerId`, `since` (inclusive) and `until`\n(exclusive), both RFC 3339. Pages of `limit` (1-100, default 20);\n`nextCursor` (empty on the last page) is the `cursor` of the next page.\nTest events of webhook endpoints (`webhook.test`) are listed only when\n`type` asks for them.\n\nRPC: `loyalty.v1.EventService/ListEvents`",
+        "parameters": [
+          {
+            "name": "type",
+            "in": "query",
+            "required": false,
+            "description": "Only events of this type (see Event.type).",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "customerId",
+            "in": "query",
+            "required": false,
+            "description": "Only events of this customer.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "description": "RFC 3339; events at or after it.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "until",
+            "in": "query",
+            "required": false,
+            "description": "RFC 3339; events before it.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "The nextCursor of the previous page.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "1-100; absent = 20.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ListEventsResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks": {
+      "post": {
+        "operationId": "WebhookService_CreateWebhookEndpoint",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Adds an endpoint (at most 20 per business).",
+        "description": "Adds an endpoint (at most 20 per business). The answer's `secret`\n(whsec_…) is shown this once.\n\nRPC: `loyalty.v1.WebhookService/CreateWebhookEndpoint`",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CreateWebhookEndpointRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CreateWebhookEndpointResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      },
+      "get": {
+        "operationId": "WebhookService_ListWebhookEndpoints",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Every endpoint of the business, oldest first; never a secret.",
+        "description": "Every endpoint of the business, oldest first; never a secret.\n\nRPC: `loyalty.v1.WebhookService/ListWebhookEndpoints`",
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ListWebhookEndpointsResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}": {
+      "patch": {
+        "operationId": "WebhookService_UpdateWebhookEndpoint",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Partially updates an endpoint: url, event types, description (absent fields unchanged).",
+        "description": "Partially updates an endpoint: url, event types, description (absent\nfields unchanged).\n\nRPC: `loyalty.v1.WebhookService/UpdateWebhookEndpoint`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UpdateWebhookEndpointRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/UpdateWebhookEndpointResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      },
+      "delete": {
+        "operationId": "WebhookService_DeleteWebhookEndpoint",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Deletes an endpoint and its deliveries.",
+        "description": "Deletes an endpoint and its deliveries.\n\nRPC: `loyalty.v1.WebhookService/DeleteWebhookEndpoint`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DeleteWebhookEndpointResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/disable": {
+      "post": {
+        "operationId": "WebhookService_DisableWebhookEndpoint",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Stops deliveries to the endpoint (pending ones wait until it is enabled again).",
+        "description": "Stops deliveries to the endpoint (pending ones wait until it is enabled again).\n\nRPC: `loyalty.v1.WebhookService/DisableWebhookEndpoint`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/DisableWebhookEndpointRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DisableWebhookEndpointResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/enable": {
+      "post": {
+        "operationId": "WebhookService_EnableWebhookEndpoint",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Enables a disabled endpoint (by its owner, a 410 or 3 days of failures).",
+        "description": "Enables a disabled endpoint (by its owner, a 410 or 3 days of failures).\n\nRPC: `loyalty.v1.WebhookService/EnableWebhookEndpoint`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/EnableWebhookEndpointRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/EnableWebhookEndpointResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/rotate-secret": {
+      "post": {
+        "operationId": "WebhookService_RotateWebhookSecret",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "A new signing secret, shown this once; the old one keeps signing beside it for 24 hours (two signatures in webhook-si...",
+        "description": "A new signing secret, shown this once; the old one keeps signing\nbeside it for 24 hours (two signatures in webhook-signature).\n\nRPC: `loyalty.v1.WebhookService/RotateWebhookSecret`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/RotateWebhookSecretRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RotateWebhookSecretResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/test": {
+      "post": {
+        "operationId": "WebhookService_SendTestWebhook",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Sends a `webhook.test` event to the endpoint (even a disabled one).",
+        "description": "Sends a `webhook.test` event to the endpoint (even a disabled one).\n\nRPC: `loyalty.v1.WebhookService/SendTestWebhook`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SendTestWebhookRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/SendTestWebhookResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/deliveries": {
+      "get": {
+        "operationId": "WebhookService_ListWebhookDeliveries",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "The endpoint's deliveries, newest first, each with its attempts.",
+        "description": "The endpoint's deliveries, newest first, each with its attempts.\n\nRPC: `loyalty.v1.WebhookService/ListWebhookDeliveries`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "1-100; absent = 20.",
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            }
+          },
+          {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "The nextCursor of the previous page.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ListWebhookDeliveriesResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
+    },
+    "/v1/owner/webhooks/{id}/deliveries/{delivery_id}/resend": {
+      "post": {
+        "operationId": "WebhookService_ResendWebhookDelivery",
+        "tags": [
+          "WebhookService"
+        ],
+        "summary": "Sends a delivery again now (a new attempt, the same webhook-id).",
+        "description": "Sends a delivery again now (a new attempt, the same webhook-id).\n\nRPC: `loyalty.v1.WebhookService/ResendWebhookDelivery`",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The endpoint.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "delivery_id",
+            "in": "path",
+            "required": true,
+            "description": "The delivery.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ResendWebhookDeliveryRequestBody"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Success.",
+            "headers": {
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ResendWebhookDeliveryResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "4XX": {
+            "$ref": "#/components/responses/Error"
+          },
+          "5XX": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "security": [
+          {
+            "BearerAuth": []
+          }
+        ]
+      }
     }
   },
   "components": {
@@ -2954,6 +3689,57 @@ export const openApiDocument: Record<string, any> = {
           }
         }
       },
+      "CreateWebhookEndpointRequest": {
+        "type": "object",
+        "description": "Request of WebhookService.CreateWebhookEndpoint.",
+        "properties": {
+          "url": {
+            "type": "string",
+            "description": "Absolute https:// URL, at most 2,000 characters."
+          },
+          "eventTypes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Event types to send; \"*\" = all. At least one."
+          },
+          "description": {
+            "type": "string",
+            "description": "Up to 500 characters."
+          }
+        }
+      },
+      "CreateWebhookEndpointResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.CreateWebhookEndpoint.",
+        "required": [
+          "success",
+          "endpoint",
+          "secret"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "endpoint": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookEndpoint"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The endpoint."
+          },
+          "secret": {
+            "type": "string",
+            "description": "The signing secret (whsec_ and base64), shown only in this answer.\nMarked debug_redact: never stored with an idempotency record (a replay\nanswers it empty: rotate the secret to get a new one)."
+          }
+        }
+      },
       "Customer": {
         "type": "object",
         "description": "A loyalty customer of one business.",
@@ -3227,6 +4013,79 @@ export const openApiDocument: Record<string, any> = {
           }
         }
       },
+      "DeleteWebhookEndpointResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.DeleteWebhookEndpoint.",
+        "required": [
+          "success"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          }
+        }
+      },
+      "DisableWebhookEndpointRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.DisableWebhookEndpoint.",
+        "properties": {}
+      },
+      "DisableWebhookEndpointResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.DisableWebhookEndpoint.",
+        "required": [
+          "success",
+          "endpoint"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "endpoint": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookEndpoint"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The endpoint after the change."
+          }
+        }
+      },
+      "EnableWebhookEndpointRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.EnableWebhookEndpoint.",
+        "properties": {}
+      },
+      "EnableWebhookEndpointResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.EnableWebhookEndpoint.",
+        "required": [
+          "success",
+          "endpoint"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "endpoint": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookEndpoint"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The endpoint after the change."
+          }
+        }
+      },
       "EndPromotionRequestBody": {
         "type": "object",
         "description": "Request of BusinessSettings.EndPromotion.",
@@ -3252,6 +4111,106 @@ export const openApiDocument: Record<string, any> = {
                 "type": "null"
               }
             ]
+          }
+        }
+      },
+      "Event": {
+        "type": "object",
+        "description": "One change of a business (contract §11). Delivered to webhook endpoints\nas this JSON, with `webhook-id` = `id`.",
+        "required": [
+          "id",
+          "type",
+          "createdAt",
+          "businessId",
+          "data",
+          "request"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "\"evt_\" and 25 characters; the same on every delivery attempt."
+          },
+          "type": {
+            "type": "string",
+            "description": "One of: checkin.created, checkin.refunded, redemption.created,\nredemption.voided, points.adjusted, points.expired,\npoints.expiring_soon, reward.available, customer.created,\ncustomer.updated, customer.blocked, customer.unblocked,\ncustomer.deleted, program.updated (and webhook.test for test sends)."
+          },
+          "createdAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When the change was committed (its transaction's time)."
+          },
+          "businessId": {
+            "type": "string",
+            "description": "The business the change belongs to."
+          },
+          "data": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/EventData"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "What changed."
+          },
+          "request": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/EventRequest"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "Who asked for the change."
+          }
+        }
+      },
+      "EventData": {
+        "type": "object",
+        "description": "The object of an event and, for updates, the previous values of the\nfields that changed.",
+        "required": [
+          "object",
+          "previous"
+        ],
+        "properties": {
+          "object": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "additionalProperties": true,
+            "description": "The customer, check-in, refund, redemption, adjustment or program as\nthe API shows it (a deleted customer: ids and figures only)."
+          },
+          "previous": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "additionalProperties": true,
+            "description": "Updates only: the fields that changed, with their values before."
+          }
+        }
+      },
+      "EventRequest": {
+        "type": "object",
+        "description": "The call that made a change.",
+        "properties": {
+          "idempotencyKey": {
+            "type": "string",
+            "description": "The Idempotency-Key the call carried, if any."
+          },
+          "apiKeyId": {
+            "type": "string",
+            "description": "The API key of a till's call."
+          },
+          "ownerId": {
+            "type": "string",
+            "description": "The owner of a portal or owner-API call."
           }
         }
       },
@@ -3717,6 +4676,27 @@ export const openApiDocument: Record<string, any> = {
           }
         }
       },
+      "ListEventsResponse": {
+        "type": "object",
+        "description": "Response of EventService.ListEvents.",
+        "required": [
+          "events",
+          "nextCursor"
+        ],
+        "properties": {
+          "events": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Event"
+            },
+            "description": "Newest first."
+          },
+          "nextCursor": {
+            "type": "string",
+            "description": "The cursor of the next page; empty on the last page."
+          }
+        }
+      },
       "ListPromotionsResponse": {
         "type": "object",
         "description": "Response of BusinessSettings.ListPromotions.",
@@ -3760,6 +4740,43 @@ export const openApiDocument: Record<string, any> = {
               "$ref": "#/components/schemas/Store"
             },
             "description": "The stores, oldest first."
+          }
+        }
+      },
+      "ListWebhookDeliveriesResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.ListWebhookDeliveries.",
+        "required": [
+          "deliveries",
+          "nextCursor"
+        ],
+        "properties": {
+          "deliveries": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/WebhookDelivery"
+            },
+            "description": "Newest first."
+          },
+          "nextCursor": {
+            "type": "string",
+            "description": "The cursor of the next page; empty on the last page."
+          }
+        }
+      },
+      "ListWebhookEndpointsResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.ListWebhookEndpoints.",
+        "required": [
+          "endpoints"
+        ],
+        "properties": {
+          "endpoints": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/WebhookEndpoint"
+            },
+            "description": "Oldest first."
           }
         }
       },
@@ -4526,6 +5543,36 @@ export const openApiDocument: Record<string, any> = {
           }
         }
       },
+      "ResendWebhookDeliveryRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.ResendWebhookDelivery.",
+        "properties": {}
+      },
+      "ResendWebhookDeliveryResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.ResendWebhookDelivery.",
+        "required": [
+          "success",
+          "delivery"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "delivery": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookDelivery"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The delivery (its new attempt is made in the background)."
+          }
+        }
+      },
       "RevokeApiKeyResponse": {
         "type": "object",
         "description": "Response of BusinessSettings.RevokeApiKey.",
@@ -4595,6 +5642,71 @@ export const openApiDocument: Record<string, any> = {
             ],
             "format": "date-time",
             "description": "When it was created."
+          }
+        }
+      },
+      "RotateWebhookSecretRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.RotateWebhookSecret.",
+        "properties": {}
+      },
+      "RotateWebhookSecretResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.RotateWebhookSecret.",
+        "required": [
+          "success",
+          "endpoint",
+          "secret"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "endpoint": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookEndpoint"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The endpoint after the change."
+          },
+          "secret": {
+            "type": "string",
+            "description": "The new signing secret, shown only in this answer (debug_redact, as\nat creation)."
+          }
+        }
+      },
+      "SendTestWebhookRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.SendTestWebhook.",
+        "properties": {}
+      },
+      "SendTestWebhookResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.SendTestWebhook.",
+        "required": [
+          "success",
+          "delivery"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "delivery": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookDelivery"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The delivery of the test event (sent in the background)."
           }
         }
       },
@@ -4980,6 +6092,52 @@ export const openApiDocument: Record<string, any> = {
           }
         }
       },
+      "UpdateWebhookEndpointRequestBody": {
+        "type": "object",
+        "description": "Request of WebhookService.UpdateWebhookEndpoint.",
+        "properties": {
+          "url": {
+            "type": "string",
+            "description": "A new URL (same rules as at creation)."
+          },
+          "eventTypes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "New event types (replaces the list; at least one)."
+          },
+          "description": {
+            "type": "string",
+            "description": "A new description."
+          }
+        }
+      },
+      "UpdateWebhookEndpointResponse": {
+        "type": "object",
+        "description": "Response of WebhookService.UpdateWebhookEndpoint.",
+        "required": [
+          "success",
+          "endpoint"
+        ],
+        "properties": {
+          "success": {
+            "type": "boolean",
+            "description": "Always true on success."
+          },
+          "endpoint": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/WebhookEndpoint"
+              },
+              {
+                "type": "null"
+              }
+            ],
+            "description": "The endpoint after the change."
+          }
+        }
+      },
       "UsePeriod": {
         "type": "string",
         "enum": [
@@ -5037,6 +6195,201 @@ export const openApiDocument: Record<string, any> = {
             "type": "integer",
             "format": "int32",
             "description": "The balance after the void."
+          }
+        }
+      },
+      "WebhookAttempt": {
+        "type": "object",
+        "description": "One attempt of a delivery.",
+        "required": [
+          "id",
+          "attemptedAt",
+          "statusCode",
+          "latencyMs",
+          "responseBody",
+          "error",
+          "nextAttemptAt"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Its id."
+          },
+          "attemptedAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When it was made."
+          },
+          "statusCode": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The receiver's HTTP status; 0 when there was no answer."
+          },
+          "latencyMs": {
+            "type": "integer",
+            "format": "int32",
+            "description": "Milliseconds until the answer (or the failure)."
+          },
+          "responseBody": {
+            "type": "string",
+            "description": "The first 1 KiB of the answer's body."
+          },
+          "error": {
+            "type": "string",
+            "description": "Why it failed without an answer (timeout, refused address, …); \"\" otherwise."
+          },
+          "nextAttemptAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When the next attempt is due; null when none follows."
+          }
+        }
+      },
+      "WebhookDelivery": {
+        "type": "object",
+        "description": "One event sent to one endpoint.",
+        "required": [
+          "id",
+          "endpointId",
+          "eventId",
+          "eventType",
+          "status",
+          "attemptCount",
+          "nextAttemptAt",
+          "createdAt",
+          "attempts"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Its id."
+          },
+          "endpointId": {
+            "type": "string",
+            "description": "The endpoint."
+          },
+          "eventId": {
+            "type": "string",
+            "description": "The event (webhook-id)."
+          },
+          "eventType": {
+            "type": "string",
+            "description": "The event's type."
+          },
+          "status": {
+            "type": "string",
+            "description": "PENDING, SUCCEEDED or FAILED (given up, or the endpoint was disabled)."
+          },
+          "attemptCount": {
+            "type": "integer",
+            "format": "int32",
+            "description": "Attempts so far."
+          },
+          "nextAttemptAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When the next attempt is due; null when none is."
+          },
+          "createdAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When it was created."
+          },
+          "attempts": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/WebhookAttempt"
+            },
+            "description": "Newest first."
+          }
+        }
+      },
+      "WebhookEndpoint": {
+        "type": "object",
+        "description": "An endpoint that receives events.",
+        "required": [
+          "id",
+          "url",
+          "eventTypes",
+          "description",
+          "enabled",
+          "disabledReason",
+          "failingSince",
+          "previousSecretExpiresAt",
+          "createdAt",
+          "updatedAt"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "Its id."
+          },
+          "url": {
+            "type": "string",
+            "description": "https://… (http:// only to loopback or when WEBHOOK_ALLOW_HTTP=true)."
+          },
+          "eventTypes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The event types sent; [\"*\"] = all."
+          },
+          "description": {
+            "type": "string",
+            "description": "Up to 500 characters."
+          },
+          "enabled": {
+            "type": "boolean",
+            "description": "False once disabled."
+          },
+          "disabledReason": {
+            "type": "string",
+            "description": "Why it is disabled: \"\" (enabled), \"manual\", \"gone\" (answered 410) or\n\"failing\" (every attempt failed for 3 days)."
+          },
+          "failingSince": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "Since when every attempt has failed; null when the last one succeeded."
+          },
+          "previousSecretExpiresAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "Until when the previous secret still signs beside the new one; null\nwhen there is none."
+          },
+          "createdAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When it was created."
+          },
+          "updatedAt": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When it was last changed."
           }
         }
       },
