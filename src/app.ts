@@ -206,7 +206,7 @@ export async function createApp(opts: AppOptions): Promise<FastifyInstance> {
     onOutcome: webhookMetrics.outcome,
   });
   app.decorate("webhookDelivery", delivery);
-  await registerJobs(app, {
+  registerJobs(app, {
     enabled: config.jobs,
     db,
     jobs: opts.jobs,

@@ -197,7 +197,11 @@ describe("the service and the CLI", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       await vi.waitFor(() => expect(output).toContain('"msg":"Loyalty+ ready"'), { timeout: 120_000, interval: 100 });
-      expect(output).toContain('"jobs":["purge-idempotency-records","expire-points","purge-events","deliver-webhook","sweep-webhooks"]');
+      // The jobs start beside the listen (register-jobs.ts): their line may come after the ready one.
+      await vi.waitFor(
+        () => expect(output).toContain('"jobs":["purge-idempotency-records","expire-points","purge-events","deliver-webhook","sweep-webhooks"],"msg":"jobs started"'),
+        { timeout: 30_000, interval: 100 },
+      );
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {

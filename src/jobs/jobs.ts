@@ -84,8 +84,10 @@ export interface JobItem {
 /** The background work of one instance: scheduled jobs and queues with workers, on pg-boss. */
 export interface Jobs {
   readonly definitions: readonly AnyJob[];
-  /** Installs or migrates pg-boss's schema, creates the queues and schedules, starts the workers. */
+  /** Installs or migrates pg-boss's schema, creates the queues and schedules, starts the workers (once). */
   start(): Promise<void>;
+  /** Resolves once `start` has (rejects if it failed). */
+  ready(): Promise<void>;
   /** Stops taking jobs, lets the ones in flight finish (or gives them back after `stopTimeoutMs`), closes the pool. */
   stop(): Promise<void>;
   /** Queues a job for a worker on any instance. */
@@ -137,6 +139,7 @@ export function createJobs(opts: JobsOptions): Jobs {
   const clock = opts.clock;
   const now = () => new Date(clock ? clock.now() : Date.now());
   let boss: PgBoss | undefined;
+  let starting: Promise<void> | undefined;
   /** pg-boss's statements on the caller's open transaction (Db.raw joins it). */
   const inCallerTransaction = { executeSql: (text: string, values?: unknown[]) => opts.db.raw(text, values) };
 
@@ -149,74 +152,20 @@ export function createJobs(opts: JobsOptions): Jobs {
 
   return {
     definitions: opts.jobs,
-    async start() {
-      const b = new PgBoss({
-        connectionString: opts.url,
-        schema: SCHEMA,
-        max: opts.poolMax ?? 2,
-        application_name: "loyalty-plus-jobs",
-        ...(clock ? { clock } : {}),
-        // Schedules are claimed in the database, so every instance may run them.
-        schedule: true,
-        supervise: true,
-        migrate: true,
-        // Nothing reads pg-boss's statistics; their table would only grow.
-        persistQueueStats: false,
-        // Workers of a queue marked `notify` wake when a job is queued.
-        useListenNotify: opts.jobs.some((j) => j.notify),
-        monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 10,
-        openTelemetry: { enabled: false },
-      });
-      // pg-boss reports failures of its own polls and maintenance here (a
-      // database restart, say); it retries by itself. Without a listener an
-      // 'error' event would end the process.
-      b.on("error", (err) => opts.log.warn({ err: err.message }, "jobs: pg-boss error"));
-      await b.start();
-      boss = b;
-      for (const job of byName.values()) {
-        const def = job as JobDefinition<object>;
-        await b.createQueue(def.name, { ...def.queue, ...(def.notify ? { notify: true } : {}) });
-        if (def.schedule) await b.schedule(def.name, def.schedule.cron, def.schedule.data ?? {}, { tz: def.schedule.tz ?? "UTC" });
-        else await b.unschedule(def.name);
-        const batchSize = def.batchSize ?? 1;
-        await b.work<object>(
-          def.name,
-          {
-            localConcurrency: def.concurrency ?? 1,
-            pollingIntervalSeconds: def.pollingIntervalSeconds ?? 5,
-            ...(def.notify ? { notifyPollingIntervalSeconds: def.notify.pollingIntervalSeconds } : {}),
-            ...(batchSize > 1 ? { batchSize, burstWhenBatchFull: true } : {}),
-          },
-          async (batch) => {
-            if (batchSize === 1) {
-              const j = batch[0]!;
-              const started = Date.now();
-              const result = await def.run(j.data ?? {}, context(j.signal));
-              opts.log.info({ job: def.name, id: j.id, ms: Date.now() - started }, "job done");
-              return result;
-            }
-            const settled = await Promise.allSettled(batch.map((j) => def.run(j.data ?? {}, context(j.signal))));
-            // A job that threw goes back for its retry alone; the rest of the batch completes.
-            for (const [i, r] of settled.entries()) {
-              if (r.status === "rejected") {
-                const j = batch[i]!;
-                opts.log.warn({ job: def.name, id: j.id, err: (r.reason as Error)?.message }, "job failed");
-                await b.fail(def.name, { id: j.id, retryCount: j.retryCount }, { message: String((r.reason as Error)?.message ?? r.reason) });
-              }
-            }
-            opts.log.debug({ job: def.name, jobs: batch.length }, "job batch done");
-            return undefined;
-          },
-        );
-      }
+    start() {
+      starting ??= begin();
+      return starting;
     },
+    ready: () => starting ?? Promise.reject(new Error("jobs were not started")),
     async stop() {
+      await starting?.catch(() => undefined);
       const b = boss;
       boss = undefined;
       await b?.stop({ graceful: true, close: true, timeout: opts.stopTimeoutMs ?? 15_000 });
     },
     async send(name, data, sendOpts = {}) {
       definition(name);
+      await starting?.catch(() => undefined);
       if (boss === undefined) throw new Error(`jobs are not running on this instance: cannot queue "${name}"`);
       return boss.send(name, data, {
         singletonKey: sendOpts.singletonKey,
@@ -226,6 +175,7 @@ export function createJobs(opts: JobsOptions): Jobs {
     },
     async sendMany(name, items, sendOpts = {}) {
       definition(name);
+      await starting?.catch(() => undefined);
       if (boss === undefined) throw new Error(`jobs are not running on this instance: cannot queue "${name}"`);
       if (items.length === 0) return;
       await boss.insert(
@@ -239,4 +189,66 @@ export function createJobs(opts: JobsOptions): Jobs {
       return def.run(data, context(new AbortController().signal));
     },
   };
+
+  async function begin(): Promise<void> {
+    const b = new PgBoss({
+      connectionString: opts.url,
+      schema: SCHEMA,
+      max: opts.poolMax ?? 2,
+      application_name: "loyalty-plus-jobs",
+      ...(clock ? { clock } : {}),
+      // Schedules are claimed in the database, so every instance may run them.
+      schedule: true,
+      supervise: true,
+      migrate: true,
+      // Nothing reads pg-boss's statistics; their table would only grow.
+      persistQueueStats: false,
+      // Workers of a queue marked `notify` wake when a job is queued.
+      useListenNotify: opts.jobs.some((j) => j.notify),
+      monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 10,
+      openTelemetry: { enabled: false },
+    });
+    // pg-boss reports failures of its own polls and maintenance here (a
+    // database restart, say); it retries by itself. Without a listener an
+    // 'error' event would end the process.
+    b.on("error", (err) => opts.log.warn({ err: err.message }, "jobs: pg-boss error"));
+    boss = b; // stop() closes it, even after a failed start
+    await b.start();
+    for (const job of byName.values()) {
+      const def = job as JobDefinition<object>;
+      await b.createQueue(def.name, { ...def.queue, ...(def.notify ? { notify: true } : {}) });
+      if (def.schedule) await b.schedule(def.name, def.schedule.cron, def.schedule.data ?? {}, { tz: def.schedule.tz ?? "UTC" });
+      else await b.unschedule(def.name);
+      const batchSize = def.batchSize ?? 1;
+      await b.work<object>(
+        def.name,
+        {
+          localConcurrency: def.concurrency ?? 1,
+          pollingIntervalSeconds: def.pollingIntervalSeconds ?? 5,
+          ...(def.notify ? { notifyPollingIntervalSeconds: def.notify.pollingIntervalSeconds } : {}),
+          ...(batchSize > 1 ? { batchSize, burstWhenBatchFull: true } : {}),
+        },
+        async (batch) => {
+          if (batchSize === 1) {
+            const j = batch[0]!;
+            const started = Date.now();
+            const result = await def.run(j.data ?? {}, context(j.signal));
+            opts.log.info({ job: def.name, id: j.id, ms: Date.now() - started }, "job done");
+            return result;
+          }
+          const settled = await Promise.allSettled(batch.map((j) => def.run(j.data ?? {}, context(j.signal))));
+          // A job that threw goes back for its retry alone; the rest of the batch completes.
+          for (const [i, r] of settled.entries()) {
+            if (r.status === "rejected") {
+              const j = batch[i]!;
+              opts.log.warn({ job: def.name, id: j.id, err: (r.reason as Error)?.message }, "job failed");
+              await b.fail(def.name, { id: j.id, retryCount: j.retryCount }, { message: String((r.reason as Error)?.message ?? r.reason) });
+            }
+          }
+          opts.log.debug({ job: def.name, jobs: batch.length }, "job batch done");
+          return undefined;
+        },
+      );
+    }
+}
 }

@@ -95,6 +95,8 @@ export async function startTestApp(opts: {
   const kv = redisUrl ? createRedisKvStore(redisUrl, () => undefined) : createMemoryKvStore();
   const app = await createApp({ config, orm, kv, logger: false, serverLimits: opts.serverLimits, jobs: typeof opts.jobs === "object" ? opts.jobs : undefined, webhooks: opts.webhooks });
   await app.listen({ port: opts.port ?? 0, host: "127.0.0.1" });
+  // Jobs start beside the listen (register-jobs.ts); a test that asked for them gets them running.
+  await app.jobs?.ready();
   const port = (app.server.address() as AddressInfo).port;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   // An idle assertion connection whose backend is terminated (a test that
