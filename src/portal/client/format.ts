@@ -23,24 +23,29 @@ export function formatDate(ts: Timestamp | undefined, fallback = "—"): string 
   return ts ? dateOnly.format(timestampDate(ts)) : fallback;
 }
 
-const zoneDates = new Map<string, Intl.DateTimeFormat>();
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+const LONG_DATE_PARTS = { day: "numeric", month: "long", year: "numeric" } as const;
+
+/** A date format in a time zone (UTC when the zone is unknown), made once per shape and zone. */
+function inZone(parts: typeof DATE_PARTS | typeof LONG_DATE_PARTS, zone: string): Intl.DateTimeFormat {
+  const key = `${parts.month} ${zone}`;
+  let f = zoneFormats.get(key);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(undefined, { ...parts, timeZone: zone || "UTC" });
+    } catch {
+      f = new Intl.DateTimeFormat(undefined, { ...parts, timeZone: "UTC" });
+    }
+    zoneFormats.set(key, f);
+  }
+  return f;
+}
 
 /** A timestamp as a date in a time zone (the program's), in the one format ("1 Jul 2027"); `fallback` when absent. */
 export function formatDateInZone(ts: Timestamp | undefined, zone: string, fallback = "—"): string {
   if (!ts) return fallback;
-  let f = zoneDates.get(zone);
-  if (!f) {
-    try {
-      f = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: zone || "UTC" });
-    } catch {
-      f = new Intl.DateTimeFormat(undefined, { ...DATE_PARTS, timeZone: "UTC" });
-    }
-    zoneDates.set(zone, f);
-  }
-  return f.format(timestampDate(ts));
+  return inZone(DATE_PARTS, zone).format(timestampDate(ts));
 }
-
-const lastDayFormats = new Map<string, Intl.DateTimeFormat>();
 
 /**
  * The last day points count, in the program's zone, as "31 March 2027"
@@ -49,17 +54,8 @@ const lastDayFormats = new Map<string, Intl.DateTimeFormat>();
  */
 export function formatLastValidDay(expiresAt: Timestamp | undefined, zone: string): string {
   if (!expiresAt) return "—";
-  let f = lastDayFormats.get(zone);
-  if (!f) {
-    try {
-      f = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: zone || "UTC" });
-    } catch {
-      f = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
-    }
-    lastDayFormats.set(zone, f);
-  }
   const parts: Record<string, string> = {};
-  for (const p of f.formatToParts(new Date(timestampDate(expiresAt).getTime() - 1))) parts[p.type] = p.value;
+  for (const p of inZone(LONG_DATE_PARTS, zone).formatToParts(new Date(timestampDate(expiresAt).getTime() - 1))) parts[p.type] = p.value;
   return `${parts.day} ${parts.month} ${parts.year}`;
 }
 
