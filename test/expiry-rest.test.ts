@@ -286,6 +286,18 @@ describe("the run", () => {
     expect((await run({ asOf: "2027-03-31", businessIds: [b.businessId] })).points).toBe(0);
     expect(await run({ asOf: "2027-04-01", businessIds: [b.businessId] })).toMatchObject({ businesses: 1, customers: 1, points: 15, lots: 2 });
     expect(await expiryRows(b)).toEqual([{ customer_id: c.customerId, delta: -15, balance_after: 7 }]);
+    // Its event, written with it (contract §11).
+    const events = await t.sql<{ type: string; customer_id: string; data: { object: Record<string, unknown> } }>(
+      `select type, customer_id, data from event where business_id = $1 and type = 'points.expired'`,
+      [b.businessId],
+    );
+    expect(events).toEqual([
+      {
+        type: "points.expired",
+        customer_id: c.customerId,
+        data: { object: expect.objectContaining({ customerId: c.customerId, pointsExpired: 15, newBalance: 7, runDate: "2027-04-01" }) },
+      },
+    ]);
     // The same day again, and a later day before the next lot's date: nothing changes.
     expect(await run({ asOf: "2027-04-01", businessIds: [b.businessId] })).toMatchObject({ customers: 0, points: 0 });
     expect(await run({ asOf: "2027-04-30", businessIds: [b.businessId] })).toMatchObject({ customers: 0, points: 0 });

@@ -145,9 +145,9 @@ const EXPIRE_BATCH = `with p as (
    ), led as (
      insert into ledger_entry (id, business_id, customer_id, delta, reason, type, balance_after, created_at)
      select p.ids[c.n], p.b, c.id, -c.pts, p.reason, 'EXPIRY', c.total_points, p.at from c, p
-     returning customer_id, delta
+     returning id, customer_id, delta, balance_after
    )
-   select count(*)::int as customers, coalesce(-sum(delta), 0)::int as points, (select count(*) from emptied)::int as lots from led`;
+   select led.id, led.customer_id, -led.delta as points, led.balance_after, (select count(*) from emptied)::int as lots from led`;
 
 export function createLotRepository(db: Db) {
   return {
@@ -218,18 +218,21 @@ export function createLotRepository(db: Db) {
       await db.query(`select id from customer where business_id = ? and id = any(?::text[]) order by id for update`, [businessId, customerIds]);
     },
 
-    /** Expires a locked batch (see EXPIRE_BATCH): how many customers, points and lots. */
+    /** Expires a locked batch (see EXPIRE_BATCH): the EXPIRY rows written (one per customer) and how many lots were emptied. */
     async expireBatch(
       businessId: string,
       customerIds: string[],
       cutoff: Date,
       at: Date,
-    ): Promise<{ customers: number; points: number; lots: number }> {
+    ): Promise<{ rows: { id: string; customerId: string; points: number; balanceAfter: number }[]; lots: number }> {
       const ids = customerIds.map(() => createId());
-      const rows = await db.query<{ customers: number; points: number; lots: number }>(EXPIRE_BATCH, [
+      const rows = await db.query<{ id: string; customer_id: string; points: number; balance_after: number; lots: number }>(EXPIRE_BATCH, [
         businessId, customerIds, cutoff, at, ids, "Points expired",
       ]);
-      return rows[0]!;
+      return {
+        rows: rows.map((r) => ({ id: r.id, customerId: r.customer_id, points: r.points, balanceAfter: r.balance_after })),
+        lots: rows[0]?.lots ?? 0,
+      };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { localDate, startOfLocalDay } from "../domain/expiry.js";
 import type { Db } from "../persistence/db.js";
 import type { LotRepository } from "../persistence/lot-repository.js";
+import { createEventRepository } from "../persistence/event-repository.js";
 
 /**
  * The expiry run (contract §10): for each business that keeps lots, the
@@ -62,6 +63,7 @@ const isRetryable = (err: unknown) => ["40P01", "40001"].includes((err as { code
 
 export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: ExpiryRunOptions = {}): Promise<ExpiryRunResult> {
   const { db, lots } = deps;
+  const events = createEventRepository(db);
   const started = performance.now();
   const now = opts.now ?? new Date();
   const batchSize = opts.batchSize ?? 1000;
@@ -94,11 +96,24 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
         try {
           done = await db.tx(async () => {
             await lots.lockCustomers(b.business_id, ids);
-            const out = await lots.expireBatch(b.business_id, ids, cutoff, new Date());
+            const at = new Date();
+            const out = await lots.expireBatch(b.business_id, ids, cutoff, at);
+            const sum = { customers: out.rows.length, points: out.rows.reduce((n, r) => n + r.points, 0), lots: out.lots };
             await db.query(`update expiry_run set customers = customers + ?, points = points + ? where business_id = ? and run_date = ?`, [
-              out.customers, out.points, b.business_id, runDate,
+              sum.customers, sum.points, b.business_id, runDate,
             ]);
-            return out;
+            // One points.expired event per EXPIRY row, in its transaction (contract §11).
+            await events.record(
+              b.business_id,
+              out.rows.map((r) => ({
+                type: "points.expired" as const,
+                customerId: r.customerId,
+                object: { customerId: r.customerId, ledgerEntryId: r.id, pointsExpired: r.points, newBalance: r.balanceAfter, runDate, createdAt: at.toISOString() },
+              })),
+              {},
+              false,
+            );
+            return sum;
           });
         } catch (err) {
           if (!isRetryable(err) || attempt === 4) throw err;
