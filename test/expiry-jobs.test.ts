@@ -5,15 +5,10 @@
  * (a malformed date exits 2 and changes nothing), and the run's metrics.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
-import { spawn } from "node:child_process";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { TestClock } from "pg-boss";
 import { startTestApp, type TestApp } from "./support/test-app.js";
 import { posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
-
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
+import { runTsx } from "./support/processes.js";
 
 let t: TestApp;
 // 00:58 UTC on 1 March 2026 (Dublin: GMT): the next hourly occurrence is 01:00.
@@ -42,26 +37,7 @@ const expiryRows = (b: Business) =>
 const jobStates = () =>
   t.sql<{ state: string; n: number }>(`select state, count(*)::int as n from pgboss.job where name = 'expire-points' group by state order by state`);
 
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done) => {
-    const child = spawn(TSX, ["main.ts", "jobs", "expire-points", ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/root",
-        LOG_LEVEL: "warn",
-        DATABASE_URL: t.databaseUrl,
-        JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    child.on("exit", (code) => done({ code, out, err }));
-  });
-}
+const cli = (args: string[]) => runTsx(["main.ts", "jobs", "expire-points", ...args], { DATABASE_URL: t.databaseUrl });
 
 describe("expire-points", () => {
   test("the hourly schedule runs each business once after its local midnight", async () => {

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { spawn } from "node:child_process";
-import net from "node:net";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { TestClock } from "pg-boss";
 import { defineJob } from "../src/jobs/jobs.js";
 import { createTestDatabase, startTestApp, TEST_REDIS_URL, type TestApp } from "./support/test-app.js";
+import { freePort, processEnv, ROOT, runTsx, TSX } from "./support/processes.js";
 
 /**
  * The jobs seam (src/jobs/, pg-boss): the idempotency purge runs on its
@@ -15,8 +13,6 @@ import { createTestDatabase, startTestApp, TEST_REDIS_URL, type TestApp } from "
  * stops its jobs on SIGTERM and exits 0; `npm run jobs` runs a job now.
  */
 
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
 const PURGE = "purge-idempotency-records";
 
 interface JobRow {
@@ -143,31 +139,6 @@ describe("stopping", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(TSX, args, {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    child.on("exit", (code) => resolve({ code, out, err }));
-  });
-}
-
 describe("the service and the CLI", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   beforeAll(async () => {
@@ -179,16 +150,7 @@ describe("the service and the CLI", () => {
     const port = await freePort();
     const child = spawn(TSX, ["src/main.ts"], {
       cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/root",
-        DATABASE_URL: db.url,
-        REDIS_URL: TEST_REDIS_URL,
-        JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-      },
+      env: processEnv({ DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info" }),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -231,15 +193,15 @@ describe("the service and the CLI", () => {
     await c.connect();
     await c.query(`insert into idempotency_record (business_id, key, request_hash, outcome, expires_at) values ('biz_cli', 'a', 'x', 'ok', now() - interval '1 hour'), ('biz_cli', 'b', 'x', 'ok', now() + interval '1 hour')`);
     await c.end();
-    const env = { DATABASE_URL: db.url, JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!" };
-    const ok = await run(["main.ts", "jobs", PURGE], env);
+    const env = { DATABASE_URL: db.url };
+    const ok = await runTsx(["main.ts", "jobs", PURGE], env);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out.trim()).toBe('{"purged":1}');
-    const unknown = await run(["main.ts", "jobs", "expire-everything"], env);
+    const unknown = await runTsx(["main.ts", "jobs", "expire-everything"], env);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('unknown job "expire-everything"');
     expect(unknown.err).toContain(PURGE);
-    const badOption = await run(["main.ts", "jobs", PURGE, "--as-of", "2026-01-01"], env);
+    const badOption = await runTsx(["main.ts", "jobs", PURGE, "--as-of", "2026-01-01"], env);
     expect(badOption.code).toBe(2);
     expect(badOption.err).toContain("--as-of");
   }, 120_000);
