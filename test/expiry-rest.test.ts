@@ -279,6 +279,8 @@ describe("refunds, voids and debts", () => {
 describe("the run", () => {
   test("a run of day D expires exactly the points whose last valid day is before D; once; one EXPIRY row per customer", async () => {
     const b = await registerBusiness(t.url, { pointsExpireAfterMonths: 12 });
+    const hook = await owner(b, "POST", "/v1/owner/webhooks", { url: "http://127.0.0.1:9/hook", eventTypes: ["points.expired"] });
+    expect(hook.status, hook.text).toBe(200);
     const phone = nextPhone();
     const c = await checkin(b, phone, 10, "2026-03-10T12:00:00Z");
     await checkin(b, phone, 5, "2026-03-20T12:00:00Z");
@@ -298,6 +300,12 @@ describe("the run", () => {
         data: { object: expect.objectContaining({ customerId: c.customerId, pointsExpired: 15, newBalance: 7, runDate: "2027-04-01" }) },
       },
     ]);
+    // A delivery owed to the subscribed endpoint (the sweep queues its attempt).
+    const deliveries = await t.sql<{ type: string }>(
+      `select e.type from webhook_delivery d join event e on e.id = d.event_id where d.business_id = $1`,
+      [b.businessId],
+    );
+    expect(deliveries).toEqual([{ type: "points.expired" }]);
     // The same day again, and a later day before the next lot's date: nothing changes.
     expect(await run({ asOf: "2027-04-01", businessIds: [b.businessId] })).toMatchObject({ customers: 0, points: 0 });
     expect(await run({ asOf: "2027-04-30", businessIds: [b.businessId] })).toMatchObject({ customers: 0, points: 0 });

@@ -102,7 +102,9 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
             await db.query(`update expiry_run set customers = customers + ?, points = points + ? where business_id = ? and run_date = ?`, [
               sum.customers, sum.points, b.business_id, runDate,
             ]);
-            // One points.expired event per EXPIRY row, in its transaction (contract §11).
+            // One points.expired event per EXPIRY row, in its transaction (contract §11), with a
+            // delivery row for each subscribed endpoint: the run has no delivery queue of its own
+            // (the CLI runs without jobs), so the sweep-webhooks job queues their attempts.
             await events.record(
               b.business_id,
               out.rows.map((r) => ({
@@ -111,7 +113,7 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
                 object: { customerId: r.customerId, ledgerEntryId: r.id, pointsExpired: r.points, newBalance: r.balanceAfter, runDate, createdAt: at.toISOString() },
               })),
               {},
-              false,
+              true,
             );
             return sum;
           });
