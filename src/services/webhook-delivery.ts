@@ -27,7 +27,7 @@ export const RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 50400, 
 export const FAILING_DISABLE_MS = 3 * 24 * 3600 * 1000;
 
 /** How long an attempt holds its delivery (past the 15 s deadline): after a crash it is free again. */
-const LEASE_SECONDS = 45;
+const LEASE_SECONDS = 30;
 
 /**
  * When the attempt after attempt `n` (1-based) is due, in seconds, or
@@ -88,7 +88,15 @@ export function createWebhookDelivery(d: DeliveryDeps) {
          returning id`,
         [now, LEASE_SECONDS, deliveryId, seq, now],
       );
-      if (leased.length === 0) return "skipped";
+      if (leased.length === 0) {
+        const [row] = await d.db.query<{ status: string; attempt_count: number }>(`select status, attempt_count from webhook_delivery where id = ?`, [deliveryId]);
+        // This very attempt is leased by another worker: one that is still
+        // sending, or one whose instance died. Thrown, so the job engine
+        // runs this job again later (its retry), by when the lease has
+        // either been released with the attempt recorded or lapsed.
+        if (row && row.status === "PENDING" && row.attempt_count === seq) throw new Error("the attempt is leased by another worker; retried later");
+        return "skipped";
+      }
       const found = await d.webhooks.forAttempt(deliveryId);
       if (!found) return "skipped";
       const { delivery, endpoint, event } = found;
