@@ -179,11 +179,15 @@ describe("ListEvents", () => {
     }
   });
 
-  test("tenancy: a business sees only its own events; another's customer id lists nothing; no token is 401", async () => {
+  test("tenancy: a business sees only its own events; another's customer id is 404, exactly as one that names nobody; no token is 401", async () => {
     const ci = await rest(t.url, "POST", "/v1/pos/checkin", { body: { phone: "+353870000099", amount: 3 }, headers: posAuth(b) });
     const mine = await events(b, "?limit=100");
     expect(mine.body.events.every((e: any) => e.businessId === b.businessId)).toBe(true);
-    expect((await events(a, `?customerId=${ci.body.customerId}`)).body.events).toEqual([]);
+    const theirs = await events(a, `?customerId=${ci.body.customerId}`);
+    const nobody = await events(a, "?customerId=cnobody000000000000000000");
+    expect([theirs.status, theirs.body]).toEqual([404, nobody.body]);
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.error.message).toBe("customer not found");
     expect((await rest(t.url, "GET", "/v1/owner/events")).status).toBe(401);
     expect((await rest(t.url, "GET", "/v1/owner/events", { headers: posAuth(b) })).status).toBe(401);
   });

@@ -4,7 +4,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { CustomerSchema } from "../../gen/loyalty/v1/types_pb.js";
 import { EventSchema, EventService, ListEventsResponseSchema, type Event } from "../../gen/loyalty/v1/events_pb.js";
 import { EVENT_RETENTION_DAYS, isEventType, TEST_EVENT_TYPE, type EventInput, type EventRequest } from "../domain/events.js";
-import { invalidArgument } from "../domain/errors.js";
+import { invalidArgument, notFound } from "../domain/errors.js";
 import * as v from "../domain/validation.js";
 import type { CustomerRow } from "../persistence/customer-repository.js";
 import type { EventRow, EventQuery } from "../persistence/event-repository.js";
@@ -145,6 +145,12 @@ export function createEventService(deps: ServiceDeps): ServiceImpl<typeof EventS
       if (since && until && since > until) throw invalidArgument("since must not be after until");
       if (req.cursor !== "") q.after = decodeCursor(req.cursor);
       const rows = await deps.events.list(p.businessId, q);
+      // A customerId that names nobody is 404, as everywhere else; checked
+      // only when its first page is empty, so a deleted customer's events
+      // (customer.deleted and before) stay listable by its id.
+      if (q.customerId !== undefined && rows.length === 0 && req.cursor === "" && !(await deps.customers.find(p.businessId, { id: q.customerId }))) {
+        throw notFound("customer not found");
+      }
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return create(ListEventsResponseSchema, {
