@@ -34,6 +34,17 @@ export function startOfLocalDay(date: string, zone: string): Date {
   return DateTime.fromISO(date, { zone }).startOf("day").toJSDate();
 }
 
+/**
+ * The end of a run's warning window: the start of the local day `days`
+ * after the run's day. A lot that stops counting by then is "expiring
+ * soon" (contract §11, `expiryWarningDays`): a lot whose last valid day is
+ * 31 March (it stops at 1 April 00:00) is warned by the run of 18 March
+ * with 14 days, not by the run of 17 March.
+ */
+export function warningUntil(date: string, days: number, zone: string): Date {
+  return DateTime.fromISO(date, { zone }).plus({ days }).startOf("day").toJSDate();
+}
+
 /** The local date ("YYYY-MM-DD") of an instant in a zone. */
 export function localDate(at: Date, zone: string): string {
   return DateTime.fromJSDate(at, { zone }).toISODate()!;

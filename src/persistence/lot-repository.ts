@@ -149,6 +149,36 @@ const EXPIRE_BATCH = `with p as (
    )
    select led.id, led.customer_id, -led.delta as points, led.balance_after, (select count(*) from emptied)::int as lots from led`;
 
+/**
+ * The warnings of a run for a batch of customers (their rows locked by the
+ * caller): every live lot not warned yet that stops counting after the
+ * run's cutoff and by `until` is marked warned at the run instant, and
+ * returned with the customer's total of points that stop counting by the
+ * lot's instant (its own included). Parameters: business id, customer ids,
+ * cutoff, until, run instant.
+ */
+const WARN_BATCH = `with p as (
+     select ?::text as b, ?::text[] as cs, ?::timestamptz as cutoff, ?::timestamptz as until, ?::timestamptz as at
+   ), w as (
+     update point_lot l set warned_at = p.at from p
+     where l.business_id = p.b and l.customer_id = any(p.cs) and l.remaining > 0 and l.warned_at is null
+       and l.expires_at > p.cutoff and l.expires_at <= p.until
+     returning l.id, l.customer_id, l.remaining, l.expires_at
+   )
+   select w.id, w.customer_id, w.remaining, w.expires_at,
+          (select coalesce(sum(x.remaining), 0)::int from point_lot x, p
+           where x.business_id = p.b and x.customer_id = w.customer_id and x.remaining > 0 and x.expires_at <= w.expires_at) as total
+   from w order by w.customer_id, w.expires_at, w.id`;
+
+/** A lot the run warned about: what is left of it, when it stops counting, and the customer's total stopping by then. */
+export interface WarnedLot {
+  lotId: string;
+  customerId: string;
+  points: number;
+  expiresAt: Date;
+  totalExpiring: number;
+}
+
 export function createLotRepository(db: Db) {
   return {
     /** A redemption's debit from the lots (after its customer update, in its transaction). */
@@ -211,6 +241,29 @@ export function createLotRepository(db: Db) {
         [businessId, cutoff, afterId, limit],
       );
       return rows.map((r) => r.customer_id);
+    },
+
+    /**
+     * The next customers (by id, after `afterId`) with a live lot not warned
+     * yet that stops counting after `cutoff` and by `until`: the run's
+     * keyed warning batches. Reads no lock.
+     */
+    async warnCustomers(businessId: string, cutoff: Date, until: Date, afterId: string, limit: number): Promise<string[]> {
+      const rows = await db.query<{ customer_id: string }>(
+        `select distinct customer_id from point_lot
+         where business_id = ? and remaining > 0 and warned_at is null and expires_at > ? and expires_at <= ? and customer_id > ?
+         order by customer_id limit ?`,
+        [businessId, cutoff, until, afterId, limit],
+      );
+      return rows.map((r) => r.customer_id);
+    },
+
+    /** Marks a locked batch's lots warned (see WARN_BATCH): the lots warned now, by customer, soonest first. */
+    async warnBatch(businessId: string, customerIds: string[], cutoff: Date, until: Date, at: Date): Promise<WarnedLot[]> {
+      const rows = await db.query<{ id: string; customer_id: string; remaining: number; expires_at: Date; total: number }>(WARN_BATCH, [
+        businessId, customerIds, cutoff, until, at,
+      ]);
+      return rows.map((r) => ({ lotId: r.id, customerId: r.customer_id, points: r.remaining, expiresAt: r.expires_at, totalExpiring: r.total }));
     },
 
     /** Locks the customers' rows (in id order, as every batch does: no deadlock between runs) until the transaction ends. */

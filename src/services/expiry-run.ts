@@ -1,4 +1,4 @@
-import { localDate, startOfLocalDay } from "../domain/expiry.js";
+import { lastValidDay, localDate, startOfLocalDay, warningUntil } from "../domain/expiry.js";
 import type { Db } from "../persistence/db.js";
 import type { LotRepository } from "../persistence/lot-repository.js";
 import { createEventRepository } from "../persistence/event-repository.js";
@@ -16,6 +16,9 @@ import { createEventRepository } from "../persistence/event-repository.js";
  * customers, keyed by id, each its own short transaction: a check-in of a
  * customer in the batch waits for that batch only (milliseconds), and a run
  * killed mid-way has committed whole batches, which the next run skips.
+ * Then, the same way, the warnings: one points.expiring_soon event per live
+ * lot that stops counting within the program's `expiryWarningDays` of D,
+ * written with the lot's `warned_at` in one transaction (once per lot).
  */
 
 export interface ExpiryRunOptions {
@@ -43,6 +46,8 @@ export interface ExpiryRunResult {
   customers: number;
   points: number;
   lots: number;
+  /** Lots warned about (one points.expiring_soon event each). */
+  warned: number;
   batches: number;
   durationMs: number;
 }
@@ -61,17 +66,48 @@ export const expiryTotals = {
 /** A deadlock or serialization failure: the batch is tried again. */
 const isRetryable = (err: unknown) => ["40P01", "40001"].includes((err as { code?: string } | null)?.code ?? "");
 
+/**
+ * Keyed batches of customers, each its own transaction (retried on a
+ * deadlock or serialization failure): `next(afterId)` reads the next ids
+ * (no lock), `work(ids)` runs in the batch's transaction, `after` sees what
+ * each committed batch did. Stops when `next` finds none or on `signal`.
+ */
+async function keyedBatches<T>(
+  db: Db,
+  signal: AbortSignal | undefined,
+  next: (afterId: string) => Promise<string[]>,
+  work: (ids: string[]) => Promise<T>,
+  after: (done: T) => Promise<void> | void,
+): Promise<void> {
+  let afterId = "";
+  for (;;) {
+    if (signal?.aborted) return;
+    const ids = await next(afterId);
+    if (ids.length === 0) return;
+    let done: { value: T } | undefined;
+    for (let attempt = 0; !done; attempt++) {
+      try {
+        done = { value: await db.tx(() => work(ids)) };
+      } catch (err) {
+        if (!isRetryable(err) || attempt === 4) throw err;
+      }
+    }
+    afterId = ids[ids.length - 1]!;
+    await after(done.value);
+  }
+}
+
 export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: ExpiryRunOptions = {}): Promise<ExpiryRunResult> {
   const { db, lots } = deps;
   const events = createEventRepository(db);
   const started = performance.now();
   const now = opts.now ?? new Date();
   const batchSize = opts.batchSize ?? 1000;
-  const businesses = await db.query<{ business_id: string; timezone: string }>(
-    `select business_id, timezone from program where expiry_since is not null${opts.businessIds ? " and business_id = any(?::text[])" : ""} order by business_id`,
+  const businesses = await db.query<{ business_id: string; timezone: string; warning_days: number }>(
+    `select business_id, timezone, expiry_warning_days as warning_days from program where expiry_since is not null${opts.businessIds ? " and business_id = any(?::text[])" : ""} order by business_id`,
     opts.businessIds ? [opts.businessIds] : [],
   );
-  const total: ExpiryRunResult = { businesses: 0, customers: 0, points: 0, lots: 0, batches: 0, durationMs: 0 };
+  const total: ExpiryRunResult = { businesses: 0, customers: 0, points: 0, lots: 0, warned: 0, batches: 0, durationMs: 0 };
   for (const b of businesses) {
     const runDate = opts.asOf ?? localDate(now, b.timezone);
     if (opts.skipFinished) {
@@ -85,49 +121,84 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
        on conflict (business_id, run_date) do update set runs = expiry_run.runs + 1, started_at = now(), finished_at = null`,
       [b.business_id, runDate],
     );
-    const mine = { customers: 0, points: 0, lots: 0 };
-    let afterId = "";
-    for (;;) {
-      if (opts.signal?.aborted) break;
-      const ids = await lots.dueCustomers(b.business_id, cutoff, afterId, batchSize);
-      if (ids.length === 0) break;
-      let done: { customers: number; points: number; lots: number } | undefined;
-      for (let attempt = 0; !done; attempt++) {
-        try {
-          done = await db.tx(async () => {
-            await lots.lockCustomers(b.business_id, ids);
-            const at = new Date();
-            const out = await lots.expireBatch(b.business_id, ids, cutoff, at);
-            const sum = { customers: out.rows.length, points: out.rows.reduce((n, r) => n + r.points, 0), lots: out.lots };
-            await db.query(`update expiry_run set customers = customers + ?, points = points + ? where business_id = ? and run_date = ?`, [
-              sum.customers, sum.points, b.business_id, runDate,
-            ]);
-            // One points.expired event per EXPIRY row, in its transaction (contract §11), with a
-            // delivery row for each subscribed endpoint: the run has no delivery queue of its own
-            // (the CLI runs without jobs), so the sweep-webhooks job queues their attempts.
-            await events.record(
-              b.business_id,
-              out.rows.map((r) => ({
-                type: "points.expired" as const,
-                customerId: r.customerId,
-                object: { customerId: r.customerId, ledgerEntryId: r.id, pointsExpired: r.points, newBalance: r.balanceAfter, runDate, createdAt: at.toISOString() },
-              })),
-              {},
-              true,
-            );
-            return sum;
-          });
-        } catch (err) {
-          if (!isRetryable(err) || attempt === 4) throw err;
-        }
-      }
-      mine.customers += done.customers;
-      mine.points += done.points;
-      mine.lots += done.lots;
-      total.batches++;
-      afterId = ids[ids.length - 1]!;
-      if (done.customers > 0) opts.changed?.(b.business_id);
-      await opts.afterBatch?.({ businessId: b.business_id, customers: done.customers, points: done.points });
+    const mine = { customers: 0, points: 0, lots: 0, warned: 0 };
+    await keyedBatches(
+      db,
+      opts.signal,
+      (afterId) => lots.dueCustomers(b.business_id, cutoff, afterId, batchSize),
+      async (ids) => {
+        await lots.lockCustomers(b.business_id, ids);
+        const at = new Date();
+        const out = await lots.expireBatch(b.business_id, ids, cutoff, at);
+        const sum = { customers: out.rows.length, points: out.rows.reduce((n, r) => n + r.points, 0), lots: out.lots };
+        await db.query(`update expiry_run set customers = customers + ?, points = points + ? where business_id = ? and run_date = ?`, [
+          sum.customers, sum.points, b.business_id, runDate,
+        ]);
+        // One points.expired event per EXPIRY row, in its transaction (contract §11), with a
+        // delivery row for each subscribed endpoint: the run has no delivery queue of its own
+        // (the CLI runs without jobs), so the sweep-webhooks job queues their attempts.
+        await events.record(
+          b.business_id,
+          out.rows.map((r) => ({
+            type: "points.expired" as const,
+            customerId: r.customerId,
+            object: { customerId: r.customerId, ledgerEntryId: r.id, pointsExpired: r.points, newBalance: r.balanceAfter, runDate, createdAt: at.toISOString() },
+          })),
+          {},
+          true,
+        );
+        return sum;
+      },
+      async (done) => {
+        total.batches++;
+        mine.customers += done.customers;
+        mine.points += done.points;
+        mine.lots += done.lots;
+        if (done.customers > 0) opts.changed?.(b.business_id);
+        await opts.afterBatch?.({ businessId: b.business_id, customers: done.customers, points: done.points });
+      },
+    );
+    // Then the warnings (contract §11, points.expiring_soon): once per live lot that stops
+    // counting within the warning days of the run's day, in the same keyed batches and
+    // under the same row locks; the lot's warned_at is set in its event's transaction,
+    // so a second run, a second instance or a run after a killed one never warns twice.
+    // Nothing when the business's warning days are 0.
+    if (b.warning_days > 0 && !opts.signal?.aborted) {
+      const until = warningUntil(runDate, b.warning_days, b.timezone);
+      await keyedBatches(
+        db,
+        opts.signal,
+        (afterId) => lots.warnCustomers(b.business_id, cutoff, until, afterId, batchSize),
+        async (ids) => {
+          await lots.lockCustomers(b.business_id, ids);
+          const at = new Date();
+          const warned = await lots.warnBatch(b.business_id, ids, cutoff, until, at);
+          await events.record(
+            b.business_id,
+            warned.map((w) => ({
+              type: "points.expiring_soon" as const,
+              customerId: w.customerId,
+              object: {
+                customerId: w.customerId,
+                lotId: w.lotId,
+                pointsExpiring: w.points,
+                expiresAt: w.expiresAt.toISOString(),
+                lastValidDay: lastValidDay(w.expiresAt, b.timezone),
+                totalPointsExpiring: w.totalExpiring,
+                runDate,
+                createdAt: at.toISOString(),
+              },
+            })),
+            {},
+            true,
+          );
+          return warned.length;
+        },
+        (n) => {
+          total.batches++;
+          mine.warned += n;
+        },
+      );
     }
     if (opts.signal?.aborted) {
       opts.log?.warn({ businessId: b.business_id, runDate, ...mine }, "expiry run stopped before the end (it carries on at the next run)");
@@ -138,6 +209,7 @@ export async function runExpiry(deps: { db: Db; lots: LotRepository }, opts: Exp
     total.customers += mine.customers;
     total.points += mine.points;
     total.lots += mine.lots;
+    total.warned += mine.warned;
     opts.log?.info({ businessId: b.business_id, runDate, ...mine, ms: Math.round(performance.now() - t0) }, "points expired");
   }
   total.durationMs = Math.round(performance.now() - started);

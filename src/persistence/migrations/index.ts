@@ -12,6 +12,7 @@ import { Migration20261202120000 } from "./Migration20261202120000.js";
 import { Migration20261203000000 } from "./Migration20261203000000.js";
 import { Migration20261204000000 } from "./Migration20261204000000.js";
 import { Migration20261208000000 } from "./Migration20261208000000.js";
+import { Migration20261209000000 } from "./Migration20261209000000.js";
 
 /**
  * Every migration, in order; new ones are appended here. Listing classes
@@ -31,4 +32,5 @@ export const migrationsList: MigrationObject[] = [
   { name: "Migration20261203000000", class: Migration20261203000000 },
   { name: "Migration20261204000000", class: Migration20261204000000 },
   { name: "Migration20261208000000", class: Migration20261208000000 },
+  { name: "Migration20261209000000", class: Migration20261209000000 },
 ];
