@@ -24,11 +24,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
+/** `jobs`: run the background jobs (webhook deliveries) in the server. */
+export async function startHarness(opts: { env?: Record<string, string>; jobs?: boolean } = {}): Promise<Harness> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   mkdirSync(SCREENSHOTS, { recursive: true });
   const [t, browser] = await Promise.all([
-    startAppWithPortal({ env: opts.env }),
+    startAppWithPortal({ env: opts.env, jobs: opts.jobs }),
     chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],

@@ -7,9 +7,9 @@ import { startTestApp, type TestApp } from "../support/test-app.js";
  * database and real Redis, listening on 127.0.0.1, after building the portal
  * when src/portal/dist is missing or older than its sources.
  */
-export async function startAppWithPortal(opts: { env?: Record<string, string>; port?: number; quiet?: boolean } = {}): Promise<TestApp> {
+export async function startAppWithPortal(opts: { env?: Record<string, string>; port?: number; quiet?: boolean; jobs?: boolean } = {}): Promise<TestApp> {
   await buildPortalIfStale({ quiet: opts.quiet ?? true });
-  return startTestApp({ env: opts.env, port: opts.port });
+  return startTestApp({ env: opts.env, port: opts.port, jobs: opts.jobs });
 }
 
 // CLI for trying the portal by hand: `npx tsx test/portal/start-with-portal.ts [port]`.

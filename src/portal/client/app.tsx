@@ -8,6 +8,7 @@ import { AuthPage } from "./pages/auth-page.js";
 import { CustomerPage } from "./pages/customer-page.js";
 import { CustomersPage } from "./pages/customers-page.js";
 import { DashboardPage } from "./pages/dashboard-page.js";
+import { DevelopersPage } from "./pages/developers-page.js";
 import { ProgramPage } from "./pages/program-page.js";
 import { StoresPage } from "./pages/stores-page.js";
 import { RewardsPage } from "./pages/rewards-page.js";
@@ -139,6 +140,7 @@ const NAV: { label: ReactNode; name: string; target: string; match: string }[] =
   { label: "Stores", name: "Stores", target: href("stores"), match: "stores" },
   // Called what it is: there is no billing yet (the old #/billing/api-key still opens it).
   { label: "API keys", name: "API keys", target: href("api-keys"), match: "api-keys" },
+  { label: "Developers", name: "Developers", target: href("developers"), match: "developers" },
   { label: "Import/export", name: "Import and export", target: href("import-export"), match: "import-export" },
 ];
 
@@ -157,6 +159,8 @@ function pageOf(route: Route): { key: string; title: string; node: ReactNode } {
     case "api-keys":
     case "billing":
       return { key: "api-keys", title: "API keys", node: <ApiKeysPage /> };
+    case "developers":
+      return { key: "developers", title: "Developers", node: <DevelopersPage /> };
     case "program":
       return { key: "program", title: "Program", node: <ProgramPage /> };
     case "stores":

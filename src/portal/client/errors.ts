@@ -78,3 +78,14 @@ export function errorText(err: unknown): string {
   const text = (raw || "The request failed.").replace(/\b[a-z]+(?:[A-Z][a-z]+)+\b/g, (w) => w.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`));
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
 }
+
+/**
+ * The request field a refusal names (`url must be …` → "url"), so that a
+ * form shows the message next to that field; undefined for any other failure.
+ */
+export function errorField(err: unknown): string | undefined {
+  if (!err) return undefined;
+  const e = ConnectError.from(err);
+  if (e.code !== Code.InvalidArgument) return undefined;
+  return e.rawMessage.trim().match(/^([a-z][A-Za-z0-9]*)\b/)?.[1];
+}

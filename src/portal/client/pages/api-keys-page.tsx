@@ -5,6 +5,7 @@ import { BusinessSettings, type CreateApiKeyResponse } from "../../../../gen/loy
 import type { ApiKey } from "../../../../gen/loyalty/v1/types_pb.js";
 import { ConfirmDialog, ErrorMessage, Field, Notice, PageHeading, QueryState } from "../components/common.js";
 import { StoreSelect, useStoreNames } from "../components/store-picker.js";
+import { copyText } from "../components/copy.js";
 import { formatDateTime } from "../format.js";
 
 /**
@@ -79,26 +80,6 @@ function CreateKey({ onCreated, focusOnMount }: { onCreated: (res: CreateApiKeyR
       </form>
     </section>
   );
-}
-
-/** Copies text; falls back to selecting it where the Clipboard API is unavailable (plain HTTP). */
-async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
-  try {
-    if (navigator.clipboard && window.isSecureContext) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch {
-    // fall through to the selection fallback
-  }
-  if (!input) return false;
-  input.focus();
-  input.select();
-  try {
-    return document.execCommand("copy");
-  } catch {
-    return false;
-  }
 }
 
 function NewKey({ created, onDone }: { created: CreateApiKeyResponse; onDone: () => void }) {
