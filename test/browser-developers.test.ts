@@ -169,7 +169,7 @@ describe("the Developers page", () => {
     // The page at three widths, the deliveries open: nothing sideways.
     await row.getByRole("button", { name: "Show deliveries" }).click();
     await expect.poll(() => row.getByTestId("delivery").count(), WAIT).toBe(10);
-    for (const width of [390, 768, 1280]) await checkLayout(page, "developers", width);
+    for (const width of [390, 768, 1280]) await checkLayout(page, "developers-webhooks", width);
 
     // Disable, enable, rotate (the new secret once; both sign for 24 h), delete.
     await row.getByRole("button", { name: "Disable" }).click();
@@ -179,6 +179,23 @@ describe("the Developers page", () => {
     await row.getByRole("button", { name: "Enable" }).click();
     await expectText(row.getByTestId("endpoint-state"), /^Enabled$/);
     expect((await endpoints())[0]!.enabled).toBe(true);
+    // The states the delivery worker sets (3 days of failures, a 410, failing now), as the page words them.
+    const setState = (sql: string) => h.t.sql(`update webhook_endpoint set ${sql} where id = $1`, [ep!.id]);
+    await setState(`enabled = false, disabled_reason = 'failing', failing_since = now() - interval '3 days'`);
+    await page.reload();
+    await expectText(row.getByTestId("endpoint-state"), /^Disabled$/);
+    await expectText(row.getByTestId("endpoint-state-note"), /^Disabled after 3 days of failed attempts\.$/);
+    await setState(`disabled_reason = 'gone', failing_since = null`);
+    await page.reload();
+    await expectText(row.getByTestId("endpoint-state-note"), /^Disabled because your server answered 410 Gone\.$/);
+    await setState(`enabled = true, disabled_reason = '', failing_since = '2026-11-30T10:00:00Z'`);
+    await page.reload();
+    await expectText(row.getByTestId("endpoint-state"), /^Failing$/);
+    await expectText(row.getByTestId("endpoint-state-note"), /^Every attempt has failed since 30 Nov 2026, 10:00; it is disabled after 3 days of failures\.$/);
+    await setState(`failing_since = null`);
+    await page.reload();
+    await expectText(row.getByTestId("endpoint-state"), /^Enabled$/);
+    expect(await row.getByTestId("endpoint-state-note").count()).toBe(0);
     await row.getByRole("button", { name: "Rotate secret" }).click();
     await expectText(page.getByTestId("new-secret-panel"), /Your new signing secret[\s\S]*The old secret keeps signing beside it for 24 hours/);
     const rotated = await page.getByTestId("new-webhook-secret").inputValue();

@@ -146,7 +146,7 @@ console.log(event.type, event.data);`;
       {copy === "copied" ? <Notice testId="secret-copy-notice">Copied to the clipboard.</Notice> : null}
       {copy === "failed" ? <p className="message message-error" role="alert">Copying did not work: select the secret and copy it by hand.</p> : null}
       <h3>Check the signature (Node)</h3>
-      <pre className="code" data-testid="verify-snippet">{snippet}</pre>
+      <pre className="code snippet" data-testid="verify-snippet">{snippet}</pre>
       <div className="actions">
         <button type="button" onClick={onDone} data-testid="secret-done">
           I have copied the secret
