@@ -49,7 +49,7 @@ const endpoints = async () => (await rest(h.t.url, "GET", "/v1/owner/webhooks", 
 const verified = (secret: string, r: Received) => new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { id: string; type: string };
 
 describe("the Developers page", () => {
-  test("add an endpoint, its secret once, a test delivery with its 200, resend, disable/enable, rotate, delete; events with filters and load more", async () => {
+  test("add an endpoint, its secret once, a test delivery with its 200, resend, edit, disable/enable, rotate, delete; events with filters and load more", async () => {
     const { context, page, errors } = await ownerPage(h, b);
     await page.goto("/portal/#/api-keys");
     // The nav entry sits right after API keys.
@@ -207,6 +207,26 @@ describe("the Developers page", () => {
     await expect.poll(() => got.length, WAIT).toBe(25);
     expect(verified(rotated, got[24]!).type).toBe("webhook.test");
     expect(verified(secret, got[24]!).type).toBe("webhook.test");
+
+    // Edit: a refused URL named next to its field, nothing changed; then all events and a new description.
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = row.getByTestId("endpoint-edit-form");
+    expect(await edit.getByLabel("URL").inputValue()).toBe(rxUrl);
+    expect(await edit.getByLabel("checkin.created").isChecked()).toBe(true);
+    await checkLayout(page, "developers-edit", 390);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await edit.getByLabel("URL").fill("http://169.254.169.254/latest/meta-data");
+    await edit.getByRole("button", { name: "Save endpoint" }).click();
+    await expectText(edit.getByTestId("endpoint-url-error"), /^Url aims at a link-local address\.$/);
+    expect((await endpoints())[0]).toMatchObject({ url: rxUrl, eventTypes: ["checkin.created", "customer.created"] });
+    await edit.getByLabel("URL").fill(rxUrl);
+    await edit.getByLabel("Description (optional)").fill("CRM mirror");
+    await edit.getByLabel("All events, including types added later").check();
+    await edit.getByRole("button", { name: "Save endpoint" }).click();
+    await expectText(page.getByTestId("endpoint-notice"), /saved\.$/);
+    await expectText(row.getByTestId("endpoint-types"), /^All events$/);
+    await expectText(row, /CRM mirror/);
+    expect((await endpoints())[0]).toMatchObject({ url: rxUrl, eventTypes: ["*"], description: "CRM mirror" });
 
     await row.getByRole("button", { name: "Delete" }).click();
     await page.getByRole("button", { name: "Delete endpoint" }).click();

@@ -40,74 +40,111 @@ export function DevelopersPage() {
 const typesText = (types: string[]) => (types.includes("*") ? "All events" : types.join(", "));
 
 function AddEndpoint({ onCreated }: { onCreated: (url: string, secret: string) => void }) {
-  const [url, setUrl] = useState("");
-  const [description, setDescription] = useState("");
-  const [all, setAll] = useState(true);
-  const [types, setTypes] = useState<string[]>([]);
   const queryClient = useQueryClient();
   const create = useMutation(WebhookService.method.createWebhookEndpoint, {
     onSuccess: (res) => {
-      onCreated(res.endpoint?.url ?? url, res.secret);
-      setUrl("");
-      setDescription("");
-      setAll(true);
-      setTypes([]);
+      onCreated(res.endpoint?.url ?? "", res.secret);
       void queryClient.invalidateQueries();
     },
   });
-  const field = errorField(create.error);
-  const at = (name: string) => (field === name ? create.error : undefined);
-  const elsewhere = field === "url" || field === "eventTypes" || field === "description" ? undefined : create.error;
-
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    create.mutate({ url: url.trim(), description: description.trim(), eventTypes: all ? ["*"] : types });
-  }
-
   return (
     <section className="panel" aria-labelledby="add-endpoint-title">
       <h2 id="add-endpoint-title">Add an endpoint</h2>
-      <form onSubmit={submit} className="grid-form" data-testid="endpoint-form">
-        <Field label="URL" hint="Where Loyalty+ sends events: an https:// address of your server.">
-          {(p) => (
-            <input {...p} name="url" type="url" inputMode="url" required maxLength={2000} placeholder="https://example.com/webhooks/loyalty" value={url} onChange={(e) => setUrl(e.target.value)} />
-          )}
-        </Field>
-        <ErrorMessage error={at("url")} testId="endpoint-url-error" />
-        <Field label="Description (optional)" hint="To recognise it later, e.g. “CRM sync”.">
-          {(p) => <input {...p} name="description" maxLength={500} value={description} onChange={(e) => setDescription(e.target.value)} />}
-        </Field>
-        <ErrorMessage error={at("description")} testId="endpoint-description-error" />
-        <fieldset className="event-types">
-          <legend>Events to send</legend>
-          <label className="check">
-            <input type="checkbox" name="allEvents" checked={all} onChange={(e) => setAll(e.target.checked)} /> All events, including types added later
-          </label>
-          {all ? null : (
-            <div className="check-grid" data-testid="event-type-boxes">
-              {EVENT_TYPES.map((t) => (
-                <label key={t} className="check">
-                  <input
-                    type="checkbox"
-                    value={t}
-                    checked={types.includes(t)}
-                    onChange={(e) => setTypes((ts) => (e.target.checked ? [...ts, t] : ts.filter((x) => x !== t)))}
-                  />{" "}
-                  <span className="mono">{t}</span>
-                </label>
-              ))}
-            </div>
-          )}
-        </fieldset>
-        <ErrorMessage error={at("eventTypes")} testId="endpoint-types-error" />
-        <div className="form-footer">
-          <ErrorMessage error={elsewhere} testId="endpoint-error" />
-          <button type="submit" aria-disabled={create.isPending} onClick={(e) => create.isPending && e.preventDefault()}>
-            {create.isPending ? "Adding…" : "Add endpoint"}
+      <EndpointForm testId="endpoint-form" submitLabel="Add endpoint" busyLabel="Adding…" mutation={create} onSubmit={(values) => create.mutate(values)} />
+    </section>
+  );
+}
+
+interface EndpointValues {
+  url: string;
+  description: string;
+  eventTypes: string[];
+}
+
+/**
+ * The fields of an endpoint (URL, description, all events or chosen types),
+ * for adding one and for editing one; a refusal naming a field is shown
+ * next to it.
+ */
+function EndpointForm({
+  initial,
+  testId,
+  submitLabel,
+  busyLabel,
+  mutation,
+  onSubmit,
+  onCancel,
+}: {
+  initial?: WebhookEndpoint;
+  testId: string;
+  submitLabel: string;
+  busyLabel: string;
+  mutation: { isPending: boolean; error: unknown };
+  onSubmit: (values: EndpointValues) => void;
+  onCancel?: () => void;
+}) {
+  const [url, setUrl] = useState(initial?.url ?? "");
+  const [description, setDescription] = useState(initial?.description ?? "");
+  const [all, setAll] = useState(initial ? initial.eventTypes.includes("*") : true);
+  const [types, setTypes] = useState<string[]>(initial && !initial.eventTypes.includes("*") ? initial.eventTypes : []);
+  const field = errorField(mutation.error);
+  const at = (name: string) => (field === name ? mutation.error : undefined);
+  const elsewhere = field === "url" || field === "eventTypes" || field === "description" ? undefined : mutation.error;
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    if (mutation.isPending) return;
+    onSubmit({ url: url.trim(), description: description.trim(), eventTypes: all ? ["*"] : types });
+  }
+
+  return (
+    <form onSubmit={submit} className="grid-form" data-testid={testId}>
+      <Field label="URL" hint="Where Loyalty+ sends events: an https:// address of your server.">
+        {(p) => (
+          <input {...p} name="url" type="url" inputMode="url" required maxLength={2000} placeholder="https://example.com/webhooks/loyalty" value={url} onChange={(e) => setUrl(e.target.value)} />
+        )}
+      </Field>
+      <ErrorMessage error={at("url")} testId="endpoint-url-error" />
+      <Field label="Description (optional)" hint="To recognise it later, e.g. “CRM sync”.">
+        {(p) => <input {...p} name="description" maxLength={500} value={description} onChange={(e) => setDescription(e.target.value)} />}
+      </Field>
+      <ErrorMessage error={at("description")} testId="endpoint-description-error" />
+      <fieldset className="event-types">
+        <legend>Events to send</legend>
+        <label className="check">
+          <input type="checkbox" name="allEvents" checked={all} onChange={(e) => setAll(e.target.checked)} /> All events, including types added later
+        </label>
+        {all ? null : (
+          <div className="check-grid" data-testid="event-type-boxes">
+            {EVENT_TYPES.map((t) => (
+              <label key={t} className="check">
+                <input
+                  type="checkbox"
+                  value={t}
+                  checked={types.includes(t)}
+                  onChange={(e) => setTypes((ts) => (e.target.checked ? [...ts, t] : ts.filter((x) => x !== t)))}
+                />{" "}
+                <span className="mono">{t}</span>
+              </label>
+            ))}
+          </div>
+        )}
+      </fieldset>
+      <ErrorMessage error={at("eventTypes")} testId="endpoint-types-error" />
+      <div className="form-footer">
+        <ErrorMessage error={elsewhere} testId="endpoint-error" />
+        <div className="actions">
+          {onCancel ? (
+            <button type="button" className="secondary" onClick={onCancel}>
+              Cancel
+            </button>
+          ) : null}
+          <button type="submit" aria-disabled={mutation.isPending}>
+            {mutation.isPending ? busyLabel : submitLabel}
           </button>
         </div>
-      </form>
-    </section>
+      </div>
+    </form>
   );
 }
 
@@ -231,8 +268,16 @@ function EndpointItem({
   onDelete: () => void;
 }) {
   const [showDeliveries, setShowDeliveries] = useState(false);
+  const [editing, setEditing] = useState(false);
   const queryClient = useQueryClient();
   const refresh = () => void queryClient.invalidateQueries();
+  const update = useMutation(WebhookService.method.updateWebhookEndpoint, {
+    onSuccess: (res) => {
+      setEditing(false);
+      onNotice(`Endpoint ${res.endpoint?.url ?? e.url} saved.`);
+      refresh();
+    },
+  });
   const disable = useMutation(WebhookService.method.disableWebhookEndpoint, { onSuccess: () => (onNotice(`Endpoint ${e.url} disabled.`), refresh()) });
   const enable = useMutation(WebhookService.method.enableWebhookEndpoint, { onSuccess: () => (onNotice(`Endpoint ${e.url} enabled.`), refresh()) });
   const rotate = useMutation(WebhookService.method.rotateWebhookSecret, {
@@ -271,6 +316,20 @@ function EndpointItem({
           {state.note}
         </p>
       ) : null}
+      {editing ? (
+        <EndpointForm
+          initial={e}
+          testId="endpoint-edit-form"
+          submitLabel="Save endpoint"
+          busyLabel="Saving…"
+          mutation={update}
+          onCancel={() => {
+            setEditing(false);
+            update.reset();
+          }}
+          onSubmit={(values) => update.mutate({ id: e.id, ...values })}
+        />
+      ) : null}
       <div className="actions">
         <button type="button" className="small" aria-disabled={busy} onClick={() => !busy && test.mutate({ id: e.id })}>
           Send test event
@@ -278,6 +337,11 @@ function EndpointItem({
         <button type="button" className="secondary small" aria-expanded={showDeliveries} onClick={() => setShowDeliveries((s) => !s)}>
           {showDeliveries ? "Hide deliveries" : "Show deliveries"}
         </button>
+        {editing ? null : (
+          <button type="button" className="secondary small" onClick={() => setEditing(true)}>
+            Edit
+          </button>
+        )}
         {e.enabled ? (
           <button type="button" className="secondary small" aria-disabled={busy} onClick={() => !busy && disable.mutate({ id: e.id })}>
             Disable
