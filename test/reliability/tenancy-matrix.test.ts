@@ -240,7 +240,7 @@ const MATRIX: Record<string, Case[]> = {
   ],
   "EventService.ListEvents": [
     { message: () => ({}), expect: (body) => expect(body.events.every((e: { businessId: string }) => e.businessId === b.businessId)).toBe(true), why: "credential-scoped" },
-    { message: () => ({ customerId: A.customer }), expect: (body) => expect(body.events).toEqual([]), why: "A's customer id lists nothing" },
+    { message: () => ({ customerId: A.customer }), expect: "not_found", why: "A's customer id (404, like one that names nobody)" },
   ],
   "WebhookService.CreateWebhookEndpoint": [
     { message: () => ({ url: "https://hooks.b.example/x", eventTypes: ["*"] }), expect: (body) => expect(body.endpoint.id).not.toBe(A.webhook), why: "credential-scoped: B's own endpoint" },
