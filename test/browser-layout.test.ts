@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { checkLayout, expectText, ownerPage, startHarness, type Harness } from "./portal/browser-harness.js";
+import { checkLayout, expectText, ownerPage, startHarness, WAIT, type Harness } from "./portal/browser-harness.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "./support/rest.js";
 
 /**
@@ -73,7 +73,8 @@ describe("portal layout at phone, tablet and desktop widths", () => {
     for (const target of targets) {
       await page.goto(`/portal/${target.href}`);
       await page.getByRole("heading", { level: 1 }).waitFor();
-      await page.locator(".loading").waitFor({ state: "detached" });
+      // Every loading note gone (a page may show several at once: the Developers page has two).
+      await expect.poll(() => page.locator(".loading").count(), WAIT).toBe(0);
       const name = target.href.replace(/^#\//, "").replace(/\W+/g, "-");
       for (const w of WIDTHS) await checkLayout(page, name, w);
     }
