@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import http2 from "node:http2";
-import net from "node:net";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
 import { createTestDatabase, TEST_REDIS_URL } from "./support/test-app.js";
+import { ROOT, TSX, freePort, processEnv } from "./support/processes.js";
 
 /**
  * grpc.health.v1.Health/Watch as health.proto says, on a spawned service
@@ -17,8 +16,6 @@ import { createTestDatabase, TEST_REDIS_URL } from "./support/test-app.js";
  * wait for its 25 s guard and exit 1).
  */
 
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
 
 let child: ChildProcess;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -26,31 +23,18 @@ let url: string;
 let output = "";
 let exited: Promise<{ code: number | null; at: number }>;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
   const port = await freePort();
   child = spawn(TSX, ["src/main.ts"], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
+    env: processEnv({
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
-      JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
       PORT: String(port),
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
-    },
+    }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (c: Buffer) => (output += c.toString()));

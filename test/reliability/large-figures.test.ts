@@ -12,18 +12,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { BusinessSettings } from "../../gen/loyalty/v1/account_pb.js";
 import { call, loadGrpcStubs } from "../support/grpc.js";
 import { createTestDatabase, TEST_REDIS_URL } from "../support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest, type Business } from "../support/rest.js";
+import { ROOT, TSX, freePort, processEnv } from "../support/processes.js";
 
-const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
 const BILLION = 1_000_000_000;
 const PHONES = ["+353861000001", "+353861000002", "+353861000003"];
 
@@ -35,28 +31,14 @@ let url: string;
 let address: string;
 let b: Business;
 
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => done(port));
-    });
-  });
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
   const port = await freePort();
   child = spawn(TSX, ["src/main.ts"], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
+    env: processEnv({
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
-      JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
       PORT: String(port),
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
@@ -64,7 +46,7 @@ beforeAll(async () => {
       // other files register and log in from 127.0.0.1 too (test-app.ts lifts the same limits).
       REGISTRATIONS_PER_ADDRESS: "100000000",
       LOGIN_ATTEMPTS_PER_ADDRESS: "100000000",
-    },
+    }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (c: Buffer) => (output += c.toString()));

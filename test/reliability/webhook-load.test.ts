@@ -1,19 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import http from "node:http";
-import net from "node:net";
 import { spawn, type ChildProcess } from "node:child_process";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
 import { createTestDatabase, startTestApp, TEST_REDIS_URL, type TestApp } from "../support/test-app.js";
 import { ownerAuth, posAuth, registerBusiness, rest } from "../support/rest.js";
+import { ROOT, TSX, freePort, processEnv } from "../support/processes.js";
 
 // Contract §11 under load and failure: 1,000 concurrent check-ins with an
 // endpoint subscribed (1,000 events, each delivered, none twice), and an
 // instance killed mid-delivery (the other delivers it, same webhook-id).
-
-const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const TSX = join(ROOT, "node_modules/.bin/tsx");
 
 function receiver(handle: (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void) {
   const server = http.createServer((req, res) => {
@@ -84,16 +79,6 @@ describe("1,000 concurrent check-ins with an endpoint subscribed", () => {
   }, 300_000);
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => done(port));
-    });
-  });
-}
-
 describe("an instance killed mid-delivery", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let child: ChildProcess | undefined;
@@ -111,18 +96,15 @@ describe("an instance killed mid-delivery", () => {
     const port = await freePort();
     child = spawn(TSX, ["src/main.ts"], {
       cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/root",
+      env: processEnv({
         DATABASE_URL: db.url,
         REDIS_URL: TEST_REDIS_URL,
-        JWT_SECRET: "test-secret-that-is-at-least-32-bytes-long!!",
-        PORT: String(port),
+          PORT: String(port),
         HOST: "127.0.0.1",
         LOG_LEVEL: "warn",
         REGISTRATIONS_PER_ADDRESS: "100000000",
         LOGIN_ATTEMPTS_PER_ADDRESS: "100000000",
-      },
+      }),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = new Promise((r) => child!.once("exit", r));
