@@ -3,15 +3,15 @@ import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useState } from "react";
 import { BusinessSettings } from "../../../../gen/loyalty/v1/account_pb.js";
 import { CustomerAdmin } from "../../../../gen/loyalty/v1/admin_pb.js";
-import { LedgerEntryType, type Customer, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
+import { LedgerEntryType, type LedgerEntry } from "../../../../gen/loyalty/v1/types_pb.js";
 import { amountToMinorUnits, validateUnits } from "../../../domain/points.js";
 import { planRefund, type RefundBasis, type RefundPlan } from "../../../domain/refunds.js";
 import { formatMoney, formatNumber } from "../format.js";
-import { ConfirmDialog, ErrorMessage, Notice } from "./common.js";
+import { ConfirmDialog, Notice } from "./common.js";
 
 /**
  * The transaction lifecycle in the portal (contract §8): refund a check-in,
- * void a redemption, redeem a reward at the counter. Each asks for
+ * void a redemption (the counter's redeem is RewardsRedeemPanel). Each asks for
  * confirmation with the points that move and the balance that results,
  * computed with the server's own refund rule (src/domain/refunds.ts).
  */
@@ -214,60 +214,5 @@ export function VoidAction({ entry, balance }: { entry: LedgerEntry; balance: nu
         </p>
       </ConfirmDialog>
     </>
-  );
-}
-
-/** "Redeem reward" at the counter: one default reward, with the same rules as the till. */
-export function RedeemRewardPanel({ customer, balance }: { customer: Customer; balance: number }) {
-  const program = useQuery(BusinessSettings.method.getProgram, {});
-  const [open, setOpen] = useState(false);
-  const [done, setDone] = useState<string>();
-  const queryClient = useQueryClient();
-  const redeem = useMutation(CustomerAdmin.method.redeemReward, {
-    onSuccess: (res) => {
-      setOpen(false);
-      setDone(`Redeemed ${res.rewardTitle} for ${formatNumber(res.pointsRedeemed)} points. New balance: ${formatNumber(res.remainingPoints)}.`);
-      void queryClient.invalidateQueries();
-    },
-  });
-  const p = program.data?.program;
-  if (!p) return null;
-  const cost = p.rewardThreshold;
-  const affordable = balance >= cost;
-  return (
-    <section className="panel" aria-labelledby="redeem-title">
-      <h2 id="redeem-title">Redeem reward</h2>
-      <p>
-        {p.rewardTitle} costs {formatNumber(cost)} points.{" "}
-        {affordable ? "" : `This customer needs ${formatNumber(cost - balance)} more.`}
-      </p>
-      <Notice testId="redeem-notice">{done}</Notice>
-      <ErrorMessage error={open ? undefined : redeem.error} testId="redeem-error" />
-      <button
-        type="button"
-        data-testid="redeem-button"
-        disabled={!affordable}
-        onClick={() => {
-          redeem.reset();
-          setDone(undefined);
-          setOpen(true);
-        }}
-      >
-        Redeem {p.rewardTitle}
-      </button>
-      <ConfirmDialog
-        open={open}
-        title={`Redeem ${p.rewardTitle}?`}
-        confirmLabel={`Redeem for ${formatNumber(cost)} points`}
-        busy={redeem.isPending}
-        error={redeem.error}
-        onCancel={() => setOpen(false)}
-        onConfirm={() => redeem.mutate({ id: customer.id })}
-      >
-        <p data-testid="redeem-summary">
-          Takes {formatNumber(cost)} points. Balance after: {formatNumber(balance - cost)}.
-        </p>
-      </ConfirmDialog>
-    </section>
   );
 }
