@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
  * The MikroORM options of Loyalty+. Migrations are listed as classes (not
  * loaded from a folder) so that tsx, tsc output and vitest all run them.
  */
-export function createOrmOptions(clientUrl: string, poolMax = 24): Options {
+export function createOrmOptions(clientUrl: string, poolMax = 32): Options {
   return {
     clientUrl,
     entities: allEntities,
@@ -19,8 +19,8 @@ export function createOrmOptions(clientUrl: string, poolMax = 24): Options {
     discovery: { warnWhenNoEntities: false },
     // The instance's one pool: MikroORM's reads and migrations, and every
     // SQL statement of db.ts (which borrows it). pg-boss keeps 2 of its own.
-    // 24, near the 16 + 10 of the two pools it replaced: a transaction that
-    // waits on a customer's row lock holds its connection, and at 16 sixty
+    // 32 (the two pools it replaced were 16 + 10): a transaction that
+    // waits on a customer's row lock holds its connection, and at 16 and 24 sixty
     // concurrent redeems, refunds and voids of three customers waited over
     // the 3 s connection timeout (503) on this 2-core machine.
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
